@@ -1,0 +1,101 @@
+// Shared definitions of the kernels: fixed-width types, ggml's block layouts, fp16/bf16 helpers.
+// Freestanding: no libc. Everything the kernels need is here or in clang builtins.
+#pragma once
+
+#include <stdint.h>
+#include <stddef.h>
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+#define INLINE static inline __attribute__((always_inline))
+
+// ggml type ids (as in GGUF tensor infos), for the kernels that dispatch on a weight type.
+enum {
+  T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q5_0 = 6, T_Q5_1 = 7, T_Q8_0 = 8, T_Q8_1 = 9,
+  T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_Q8_K = 15, T_BF16 = 30,
+};
+
+#define QK 32      // elements per block of the legacy formats
+#define QK_K 256   // elements per super-block of the K-quants
+
+typedef uint16_t f16_t;
+typedef uint16_t bf16_t;
+
+// ggml's block layouts (ggml-common.h), byte for byte.
+typedef struct { f16_t d; uint8_t qs[QK / 2]; } block_q4_0;                    // 18 bytes
+typedef struct { f16_t d, m; uint8_t qs[QK / 2]; } block_q4_1;                 // 20
+typedef struct { f16_t d; uint8_t qh[4]; uint8_t qs[QK / 2]; } block_q5_0;     // 22
+typedef struct { f16_t d, m; uint8_t qh[4]; uint8_t qs[QK / 2]; } block_q5_1;  // 24
+typedef struct { f16_t d; int8_t qs[QK]; } block_q8_0;                         // 34
+typedef struct { f16_t d, s; int8_t qs[QK]; } block_q8_1;                      // 36
+typedef struct { f16_t d, dmin; uint8_t scales[12]; uint8_t qs[QK_K / 2]; } block_q4_K;  // 144
+typedef struct { f16_t d, dmin; uint8_t scales[12]; uint8_t qh[QK_K / 8]; uint8_t qs[QK_K / 2]; } block_q5_K;  // 176
+typedef struct { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; f16_t d; } block_q6_K;  // 210
+typedef struct { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; } block_q8_K;  // 292
+
+_Static_assert(sizeof(block_q4_0) == 18, "q4_0");
+_Static_assert(sizeof(block_q4_1) == 20, "q4_1");
+_Static_assert(sizeof(block_q5_0) == 22, "q5_0");
+_Static_assert(sizeof(block_q5_1) == 24, "q5_1");
+_Static_assert(sizeof(block_q8_0) == 34, "q8_0");
+_Static_assert(sizeof(block_q8_1) == 36, "q8_1");
+_Static_assert(sizeof(block_q4_K) == 144, "q4_K");
+_Static_assert(sizeof(block_q5_K) == 176, "q5_K");
+_Static_assert(sizeof(block_q6_K) == 210, "q6_K");
+_Static_assert(sizeof(block_q8_K) == 292, "q8_K");
+
+INLINE uint32_t f32_bits(float f) { union { float f; uint32_t u; } v = { .f = f }; return v.u; }
+INLINE float bits_f32(uint32_t u) { union { uint32_t u; float f; } v = { .u = u }; return v.f; }
+
+// IEEE half → float, exact (the same algorithm as ggml's portable GGML_COMPUTE_FP16_TO_FP32).
+INLINE float f16_to_f32(f16_t h) {
+  const uint32_t w = (uint32_t)h << 16;
+  const uint32_t sign = w & 0x80000000u;
+  const uint32_t two_w = w + w;
+  const uint32_t exp_offset = 0xE0u << 23;
+  const float exp_scale = 0x1.0p-112f;
+  const float normalized = bits_f32((two_w >> 4) + exp_offset) * exp_scale;
+  const uint32_t magic_mask = 126u << 23;
+  const float magic_bias = 0.5f;
+  const float denormalized = bits_f32((two_w >> 17) | magic_mask) - magic_bias;
+  const uint32_t denormalized_cutoff = 1u << 27;
+  const uint32_t result = sign | (two_w < denormalized_cutoff ? f32_bits(denormalized) : f32_bits(normalized));
+  return bits_f32(result);
+}
+
+// float → IEEE half with round-to-nearest-even (what x86 F16C does, so what llama.cpp does).
+INLINE f16_t f32_to_f16(float f) {
+  const float scale_to_inf = 0x1.0p+112f;
+  const float scale_to_zero = 0x1.0p-110f;
+  float base = (__builtin_fabsf(f) * scale_to_inf) * scale_to_zero;
+  const uint32_t w = f32_bits(f);
+  const uint32_t shl1_w = w + w;
+  const uint32_t sign = w & 0x80000000u;
+  uint32_t bias = shl1_w & 0xFF000000u;
+  if (bias < 0x71000000u) bias = 0x71000000u;
+  base = bits_f32((bias >> 1) + 0x07800000u) + base;
+  const uint32_t bits = f32_bits(base);
+  const uint32_t exp_bits = (bits >> 13) & 0x00007C00u;
+  const uint32_t mantissa_bits = bits & 0x00000FFFu;
+  const uint32_t nonsign = exp_bits + mantissa_bits;
+  return (f16_t)((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
+}
+
+INLINE float bf16_to_f32(bf16_t h) { return bits_f32((uint32_t)h << 16); }
+
+// ggml's GGML_FP32_TO_BF16: round to nearest even, NaN made quiet.
+INLINE bf16_t f32_to_bf16(float f) {
+  uint32_t u = f32_bits(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (bf16_t)((u >> 16) | 64);
+  return (bf16_t)((u + (0x7fffu + ((u >> 16) & 1))) >> 16);
+}
+
+INLINE float hsum_f32x4(v128_t v) {
+  return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) +
+         wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3);
+}
+
+INLINE int32_t hsum_i32x4(v128_t v) {
+  return wasm_i32x4_extract_lane(v, 0) + wasm_i32x4_extract_lane(v, 1) +
+         wasm_i32x4_extract_lane(v, 2) + wasm_i32x4_extract_lane(v, 3);
+}

@@ -1,0 +1,15 @@
+// Tensor formats: activation quantisation, dot products of every weight format with its
+// activation format (ggml's vec_dot_type), row dequantisation. Implemented in quants.c.
+#pragma once
+#include "common.h"
+
+// ggml's vec_dot_type: the format activations are quantised to before a product with `wtype`.
+int act_type(int wtype);
+// Bytes of a row of n elements of `type` (n a whole number of blocks).
+int row_bytes(int type, int n);
+// Quantise a float row to an activation format (F32, F16, BF16, Q8_0, Q8_1, Q8_K), as ggml does.
+void quantize_row(int type, const float *x, void *y, int n);
+// Dot product of one weight row of `wtype` with a row already in act_type(wtype).
+float vec_dot(int wtype, int n, const void *w, const void *x);
+// Dequantise one row (embedding lookup; never used to dequantise weights in bulk).
+void dequantize_row(int type, const void *x, float *y, int n);

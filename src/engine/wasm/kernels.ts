@@ -1,0 +1,193 @@
+// Loads the WASM SIMD kernels on one shared memory and starts the helper workers of their thread
+// pool. Everything else in the engine talks to the kernels through this object.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Worker } from "node:worker_threads";
+import { Arena, MAX_MEMORY_BYTES } from "./arena.ts";
+import { HELPER_WORKER_SOURCE } from "./helper-worker.ts";
+
+/** Bytes of C stack each helper worker gets (the caller's stack is the module's own, 1 MiB). */
+const HELPER_STACK_BYTES = 1 << 20;
+
+export interface KernelOptions {
+  /** Threads taking part in each kernel call, the caller included (default 1). */
+  threads?: number;
+  /** Path of the .wasm file (default: dist/kernels.wasm next to the bundle or the repository's). */
+  wasmPath?: string;
+}
+
+// The raw exports; typed loosely because each kernel has its own signature.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type KernelExports = Record<string, any>;
+
+export function defaultWasmPath(): string {
+  // Bundled: dist/kernels.wasm beside dist/*.js. From sources (tests, tsx): the repository's dist/.
+  const candidates = [
+    join(__dirname, "kernels.wasm"),
+    join(__dirname, "..", "..", "..", "dist", "kernels.wasm"),
+    join(process.cwd(), "dist", "kernels.wasm"),
+  ];
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new Error(`kernels.wasm not found (looked in ${candidates.join(", ")}); run npm run build`);
+  return found;
+}
+
+interface Compiled {
+  path: string;
+  module: WebAssembly.Module;
+  /** The minimum size, in pages, of the memory the module imports (smaller fails to link). */
+  minPages: number;
+}
+let compiled: Compiled | undefined;
+
+function compile(path: string): Compiled {
+  if (compiled?.path !== path) {
+    const bytes = readFileSync(path);
+    compiled = { path, module: new WebAssembly.Module(bytes), minPages: importedMemoryMinimum(bytes) };
+  }
+  return compiled;
+}
+
+export class Kernels {
+  private closed = false;
+
+  private constructor(
+    readonly memory: WebAssembly.Memory,
+    readonly exports: KernelExports,
+    readonly arena: Arena,
+    private readonly helpers: Worker[],
+  ) {}
+
+  static async create(options: KernelOptions = {}): Promise<Kernels> {
+    const threads = Math.max(1, Math.floor(options.threads ?? 1));
+    const { module, minPages } = compile(options.wasmPath ?? defaultWasmPath());
+    const memory = new WebAssembly.Memory({ initial: minPages, maximum: MAX_MEMORY_BYTES / 65536, shared: true });
+    const instance = new WebAssembly.Instance(module, { env: { memory } });
+    const exports = instance.exports as KernelExports;
+    const arena = new Arena(memory, exports.__heap_base.value as number);
+    const helpers: Worker[] = [];
+    const generation = exports.pool_generation() as number;
+    try {
+      for (let ith = 1; ith < threads; ith++) {
+        const stackTop = arena.alloc(HELPER_STACK_BYTES, 16) + HELPER_STACK_BYTES;
+        const worker = new Worker(HELPER_WORKER_SOURCE, {
+          eval: true,
+          workerData: { module, memory, stackTop, ith, generation },
+        });
+        helpers.push(worker);
+        await waitReady(worker, ith);
+        worker.unref();
+      }
+    } catch (err) {
+      await Promise.all(helpers.map((w) => w.terminate()));
+      throw err;
+    }
+    exports.pool_set_threads(threads);
+    return new Kernels(memory, exports, arena, helpers);
+  }
+
+  get threads(): number {
+    return this.exports.pool_threads() as number;
+  }
+
+  /** Threads taking part in the next kernel calls: 1 .. the number this pool was created with. */
+  setThreads(n: number): void {
+    if (n < 1 || n > this.helpers.length + 1) throw new Error(`threads must be 1..${this.helpers.length + 1}`);
+    this.exports.pool_set_threads(n);
+  }
+
+  alloc(bytes: number, align = 64): number {
+    return this.arena.alloc(bytes, align);
+  }
+  mark(): number {
+    return this.arena.mark();
+  }
+  reset(mark: number): void {
+    this.arena.reset(mark);
+  }
+
+  // Views are made afresh on every call: growing the memory replaces its buffer.
+  bytes(ptr: number, length: number): Uint8Array {
+    return new Uint8Array(this.memory.buffer, ptr, length);
+  }
+  f32(ptr: number, length: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, length);
+  }
+  u16(ptr: number, length: number): Uint16Array {
+    return new Uint16Array(this.memory.buffer, ptr, length);
+  }
+
+  /** Copies `data` into fresh engine memory and returns its address. */
+  put(data: Uint8Array | Float32Array | Uint16Array, align = 64): number {
+    const ptr = this.alloc(data.byteLength, align);
+    this.bytes(ptr, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    return ptr;
+  }
+
+  /** Stops the helper workers; the object is unusable afterwards. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.helpers.length > 0) {
+      // Helpers are unref'd so an idle pool does not keep the process alive; ref them while
+      // waiting for them to stop, or the event loop may end before their exit events.
+      const stopped = this.helpers.map((w) => {
+        w.ref();
+        return new Promise((resolve) => w.once("exit", resolve));
+      });
+      this.exports.pool_shutdown(this.helpers.length);
+      await Promise.all(stopped);
+    }
+  }
+}
+
+/** Reads the imported memory's minimum from the binary's import section (the JS API hides it). */
+export function importedMemoryMinimum(bytes: Uint8Array): number {
+  let at = 8; // magic and version
+  const leb = (): number => {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      const b = bytes[at++];
+      result += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return result;
+      shift += 7;
+    }
+  };
+  const skipName = (): void => {
+    const len = leb();
+    at += len;
+  };
+  while (at < bytes.length) {
+    const id = bytes[at++];
+    const size = leb();
+    if (id !== 2) {
+      at += size;
+      continue;
+    }
+    for (let count = leb(); count > 0; count--) {
+      skipName();
+      skipName();
+      const kind = bytes[at++];
+      if (kind === 0) leb();
+      else if (kind === 1 || kind === 2) {
+        if (kind === 1) at++; // reference type
+        const flags = bytes[at++];
+        const min = leb();
+        if (flags & 1) leb();
+        if (kind === 2) return min;
+      } else if (kind === 3) at += 2;
+      else break;
+    }
+    break;
+  }
+  throw new Error("kernels.wasm imports no memory");
+}
+
+function waitReady(worker: Worker, ith: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    worker.once("message", () => resolve());
+    worker.once("error", (err) => reject(new Error(`kernel helper ${ith} failed to start: ${err.message}`)));
+    worker.once("exit", (code) => reject(new Error(`kernel helper ${ith} exited (${code}) before it was ready`)));
+  });
+}
