@@ -1,0 +1,79 @@
+// Matrix products of quantised weights with float activations, as llama.cpp computes them:
+// activations are quantised to the weight type's activation format first (ggml's vec_dot_type),
+// then every output is one vec_dot of a weight row with an activation row. Weights are never
+// dequantised in bulk. Rows are split across the pool's threads; each output is computed by
+// exactly one thread with the same arithmetic, so results do not depend on the thread count.
+#include "pool.h"
+#include "quants.h"
+
+typedef struct {
+  int type, n, rows;
+  const float *x;
+  uint8_t *xq;
+  int xq_row_bytes;
+} quantize_args;
+
+static void quantize_task(const void *p, int ith, int nth) {
+  const quantize_args *a = p;
+  int r0, r1;
+  split_range(a->rows, ith, nth, &r0, &r1);
+  for (int r = r0; r < r1; r++) quantize_row(a->type, a->x + (size_t)r * a->n, a->xq + (size_t)r * a->xq_row_bytes, a->n);
+}
+
+// Bytes of scratch that `ntok` activation rows of `ncols` need for weights of `wtype`.
+EXPORT(matmul_scratch_bytes) int matmul_scratch_bytes(int wtype, int ncols, int ntok) {
+  return ntok * row_bytes(act_type(wtype), ncols);
+}
+
+// Quantises `ntok` float rows of `ncols` into the activation format of `wtype` (into xq).
+EXPORT(quantize_activations) void quantize_activations(int wtype, const float *x, int ncols, int ntok, void *xq) {
+  const int type = act_type(wtype);
+  quantize_args a = { type, ncols, ntok, x, xq, row_bytes(type, ncols) };
+  if (ntok == 1) quantize_task(&a, 0, 1);
+  else pool_run(quantize_task, &a);
+}
+
+typedef struct {
+  int wtype, nrows, ncols, ntok;
+  const uint8_t *w;
+  int w_row_bytes;
+  const uint8_t *xq;
+  int xq_row_bytes;
+  float *y;
+} matmul_args;
+
+// Rows go in tiles so that a tile of weight rows stays in cache while it meets every token.
+#define ROW_TILE 16
+
+static void matmul_task(const void *p, int ith, int nth) {
+  const matmul_args *a = p;
+  int r0, r1;
+  split_range(a->nrows, ith, nth, &r0, &r1);
+  for (int tile = r0; tile < r1; tile += ROW_TILE) {
+    const int tile_end = tile + ROW_TILE < r1 ? tile + ROW_TILE : r1;
+    for (int t = 0; t < a->ntok; t++) {
+      const uint8_t *x = a->xq + (size_t)t * a->xq_row_bytes;
+      float *y = a->y + (size_t)t * a->nrows;
+      for (int r = tile; r < tile_end; r++) y[r] = vec_dot(a->wtype, a->ncols, a->w + (size_t)r * a->w_row_bytes, x);
+    }
+  }
+}
+
+// y[t][r] = W[r] · x[t] for already quantised activations xq (see quantize_activations).
+// W: nrows rows of ncols elements of wtype; y: ntok rows of nrows floats.
+EXPORT(matmul_quantized) void matmul_quantized(int wtype, const void *w, int nrows, int ncols, const void *xq, int ntok, float *y) {
+  matmul_args a = { wtype, nrows, ncols, ntok, w, row_bytes(wtype, ncols), xq, row_bytes(act_type(wtype), ncols), y };
+  pool_run(matmul_task, &a);
+}
+
+// y[t][r] = W[r] · x[t] for float activations x (ntok rows of ncols); `scratch` holds
+// matmul_scratch_bytes(wtype, ncols, ntok) bytes for the quantised activations.
+EXPORT(matmul) void matmul(int wtype, const void *w, int nrows, int ncols, const float *x, int ntok, float *y, void *scratch) {
+  quantize_activations(wtype, x, ncols, ntok, scratch);
+  matmul_quantized(wtype, w, nrows, ncols, scratch, ntok, y);
+}
+
+// One row of a weight matrix as floats (the embedding lookup).
+EXPORT(get_row) void get_row(int type, const void *w, int ncols, int row, float *y) {
+  dequantize_row(type, (const uint8_t *)w + (size_t)row * row_bytes(type, ncols), y, ncols);
+}

@@ -1,0 +1,708 @@
+// Tensor formats: activation quantisers, dot products of every weight format with its activation
+// format, and row dequantisation — computing what ggml's x86 CPU backend computes.
+//
+// Exactness: the activation quantisers (Q8_0, Q8_1, Q8_K, F16, BF16) are bit-exact with ggml's x86
+// paths (see each section). The dot products do the same integer arithmetic as ggml inside each
+// block (exact), then scale per block in float and accumulate in f32 lanes: the result differs from
+// ggml only by float summation order (~1e-7 relative). Dequantisation is ggml's scalar code, op for
+// op (no FMA: wasm SIMD128 has none, and ggml-base is built for baseline x86-64).
+//
+// SIMD128 technique for the integer products (no 8-bit multiply in wasm): 16 bytes loaded as eight
+// 16-bit lanes hold an even and an odd element each; `(v << 8) >> 8` and `v >> 8` give the even and
+// odd elements as i16 without any widening instruction. 4-bit quants come out of the same lanes by
+// shifts and masks. Products of a few quants fit in i16 (checked per format below), so they are
+// summed as i16 and widened once, by i32x4.dot_i16x8 with the sub-block scale as the other operand.
+#include "quants.h"
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------------------------
+
+// Each dot product stays its own function (readable profiles; one call per row is negligible).
+#define NOINLINE __attribute__((noinline))
+
+INLINE uint32_t load_u32(const void *p) { uint32_t v; __builtin_memcpy(&v, p, 4); return v; }
+
+// Even / odd bytes of 16 signed bytes, as i16 lanes (see the header comment).
+INLINE v128_t even_i8(v128_t v) { return wasm_i16x8_shr(wasm_i16x8_shl(v, 8), 8); }
+INLINE v128_t odd_i8(v128_t v) { return wasm_i16x8_shr(v, 8); }
+
+INLINE float hmax_f32x4(v128_t v) {
+  v = wasm_f32x4_pmax(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+  v = wasm_f32x4_pmax(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+  return wasm_f32x4_extract_lane(v, 0);
+}
+
+// float → nearest integer, ties to even, as i32 lanes: f32x4.nearest is roundeven, the same as
+// x86's _mm256_round_ps(_MM_ROUND_NEAREST) and as ggml's nearest_int (the 1.5·2^23 trick).
+INLINE v128_t round_i32(v128_t v) { return wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(v)); }
+
+// Four rounded i32x4 → 16 saturated i8 (x86 packs_epi32 + packs_epi16, in order).
+INLINE v128_t pack_i8(v128_t a, v128_t b, v128_t c, v128_t d) {
+  return wasm_i8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(a, b), wasm_i16x8_narrow_i32x4(c, d));
+}
+
+// f16 → f32 of eight halves held in an i16x8, as two f32x4 (low four, high four). Exact for every
+// input: the magnitude shifted into float position is 2^-112 times the value (subnormal halves
+// land on float subnormals, which wasm keeps), so one multiply by 2^112 fixes the exponent;
+// inf/NaN (exponent 31) get the float exponent 255 with their payload.
+INLINE v128_t f16x4_to_f32(v128_t h32) {  // h32: halves zero-extended to u32 lanes
+  const v128_t mag = wasm_i32x4_shl(wasm_v128_and(h32, wasm_i32x4_splat(0x7fff)), 13);
+  v128_t f = wasm_f32x4_mul(mag, wasm_f32x4_splat(0x1.0p+112f));
+  const v128_t infnan = wasm_i32x4_ge(mag, wasm_i32x4_splat(0x7c00 << 13));
+  f = wasm_v128_or(f, wasm_v128_and(infnan, wasm_i32x4_splat(0x7f800000)));
+  return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h32, wasm_i32x4_splat(0x8000)), 16));
+}
+INLINE v128_t f16x8_lo(v128_t h) { return f16x4_to_f32(wasm_u32x4_extend_low_u16x8(h)); }
+INLINE v128_t f16x8_hi(v128_t h) { return f16x4_to_f32(wasm_u32x4_extend_high_u16x8(h)); }
+// bf16 → f32: the bf16 bits are the top half of the float.
+INLINE v128_t bf16x8_lo(v128_t h) { return wasm_i32x4_shl(wasm_u32x4_extend_low_u16x8(h), 16); }
+INLINE v128_t bf16x8_hi(v128_t h) { return wasm_i32x4_shl(wasm_u32x4_extend_high_u16x8(h), 16); }
+
+// ggml's K-quant 6-bit scales and mins (get_scale_min_k4), decoded for all 8 sub-blocks at once as
+// ggml's SIMD kernels do: sc[0..7] in the bytes of s[0..1], mins in the bytes of s[2..3].
+INLINE void k4_scales(const uint8_t *q, uint32_t s[4]) {
+  const uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
+  const uint32_t u0 = load_u32(q), u1 = load_u32(q + 4), u2 = load_u32(q + 8);
+  s[0] = u0 & kmask1;
+  s[1] = (u2 & kmask2) | (((u0 >> 6) & kmask3) << 4);
+  s[2] = u1 & kmask1;
+  s[3] = ((u2 >> 4) & kmask2) | (((u1 >> 6) & kmask3) << 4);
+}
+
+// Σ_j mins[j] * (bsums[2j] + bsums[2j+1]) as i32x4 lanes (the min term of Q4_K / Q5_K).
+INLINE v128_t k4_min_products(uint32_t m_lo, uint32_t m_hi, const int16_t *bsums) {
+  const v128_t mins = wasm_i32x4_make((int32_t)m_lo, (int32_t)m_hi, 0, 0);  // 8 bytes m0..m7
+  const v128_t z = wasm_i32x4_splat(0);
+  // each min as an i16, twice: pairs with bsums[2j], bsums[2j+1]
+  const v128_t md0 = wasm_i8x16_shuffle(mins, z, 0, 16, 0, 16, 1, 16, 1, 16, 2, 16, 2, 16, 3, 16, 3, 16);
+  const v128_t md1 = wasm_i8x16_shuffle(mins, z, 4, 16, 4, 16, 5, 16, 5, 16, 6, 16, 6, 16, 7, 16, 7, 16);
+  return wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_v128_load(bsums), md0),
+                        wasm_i32x4_dot_i16x8(wasm_v128_load(bsums + 8), md1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Type table
+// ---------------------------------------------------------------------------------------------
+
+int act_type(int wtype) {
+  switch (wtype) {
+    case T_F32: return T_F32;
+    case T_F16: return T_F16;
+    case T_BF16: return T_BF16;
+    case T_Q4_0: case T_Q5_0: case T_Q8_0: return T_Q8_0;
+    case T_Q4_1: case T_Q5_1: return T_Q8_1;
+    case T_Q4_K: case T_Q5_K: case T_Q6_K: return T_Q8_K;
+    default: return -1;
+  }
+}
+
+int row_bytes(int type, int n) {
+  switch (type) {
+    case T_F32: return n * 4;
+    case T_F16: case T_BF16: return n * 2;
+    case T_Q4_0: return n / QK * (int)sizeof(block_q4_0);
+    case T_Q4_1: return n / QK * (int)sizeof(block_q4_1);
+    case T_Q5_0: return n / QK * (int)sizeof(block_q5_0);
+    case T_Q5_1: return n / QK * (int)sizeof(block_q5_1);
+    case T_Q8_0: return n / QK * (int)sizeof(block_q8_0);
+    case T_Q8_1: return n / QK * (int)sizeof(block_q8_1);
+    case T_Q4_K: return n / QK_K * (int)sizeof(block_q4_K);
+    case T_Q5_K: return n / QK_K * (int)sizeof(block_q5_K);
+    case T_Q6_K: return n / QK_K * (int)sizeof(block_q6_K);
+    case T_Q8_K: return n / QK_K * (int)sizeof(block_q8_K);
+    default: return -1;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activation quantisers
+// ---------------------------------------------------------------------------------------------
+
+// Q8_0 and Q8_1, as ggml's x86 quantize_row_q8_0 / _q8_1 (AVX/AVX2 paths, which llama.cpp runs):
+// amax = max |x|; d = amax/127 (stored as f16); id = 127/amax — NOT 1/d as in the scalar reference;
+// q = round-half-even(x*id). Q8_1 also stores s = f16(d * Σq), with d the unrounded float.
+static void quantize_q8_01(const float *x, void *vy, int n, int with_sum) {
+  const int nb = n / QK;
+  uint8_t *out = vy;
+  const size_t bsz = with_sum ? sizeof(block_q8_1) : sizeof(block_q8_0);
+  for (int i = 0; i < nb; i++, x += QK, out += bsz) {
+    v128_t v[8];
+    v128_t amax = wasm_f32x4_splat(0.0f);
+    for (int k = 0; k < 8; k++) {
+      v[k] = wasm_v128_load(x + 4 * k);
+      amax = wasm_f32x4_pmax(amax, wasm_f32x4_abs(v[k]));
+    }
+    const float max = hmax_f32x4(amax);
+    const float d = max / 127.f;
+    const float id = max != 0.0f ? 127.f / max : 0.0f;
+    const v128_t mul = wasm_f32x4_splat(id);
+    v128_t q[8];
+    for (int k = 0; k < 8; k++) q[k] = round_i32(wasm_f32x4_mul(v[k], mul));
+    const f16_t dh = f32_to_f16(d);
+    __builtin_memcpy(out, &dh, 2);
+    int8_t *qs;
+    if (with_sum) {
+      v128_t s = wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_add(q[0], q[1]), wasm_i32x4_add(q[2], q[3])),
+                                wasm_i32x4_add(wasm_i32x4_add(q[4], q[5]), wasm_i32x4_add(q[6], q[7])));
+      const f16_t sh = f32_to_f16(d * (float)hsum_i32x4(s));
+      __builtin_memcpy(out + 2, &sh, 2);
+      qs = (int8_t *)(out + 4);
+    } else {
+      qs = (int8_t *)(out + 2);
+    }
+    wasm_v128_store(qs, pack_i8(q[0], q[1], q[2], q[3]));
+    wasm_v128_store(qs + 16, pack_i8(q[4], q[5], q[6], q[7]));
+  }
+}
+
+// Q8_K, as ggml's quantize_row_q8_K_ref (which the x86 build uses): max = the signed value of
+// largest magnitude (first one on ties), iscale = -127/max, q = nearest_int(iscale*x) (ties to
+// even), d = 1/iscale, bsums = sums of 16 quants. An all-zero block gets d = 0, zero quants and
+// zero bsums (ggml leaves its bsums unwritten; they are multiplied by d = 0 anyway).
+static void quantize_q8_K(const float *x, block_q8_K *y, int n) {
+  const int nb = n / QK_K;
+  for (int i = 0; i < nb; i++, x += QK_K) {
+    v128_t amaxv = wasm_f32x4_splat(0.0f);
+    for (int j = 0; j < QK_K; j += 4) amaxv = wasm_f32x4_pmax(amaxv, wasm_f32x4_abs(wasm_v128_load(x + j)));
+    const float amax = hmax_f32x4(amaxv);
+    if (!(amax > 0.0f)) {
+      y[i].d = 0.0f;
+      for (int j = 0; j < QK_K; j += 16) wasm_v128_store(y[i].qs + j, wasm_i32x4_splat(0));
+      for (int j = 0; j < QK_K / 16; j += 8) wasm_v128_store(y[i].bsums + j, wasm_i32x4_splat(0));
+      continue;
+    }
+    float max = 0.0f;
+    for (int j = 0; j < QK_K; j++) {
+      if (__builtin_fabsf(x[j]) == amax) { max = x[j]; break; }
+    }
+    const float iscale = -127.f / max;
+    const v128_t mul = wasm_f32x4_splat(iscale);
+    for (int j = 0; j < QK_K; j += 16) {
+      const v128_t a = round_i32(wasm_f32x4_mul(wasm_v128_load(x + j), mul));
+      const v128_t b = round_i32(wasm_f32x4_mul(wasm_v128_load(x + j + 4), mul));
+      const v128_t c = round_i32(wasm_f32x4_mul(wasm_v128_load(x + j + 8), mul));
+      const v128_t e = round_i32(wasm_f32x4_mul(wasm_v128_load(x + j + 12), mul));
+      // |iscale*x| <= 127 (+1 ulp), so the saturating packs never clip: this is MIN(127, v).
+      wasm_v128_store(y[i].qs + j, pack_i8(a, b, c, e));
+      y[i].bsums[j / 16] = (int16_t)hsum_i32x4(wasm_i32x4_add(wasm_i32x4_add(a, b), wasm_i32x4_add(c, e)));
+    }
+    y[i].d = 1.0f / iscale;
+  }
+}
+
+// F16 activations: ggml_cpu_fp32_to_fp16 (F16C, round to nearest even) — f32_to_f16.
+static void quantize_f16(const float *x, f16_t *y, int n) {
+  for (int i = 0; i < n; i++) y[i] = f32_to_f16(x[i]);
+}
+
+// BF16 activations: GGML_FP32_TO_BF16 (round to nearest even, NaN made quiet, subnormals kept).
+// Note: an AVX512-BF16 build of ggml (vcvtneps2bf16) flushes subnormal inputs to zero instead.
+static void quantize_bf16(const float *x, bf16_t *y, int n) {
+  for (int i = 0; i < n; i++) y[i] = f32_to_bf16(x[i]);
+}
+
+void quantize_row(int type, const float *x, void *y, int n) {
+  switch (type) {
+    case T_F32: __builtin_memcpy(y, x, (size_t)n * 4); break;
+    case T_F16: quantize_f16(x, y, n); break;
+    case T_BF16: quantize_bf16(x, y, n); break;
+    case T_Q8_0: quantize_q8_01(x, y, n, 0); break;
+    case T_Q8_1: quantize_q8_01(x, y, n, 1); break;
+    case T_Q8_K: quantize_q8_K(x, y, n); break;
+    default: break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dot products: float formats
+// ---------------------------------------------------------------------------------------------
+
+// F32 × F32: ggml_vec_dot_f32 — SIMD float accumulators, then a horizontal sum.
+NOINLINE static float dot_f32(int n, const float *w, const float *x) {
+  v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(w + i), wasm_v128_load(x + i)));
+    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(w + i + 4), wasm_v128_load(x + i + 4)));
+    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load(w + i + 8), wasm_v128_load(x + i + 8)));
+    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load(w + i + 12), wasm_v128_load(x + i + 12)));
+  }
+  for (; i + 4 <= n; i += 4) a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(w + i), wasm_v128_load(x + i)));
+  float s = hsum_f32x4(wasm_f32x4_add(wasm_f32x4_add(a0, a1), wasm_f32x4_add(a2, a3)));
+  for (; i < n; i++) s += w[i] * x[i];
+  return s;
+}
+
+// F16 × F16 and BF16 × BF16: ggml_vec_dot_f16 / _bf16 convert both to f32 and accumulate in f32
+// lanes. 8 halves per load, two f32x4 each.
+#define DOT_HALF(name, lo, hi, scalar)                                                         \
+  NOINLINE static float name(int n, const uint16_t *w, const uint16_t *x) {                           \
+    v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;                                \
+    int i = 0;                                                                                 \
+    for (; i + 16 <= n; i += 16) {                                                             \
+      const v128_t w0 = wasm_v128_load(w + i), x0 = wasm_v128_load(x + i);                     \
+      const v128_t w1 = wasm_v128_load(w + i + 8), x1 = wasm_v128_load(x + i + 8);             \
+      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(lo(w0), lo(x0)));                                 \
+      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(hi(w0), hi(x0)));                                 \
+      a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(lo(w1), lo(x1)));                                 \
+      a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(hi(w1), hi(x1)));                                 \
+    }                                                                                          \
+    float s = hsum_f32x4(wasm_f32x4_add(wasm_f32x4_add(a0, a1), wasm_f32x4_add(a2, a3)));      \
+    for (; i < n; i++) s += scalar(w[i]) * scalar(x[i]);                                       \
+    return s;                                                                                  \
+  }
+DOT_HALF(dot_f16, f16x8_lo, f16x8_hi, f16_to_f32)
+DOT_HALF(dot_bf16, bf16x8_lo, bf16x8_hi, bf16_to_f32)
+
+// ---------------------------------------------------------------------------------------------
+// Dot products: legacy formats (blocks of 32) × Q8_0 / Q8_1
+// ---------------------------------------------------------------------------------------------
+// Per block: sumi = Σ q·q8 (exact, integers), then acc += (d_w·d_x)·sumi in f32 lanes, as ggml's
+// AVX2 kernels (fmadd of the block scale with the converted partial sums).
+
+// 32 weight quants in element order (lo = elements 0..15, hi = 16..31, as i8x16) against the 32
+// activation quants at q8: returns the partial sums as i32x4 (each i16 lane takes 4 products).
+// Needs 4·|q·q8| ≤ 32767: true for 4/5-bit quants (|q| ≤ 31) against |q8| ≤ 128 (15872).
+INLINE v128_t dot32_small(v128_t lo, v128_t hi, const int8_t *q8) {
+  const v128_t y0 = wasm_v128_load(q8), y1 = wasm_v128_load(q8 + 16);
+  v128_t p = wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(lo, y0), wasm_i16x8_extmul_high_i8x16(lo, y0));
+  p = wasm_i16x8_add(p, wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(hi, y1), wasm_i16x8_extmul_high_i8x16(hi, y1)));
+  return wasm_i32x4_extadd_pairwise_i16x8(p);
+}
+
+// The 32 high bits of Q5_0 / Q5_1 as bytes 0x10 / 0x00, in element order (lo: 0..15, hi: 16..31).
+INLINE void q5_high_bits(const uint8_t *qh, v128_t *lo, v128_t *hi) {
+  const v128_t h = wasm_i32x4_splat((int32_t)load_u32(qh));
+  const v128_t bit = wasm_i64x2_splat(0x8040201008040201LL);
+  const v128_t b0 = wasm_i8x16_swizzle(h, wasm_i8x16_make(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+  const v128_t b1 = wasm_i8x16_swizzle(h, wasm_i8x16_make(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const v128_t sixteen = wasm_i8x16_splat(0x10);
+  *lo = wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(b0, bit), bit), sixteen);
+  *hi = wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(b1, bit), bit), sixteen);
+}
+
+// Low / high nibbles of 16 bytes, as bytes.
+INLINE v128_t nib_lo(v128_t v) { return wasm_v128_and(v, wasm_i8x16_splat(0x0f)); }
+INLINE v128_t nib_hi(v128_t v) { return wasm_v128_and(wasm_u16x8_shr(v, 4), wasm_i8x16_splat(0x0f)); }
+
+// Q4_0: q = nibble - 8 (element j low nibble of qs[j], element j+16 its high nibble).
+NOINLINE static float dot_q4_0(int n, const block_q4_0 *x, const block_q8_0 *y) {
+  const int nb = n / QK;
+  v128_t acc = wasm_f32x4_splat(0);
+  const v128_t eight = wasm_i8x16_splat(8);
+  for (int i = 0; i < nb; i++) {
+    const v128_t q = wasm_v128_load(x[i].qs);
+    const v128_t s = dot32_small(wasm_i8x16_sub(nib_lo(q), eight), wasm_i8x16_sub(nib_hi(q), eight), y[i].qs);
+    const float d = f16_to_f32(x[i].d) * f16_to_f32(y[i].d);
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_splat(d), wasm_f32x4_convert_i32x4(s)));
+  }
+  return hsum_f32x4(acc);
+}
+
+// Q4_1: q = nibble (0..15); the offset m enters through Q8_1's s = d_x·Σq8: + m·s per block.
+NOINLINE static float dot_q4_1(int n, const block_q4_1 *x, const block_q8_1 *y) {
+  const int nb = n / QK;
+  v128_t acc = wasm_f32x4_splat(0);
+  float summs = 0;
+  for (int i = 0; i < nb; i++) {
+    const v128_t q = wasm_v128_load(x[i].qs);
+    const v128_t s = dot32_small(nib_lo(q), nib_hi(q), y[i].qs);
+    const float d = f16_to_f32(x[i].d) * f16_to_f32(y[i].d);
+    summs += f16_to_f32(x[i].m) * f16_to_f32(y[i].s);
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_splat(d), wasm_f32x4_convert_i32x4(s)));
+  }
+  return hsum_f32x4(acc) + summs;
+}
+
+// Q5_0: q = (nibble | high bit << 4) - 16; bit j of qh belongs to element j.
+NOINLINE static float dot_q5_0(int n, const block_q5_0 *x, const block_q8_0 *y) {
+  const int nb = n / QK;
+  v128_t acc = wasm_f32x4_splat(0);
+  const v128_t sixteen = wasm_i8x16_splat(16);
+  for (int i = 0; i < nb; i++) {
+    v128_t hl, hh;
+    q5_high_bits(x[i].qh, &hl, &hh);
+    const v128_t q = wasm_v128_load(x[i].qs);
+    const v128_t lo = wasm_i8x16_sub(wasm_v128_or(nib_lo(q), hl), sixteen);
+    const v128_t hi = wasm_i8x16_sub(wasm_v128_or(nib_hi(q), hh), sixteen);
+    const v128_t s = dot32_small(lo, hi, y[i].qs);
+    const float d = f16_to_f32(x[i].d) * f16_to_f32(y[i].d);
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_splat(d), wasm_f32x4_convert_i32x4(s)));
+  }
+  return hsum_f32x4(acc);
+}
+
+// Q5_1: q = nibble | high bit << 4 (0..31), plus m·s per block as Q4_1.
+NOINLINE static float dot_q5_1(int n, const block_q5_1 *x, const block_q8_1 *y) {
+  const int nb = n / QK;
+  v128_t acc = wasm_f32x4_splat(0);
+  float summs = 0;
+  for (int i = 0; i < nb; i++) {
+    v128_t hl, hh;
+    q5_high_bits(x[i].qh, &hl, &hh);
+    const v128_t q = wasm_v128_load(x[i].qs);
+    const v128_t s = dot32_small(wasm_v128_or(nib_lo(q), hl), wasm_v128_or(nib_hi(q), hh), y[i].qs);
+    const float d = f16_to_f32(x[i].d) * f16_to_f32(y[i].d);
+    summs += f16_to_f32(x[i].m) * f16_to_f32(y[i].s);
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_splat(d), wasm_f32x4_convert_i32x4(s)));
+  }
+  return hsum_f32x4(acc) + summs;
+}
+
+// Q8_0 × Q8_0: two products of full bytes may reach 2·128² > i16, so widen to i16 and use
+// i32x4.dot_i16x8 (one pair per i32 lane).
+NOINLINE static float dot_q8_0(int n, const block_q8_0 *x, const block_q8_0 *y) {
+  const int nb = n / QK;
+  v128_t acc = wasm_f32x4_splat(0);
+  for (int i = 0; i < nb; i++) {
+    const v128_t w0 = wasm_v128_load(x[i].qs), w1 = wasm_v128_load(x[i].qs + 16);
+    const v128_t y0 = wasm_v128_load(y[i].qs), y1 = wasm_v128_load(y[i].qs + 16);
+    v128_t s = wasm_i32x4_add(wasm_i32x4_dot_i16x8(even_i8(w0), even_i8(y0)), wasm_i32x4_dot_i16x8(odd_i8(w0), odd_i8(y0)));
+    s = wasm_i32x4_add(s, wasm_i32x4_add(wasm_i32x4_dot_i16x8(even_i8(w1), even_i8(y1)),
+                                         wasm_i32x4_dot_i16x8(odd_i8(w1), odd_i8(y1))));
+    const float d = f16_to_f32(x[i].d) * f16_to_f32(y[i].d);
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_splat(d), wasm_f32x4_convert_i32x4(s)));
+  }
+  return hsum_f32x4(acc);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dot products: K-quants (super-blocks of 256) × Q8_K
+// ---------------------------------------------------------------------------------------------
+
+// Q4_K: ggml_vec_dot_q4_K_q8_K:
+//   Σ_blocks  d_x·d_y · Σ_j sc_j·Σ(q4·q8)  −  dmin_x·d_y · Σ_j min_j·(bsum_2j + bsum_2j+1)
+// Each 64 elements: 32 bytes of qs; low nibbles are sub-block 2k (pairs with q8[0..31]), high
+// nibbles sub-block 2k+1 (q8[32..63]). Within a 16-byte load, as i16 lanes: byte 2i low nibble
+// = v & 15, byte 2i+1 low nibble = (v >> 8) & 15, high nibbles (v >> 4) & 15 and v >> 12.
+// i16 sums of 4 products: ≤ 4·15·128 = 7680.
+NOINLINE static float dot_q4_K(int n, const block_q4_K *x, const block_q8_K *y) {
+  const int nb = n / QK_K;
+  v128_t acc = wasm_f32x4_splat(0);
+  const v128_t m15 = wasm_i16x8_splat(0x0f);
+  for (int i = 0; i < nb; i++) {
+    uint32_t s[4];
+    k4_scales(x[i].scales, s);
+    const v128_t mins = k4_min_products(s[2], s[3], y[i].bsums);
+    const uint8_t *q4 = x[i].qs;
+    const int8_t *q8 = y[i].qs;
+    uint64_t sc = (uint64_t)s[0] | (uint64_t)s[1] << 32;  // the 8 scales, two consumed per step
+    v128_t sumi = wasm_i32x4_splat(0);
+    // Not unrolled on purpose: V8 hoists every load of an unrolled body to its top and spills
+    // (measured: 4.7 GB/s unrolled, 6.2 rolled).
+#pragma clang loop unroll(disable)
+    for (int k = 0; k < 4; k++, q4 += 32, q8 += 64, sc >>= 16) {
+      const v128_t a = wasm_v128_load(q4), b = wasm_v128_load(q4 + 16);
+      const v128_t y0 = wasm_v128_load(q8), y1 = wasm_v128_load(q8 + 16);
+      v128_t lo = wasm_i16x8_mul(wasm_v128_and(a, m15), even_i8(y0));
+      lo = wasm_i16x8_add(lo, wasm_i16x8_mul(wasm_v128_and(wasm_u16x8_shr(a, 8), m15), odd_i8(y0)));
+      lo = wasm_i16x8_add(lo, wasm_i16x8_mul(wasm_v128_and(b, m15), even_i8(y1)));
+      lo = wasm_i16x8_add(lo, wasm_i16x8_mul(wasm_v128_and(wasm_u16x8_shr(b, 8), m15), odd_i8(y1)));
+      sumi = wasm_i32x4_add(sumi, wasm_i32x4_dot_i16x8(lo, wasm_i16x8_splat((int16_t)(sc & 0xff))));
+      const v128_t y2 = wasm_v128_load(q8 + 32), y3 = wasm_v128_load(q8 + 48);
+      v128_t hi = wasm_i16x8_mul(wasm_v128_and(wasm_u16x8_shr(a, 4), m15), even_i8(y2));
+      hi = wasm_i16x8_add(hi, wasm_i16x8_mul(wasm_u16x8_shr(a, 12), odd_i8(y2)));
+      hi = wasm_i16x8_add(hi, wasm_i16x8_mul(wasm_v128_and(wasm_u16x8_shr(b, 4), m15), even_i8(y3)));
+      hi = wasm_i16x8_add(hi, wasm_i16x8_mul(wasm_u16x8_shr(b, 12), odd_i8(y3)));
+      sumi = wasm_i32x4_add(sumi, wasm_i32x4_dot_i16x8(hi, wasm_i16x8_splat((int16_t)((sc >> 8) & 0xff))));
+    }
+    const float d = y[i].d * f16_to_f32(x[i].d);
+    const float dmin = y[i].d * f16_to_f32(x[i].dmin);
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_splat(d), wasm_f32x4_convert_i32x4(sumi)));
+    acc = wasm_f32x4_sub(acc, wasm_f32x4_mul(wasm_f32x4_splat(dmin), wasm_f32x4_convert_i32x4(mins)));
+  }
+  return hsum_f32x4(acc);
+}
+
+// Q5_K: as Q4_K with a fifth bit: for the 64 elements k (k = 0..3), bit 2k of qh[l] is the high
+// bit of element l of sub-block 2k, bit 2k+1 that of sub-block 2k+1 (l = 0..31). The quants are
+// built as bytes: nibbles | (qh bits moved to bit 4), masks 0x0f0f / 0x1010 act on both bytes of
+// an i16 lane at once. i16 sums of 4 products: ≤ 4·31·128 = 15872.
+NOINLINE static float dot_q5_K(int n, const block_q5_K *x, const block_q8_K *y) {
+  const int nb = n / QK_K;
+  v128_t acc = wasm_f32x4_splat(0);
+  const v128_t m0f = wasm_i8x16_splat(0x0f), m10 = wasm_i8x16_splat(0x10), mff = wasm_i16x8_splat(0xff);
+  for (int i = 0; i < nb; i++) {
+    uint32_t s[4];
+    k4_scales(x[i].scales, s);
+    const v128_t mins = k4_min_products(s[2], s[3], y[i].bsums);
+    const uint8_t *q5 = x[i].qs;
+    const int8_t *q8 = y[i].qs;
+    uint64_t sc = (uint64_t)s[0] | (uint64_t)s[1] << 32;
+    v128_t h0 = wasm_v128_load(x[i].qh), h1 = wasm_v128_load(x[i].qh + 16);
+    v128_t sumi = wasm_i32x4_splat(0);
+#pragma clang loop unroll(disable)  // see dot_q4_K
+    for (int k = 0; k < 4; k++, q5 += 32, q8 += 64, sc >>= 16) {
+      const v128_t a = wasm_v128_load(q5), b = wasm_v128_load(q5 + 16);
+      // quants as bytes (0..31): a/b low nibbles = sub-block 2k, high nibbles = sub-block 2k+1
+      const v128_t al = wasm_v128_or(wasm_v128_and(a, m0f), wasm_v128_and(wasm_i16x8_shl(h0, 4), m10));
+      const v128_t bl = wasm_v128_or(wasm_v128_and(b, m0f), wasm_v128_and(wasm_i16x8_shl(h1, 4), m10));
+      const v128_t y0 = wasm_v128_load(q8), y1 = wasm_v128_load(q8 + 16);
+      v128_t lo = wasm_i16x8_mul(wasm_v128_and(al, mff), even_i8(y0));
+      lo = wasm_i16x8_add(lo, wasm_i16x8_mul(wasm_u16x8_shr(al, 8), odd_i8(y0)));
+      lo = wasm_i16x8_add(lo, wasm_i16x8_mul(wasm_v128_and(bl, mff), even_i8(y1)));
+      lo = wasm_i16x8_add(lo, wasm_i16x8_mul(wasm_u16x8_shr(bl, 8), odd_i8(y1)));
+      sumi = wasm_i32x4_add(sumi, wasm_i32x4_dot_i16x8(lo, wasm_i16x8_splat((int16_t)(sc & 0xff))));
+      const v128_t ah = wasm_v128_or(nib_hi(a), wasm_v128_and(wasm_i16x8_shl(h0, 3), m10));
+      const v128_t bh = wasm_v128_or(nib_hi(b), wasm_v128_and(wasm_i16x8_shl(h1, 3), m10));
+      h0 = wasm_u16x8_shr(h0, 2);
+      h1 = wasm_u16x8_shr(h1, 2);
+      const v128_t y2 = wasm_v128_load(q8 + 32), y3 = wasm_v128_load(q8 + 48);
+      v128_t hi = wasm_i16x8_mul(wasm_v128_and(ah, mff), even_i8(y2));
+      hi = wasm_i16x8_add(hi, wasm_i16x8_mul(wasm_u16x8_shr(ah, 8), odd_i8(y2)));
+      hi = wasm_i16x8_add(hi, wasm_i16x8_mul(wasm_v128_and(bh, mff), even_i8(y3)));
+      hi = wasm_i16x8_add(hi, wasm_i16x8_mul(wasm_u16x8_shr(bh, 8), odd_i8(y3)));
+      sumi = wasm_i32x4_add(sumi, wasm_i32x4_dot_i16x8(hi, wasm_i16x8_splat((int16_t)((sc >> 8) & 0xff))));
+    }
+    const float d = y[i].d * f16_to_f32(x[i].d);
+    const float dmin = y[i].d * f16_to_f32(x[i].dmin);
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_splat(d), wasm_f32x4_convert_i32x4(sumi)));
+    acc = wasm_f32x4_sub(acc, wasm_f32x4_mul(wasm_f32x4_splat(dmin), wasm_f32x4_convert_i32x4(mins)));
+  }
+  return hsum_f32x4(acc);
+}
+
+// Q6_K: ggml_vec_dot_q6_K_q8_K: Σ_blocks d_x·d_y · Σ_j sc_j·Σ((q6 − 32)·q8) over 16 sub-blocks of
+// 16. Per 128 elements, l = 0..31: element l   = ql[l] & 15    | (qh[l] bits 0-1) << 4,
+// l+32 = ql[l+32] & 15 | bits 2-3, l+64 = ql[l] >> 4 | bits 4-5, l+96 = ql[l+32] >> 4 | bits 6-7.
+// The −32 is taken out through Q8_K's bsums (which are sums over exactly these 16-element
+// sub-blocks): Σ sc·q6·q8 − 32·Σ sc_j·bsum_j, as ggml's AVX2 kernel does with its q8s term.
+// i16 sums of 2 products of unsigned q6 (0..63): ≤ 2·63·128 = 16128.
+INLINE v128_t q6_sub(v128_t qlv, v128_t qhv, v128_t y, int scale) {
+  // qlv: 16 bytes of nibbles already in bits 0-3; qhv: their two high bits already at bits 4-5
+  const v128_t q = wasm_v128_or(qlv, qhv);
+  v128_t p = wasm_i16x8_mul(wasm_v128_and(q, wasm_i16x8_splat(0xff)), even_i8(y));
+  p = wasm_i16x8_add(p, wasm_i16x8_mul(wasm_u16x8_shr(q, 8), odd_i8(y)));
+  return wasm_i32x4_dot_i16x8(p, wasm_i16x8_splat((int16_t)scale));
+}
+
+NOINLINE static float dot_q6_K(int n, const block_q6_K *x, const block_q8_K *y) {
+  const int nb = n / QK_K;
+  v128_t acc = wasm_f32x4_splat(0);
+  const v128_t m0f = wasm_i8x16_splat(0x0f), m30 = wasm_i8x16_splat(0x30);
+  for (int i = 0; i < nb; i++) {
+    const int8_t *sc = x[i].scales;
+    // −32·Σ sc_j·bsum_j: the scales widened to i16 against the 16 bsums
+    const v128_t scv = wasm_v128_load(sc);
+    v128_t sumi = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(scv), wasm_v128_load(y[i].bsums)),
+                                 wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(scv), wasm_v128_load(y[i].bsums + 8)));
+    sumi = wasm_i32x4_mul(sumi, wasm_i32x4_splat(-32));
+    // 4 steps of 64 elements (half j of 128-block h), rolled on purpose (see dot_q4_K)
+#pragma clang loop unroll(disable)
+    for (int t = 0; t < 4; t++) {
+      const int h = t >> 1, j = t & 1;
+      const uint8_t *ql = x[i].ql + 64 * h + 16 * j;
+      const int8_t *q8 = y[i].qs + 128 * h + 16 * j;
+      const int8_t *s = sc + 8 * h + j;
+      const v128_t la = wasm_v128_load(ql), lb = wasm_v128_load(ql + 32);
+      const v128_t hv = wasm_v128_load(x[i].qh + 32 * h + 16 * j);
+      sumi = wasm_i32x4_add(sumi, q6_sub(wasm_v128_and(la, m0f), wasm_v128_and(wasm_i16x8_shl(hv, 4), m30), wasm_v128_load(q8), s[0]));
+      sumi = wasm_i32x4_add(sumi, q6_sub(wasm_v128_and(lb, m0f), wasm_v128_and(wasm_i16x8_shl(hv, 2), m30), wasm_v128_load(q8 + 32), s[2]));
+      sumi = wasm_i32x4_add(sumi, q6_sub(nib_hi(la), wasm_v128_and(hv, m30), wasm_v128_load(q8 + 64), s[4]));
+      sumi = wasm_i32x4_add(sumi, q6_sub(nib_hi(lb), wasm_v128_and(wasm_u16x8_shr(hv, 2), m30), wasm_v128_load(q8 + 96), s[6]));
+    }
+    const float d = f16_to_f32(x[i].d) * y[i].d;
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_splat(d), wasm_f32x4_convert_i32x4(sumi)));
+  }
+  return hsum_f32x4(acc);
+}
+
+float vec_dot(int wtype, int n, const void *w, const void *x) {
+  switch (wtype) {
+    case T_F32: return dot_f32(n, w, x);
+    case T_F16: return dot_f16(n, w, x);
+    case T_BF16: return dot_bf16(n, w, x);
+    case T_Q4_0: return dot_q4_0(n, w, x);
+    case T_Q4_1: return dot_q4_1(n, w, x);
+    case T_Q5_0: return dot_q5_0(n, w, x);
+    case T_Q5_1: return dot_q5_1(n, w, x);
+    case T_Q8_0: return dot_q8_0(n, w, x);
+    case T_Q4_K: return dot_q4_K(n, w, x);
+    case T_Q5_K: return dot_q5_K(n, w, x);
+    case T_Q6_K: return dot_q6_K(n, w, x);
+    default: return __builtin_nanf("");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dequantisation: ggml's dequantize_row_* (scalar, same float operations in the same order)
+// ---------------------------------------------------------------------------------------------
+
+static void deq_q4_0(const block_q4_0 *x, float *y, int n) {
+  for (int i = 0; i < n / QK; i++) {
+    const float d = f16_to_f32(x[i].d);
+    for (int j = 0; j < QK / 2; j++) {
+      y[i * QK + j] = (float)((x[i].qs[j] & 0x0f) - 8) * d;
+      y[i * QK + j + QK / 2] = (float)((x[i].qs[j] >> 4) - 8) * d;
+    }
+  }
+}
+
+static void deq_q4_1(const block_q4_1 *x, float *y, int n) {
+  for (int i = 0; i < n / QK; i++) {
+    const float d = f16_to_f32(x[i].d), m = f16_to_f32(x[i].m);
+    for (int j = 0; j < QK / 2; j++) {
+      y[i * QK + j] = (float)(x[i].qs[j] & 0x0f) * d + m;
+      y[i * QK + j + QK / 2] = (float)(x[i].qs[j] >> 4) * d + m;
+    }
+  }
+}
+
+static void deq_q5_0(const block_q5_0 *x, float *y, int n) {
+  for (int i = 0; i < n / QK; i++) {
+    const float d = f16_to_f32(x[i].d);
+    const uint32_t qh = load_u32(x[i].qh);
+    for (int j = 0; j < QK / 2; j++) {
+      const uint8_t xh0 = ((qh >> j) << 4) & 0x10, xh1 = (qh >> (j + 12)) & 0x10;
+      y[i * QK + j] = (float)(((x[i].qs[j] & 0x0f) | xh0) - 16) * d;
+      y[i * QK + j + QK / 2] = (float)(((x[i].qs[j] >> 4) | xh1) - 16) * d;
+    }
+  }
+}
+
+static void deq_q5_1(const block_q5_1 *x, float *y, int n) {
+  for (int i = 0; i < n / QK; i++) {
+    const float d = f16_to_f32(x[i].d), m = f16_to_f32(x[i].m);
+    const uint32_t qh = load_u32(x[i].qh);
+    for (int j = 0; j < QK / 2; j++) {
+      const uint8_t xh0 = ((qh >> j) << 4) & 0x10, xh1 = (qh >> (j + 12)) & 0x10;
+      y[i * QK + j] = (float)((x[i].qs[j] & 0x0f) | xh0) * d + m;
+      y[i * QK + j + QK / 2] = (float)((x[i].qs[j] >> 4) | xh1) * d + m;
+    }
+  }
+}
+
+static void deq_q8_0(const block_q8_0 *x, float *y, int n) {
+  for (int i = 0; i < n / QK; i++) {
+    const float d = f16_to_f32(x[i].d);
+    for (int j = 0; j < QK; j++) y[i * QK + j] = (float)x[i].qs[j] * d;
+  }
+}
+
+static void deq_q8_1(const block_q8_1 *x, float *y, int n) {
+  for (int i = 0; i < n / QK; i++) {
+    const float d = f16_to_f32(x[i].d);
+    for (int j = 0; j < QK; j++) y[i * QK + j] = (float)x[i].qs[j] * d;
+  }
+}
+
+static void deq_q8_K(const block_q8_K *x, float *y, int n) {
+  for (int i = 0; i < n / QK_K; i++)
+    for (int j = 0; j < QK_K; j++) y[i * QK_K + j] = x[i].d * (float)x[i].qs[j];
+}
+
+// get_scale_min_k4 (ggml-quants.c)
+INLINE void scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
+  if (j < 4) {
+    *d = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *d = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
+    *m = (q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4);
+  }
+}
+
+static void deq_q4_K(const block_q4_K *x, float *y, int n) {
+  for (int i = 0; i < n / QK_K; i++) {
+    const uint8_t *q = x[i].qs;
+    const float d = f16_to_f32(x[i].d), min = f16_to_f32(x[i].dmin);
+    for (int j = 0, is = 0; j < QK_K; j += 64, is += 2, q += 32) {
+      uint8_t sc, m;
+      scale_min_k4(is + 0, x[i].scales, &sc, &m);
+      const float d1 = d * sc, m1 = min * m;
+      scale_min_k4(is + 1, x[i].scales, &sc, &m);
+      const float d2 = d * sc, m2 = min * m;
+      for (int l = 0; l < 32; l++) *y++ = d1 * (float)(q[l] & 0xf) - m1;
+      for (int l = 0; l < 32; l++) *y++ = d2 * (float)(q[l] >> 4) - m2;
+    }
+  }
+}
+
+static void deq_q5_K(const block_q5_K *x, float *y, int n) {
+  for (int i = 0; i < n / QK_K; i++) {
+    const uint8_t *ql = x[i].qs, *qh = x[i].qh;
+    const float d = f16_to_f32(x[i].d), min = f16_to_f32(x[i].dmin);
+    uint8_t u1 = 1, u2 = 2;
+    for (int j = 0, is = 0; j < QK_K; j += 64, is += 2, ql += 32, u1 <<= 2, u2 <<= 2) {
+      uint8_t sc, m;
+      scale_min_k4(is + 0, x[i].scales, &sc, &m);
+      const float d1 = d * sc, m1 = min * m;
+      scale_min_k4(is + 1, x[i].scales, &sc, &m);
+      const float d2 = d * sc, m2 = min * m;
+      for (int l = 0; l < 32; l++) *y++ = d1 * (float)((ql[l] & 0xf) + (qh[l] & u1 ? 16 : 0)) - m1;
+      for (int l = 0; l < 32; l++) *y++ = d2 * (float)((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+    }
+  }
+}
+
+static void deq_q6_K(const block_q6_K *x, float *y, int n) {
+  for (int i = 0; i < n / QK_K; i++) {
+    const float d = f16_to_f32(x[i].d);
+    const uint8_t *ql = x[i].ql, *qh = x[i].qh;
+    const int8_t *sc = x[i].scales;
+    for (int h = 0; h < QK_K; h += 128, y += 128, ql += 64, qh += 32, sc += 8) {
+      for (int l = 0; l < 32; l++) {
+        const int is = l / 16;
+        const int8_t q1 = (int8_t)((ql[l + 0] & 0xf) | (((qh[l] >> 0) & 3) << 4)) - 32;
+        const int8_t q2 = (int8_t)((ql[l + 32] & 0xf) | (((qh[l] >> 2) & 3) << 4)) - 32;
+        const int8_t q3 = (int8_t)((ql[l + 0] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+        const int8_t q4 = (int8_t)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+        y[l + 0] = d * (float)sc[is + 0] * (float)q1;
+        y[l + 32] = d * (float)sc[is + 2] * (float)q2;
+        y[l + 64] = d * (float)sc[is + 4] * (float)q3;
+        y[l + 96] = d * (float)sc[is + 6] * (float)q4;
+      }
+    }
+  }
+}
+
+void dequantize_row(int type, const void *x, float *y, int n) {
+  switch (type) {
+    case T_F32: __builtin_memcpy(y, x, (size_t)n * 4); break;
+    case T_F16: {
+      const uint16_t *h = x;
+      int i = 0;
+      for (; i + 8 <= n; i += 8) {
+        const v128_t v = wasm_v128_load(h + i);
+        wasm_v128_store(y + i, f16x8_lo(v));
+        wasm_v128_store(y + i + 4, f16x8_hi(v));
+      }
+      for (; i < n; i++) y[i] = f16_to_f32(h[i]);
+      break;
+    }
+    case T_BF16: {
+      const uint16_t *h = x;
+      for (int i = 0; i < n; i++) y[i] = bf16_to_f32(h[i]);
+      break;
+    }
+    case T_Q4_0: deq_q4_0(x, y, n); break;
+    case T_Q4_1: deq_q4_1(x, y, n); break;
+    case T_Q5_0: deq_q5_0(x, y, n); break;
+    case T_Q5_1: deq_q5_1(x, y, n); break;
+    case T_Q8_0: deq_q8_0(x, y, n); break;
+    case T_Q8_1: deq_q8_1(x, y, n); break;
+    case T_Q4_K: deq_q4_K(x, y, n); break;
+    case T_Q5_K: deq_q5_K(x, y, n); break;
+    case T_Q6_K: deq_q6_K(x, y, n); break;
+    case T_Q8_K: deq_q8_K(x, y, n); break;
+    default: break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exports for JavaScript (tests, embedding lookups); C callers use the quants.h functions.
+// ---------------------------------------------------------------------------------------------
+
+EXPORT(k_act_type) int k_act_type(int wtype) { return act_type(wtype); }
+EXPORT(k_row_bytes) int k_row_bytes(int type, int n) { return row_bytes(type, n); }
+EXPORT(k_quantize_row) void k_quantize_row(int type, const float *x, void *y, int n) { quantize_row(type, x, y, n); }
+EXPORT(k_vec_dot) float k_vec_dot(int wtype, int n, const void *w, const void *x) { return vec_dot(wtype, n, w, x); }
+EXPORT(k_dequantize_row) void k_dequantize_row(int type, const void *x, float *y, int n) { dequantize_row(type, x, y, n); }
+
+// `rows` consecutive weight rows against one activation row, on the calling thread only: for
+// tests and single-thread measurements (the engine's threaded matvec is in matmul.c).
+EXPORT(k_vec_dot_rows) void k_vec_dot_rows(int wtype, int n, int rows, const void *w, const void *x, float *out) {
+  const int rb = row_bytes(wtype, n);
+  for (int r = 0; r < rows; r++) out[r] = vec_dot(wtype, n, (const uint8_t *)w + (size_t)r * rb, x);
+}
