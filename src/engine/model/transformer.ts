@@ -1,0 +1,139 @@
+// The forward pass of a decoder-only transformer (llama, smollm3, qwen2, qwen3), in the order of
+// llama.cpp's graph, on the kernels: every buffer is allocated once at construction, a call
+// evaluates a batch of tokens into a KV slot and returns the logits of its last token.
+import type { Kernels, KernelExports } from "../wasm/kernels.ts";
+import type { KvSlot } from "../kv-cache.ts";
+import { RopeMode, type HParams } from "./hparams.ts";
+import type { ModelWeights, Tensor } from "./weights.ts";
+import { ropeCosSin } from "./rope.ts";
+
+interface Buffers {
+  x: number; // residual stream [batch][nEmbd]
+  h: number; // normed input / projection output [batch][max(nEmbd, qDim)]
+  q: number; // [batch][qDim]
+  k: number; // [batch][kDim]
+  v: number; // [batch][vDim]
+  attn: number; // [batch][qDim]
+  gate: number; // [batch][nFF]
+  up: number; // [batch][nFF]
+  rope: number; // [batch][ropeDims] cos/sin table
+  quant: number; // quantised activations for the largest product
+  attnScratch: number;
+  logits: number; // [nVocab]
+}
+
+export class Transformer {
+  private readonly buf: Buffers;
+  private readonly e: KernelExports;
+  private readonly qDim: number;
+  private readonly kDim: number;
+  private readonly vDim: number;
+  private readonly kqScale: number;
+  private readonly ropeTable: Float32Array;
+
+  constructor(
+    private readonly k: Kernels,
+    readonly hp: HParams,
+    private readonly w: ModelWeights,
+    /** Most tokens evaluated per call (prompt batches are split to this size). */
+    readonly maxBatch: number,
+    /** Positions the KV slots hold. */
+    readonly nCtx: number,
+  ) {
+    this.e = k.exports;
+    this.qDim = hp.nHead * hp.headDimK;
+    this.kDim = hp.nHeadKV * hp.headDimK;
+    this.vDim = hp.nHeadKV * hp.headDimV;
+    if (hp.headDimK !== hp.headDimV) throw new Error("key and value heads of different sizes are not supported");
+    this.kqScale = Math.fround(1 / Math.sqrt(hp.headDimK));
+    this.ropeTable = new Float32Array(maxBatch * hp.ropeDims);
+    this.buf = this.allocate();
+  }
+
+  private allocate(): Buffers {
+    const { k, hp, maxBatch } = this;
+    const f = (n: number): number => k.alloc(n * 4, 64);
+    return {
+      x: f(maxBatch * hp.nEmbd),
+      h: f(maxBatch * Math.max(hp.nEmbd, this.qDim)),
+      q: f(maxBatch * this.qDim),
+      k: f(maxBatch * this.kDim),
+      v: f(maxBatch * this.vDim),
+      attn: f(maxBatch * this.qDim),
+      gate: f(maxBatch * hp.nFF),
+      up: f(maxBatch * hp.nFF),
+      rope: f(maxBatch * hp.ropeDims),
+      quant: k.alloc(maxQuantBytes(k, this.w, maxBatch), 64),
+      attnScratch: f(this.e.attention_scratch_floats(this.nCtx, hp.headDimK, hp.nHead, hp.nHeadKV) as number),
+      logits: f(hp.nVocab),
+    };
+  }
+
+  /**
+   * Evaluates `tokens` at positions pos0.. into `slot` (keys and values of those positions are
+   * written; the slot's token list is the caller's business) and returns the logits of the last
+   * token when `logits` is set (a view into engine memory, valid until the next call).
+   */
+  forward(slot: KvSlot, tokens: readonly number[], pos0: number, logits: boolean): Float32Array | undefined {
+    const n = tokens.length;
+    if (n === 0 || n > this.maxBatch) throw new Error(`a batch holds 1..${this.maxBatch} tokens, not ${n}`);
+    if (pos0 + n > this.nCtx) throw new Error(`positions up to ${pos0 + n} exceed the context of ${this.nCtx}`);
+    const { e, hp, w, buf } = this;
+    for (let t = 0; t < n; t++) {
+      const id = tokens[t];
+      if (!Number.isInteger(id) || id < 0 || id >= hp.nVocab) throw new Error(`token id ${id} is outside the vocabulary (0..${hp.nVocab - 1})`);
+      e.get_row(w.tokenEmbd.type, w.tokenEmbd.ptr, hp.nEmbd, id, buf.x + t * hp.nEmbd * 4);
+    }
+    const positions = Array.from({ length: n }, (_, t) => pos0 + t);
+    ropeCosSin(positions, hp.ropeDims, hp.ropeFreqBase, { freqScale: hp.ropeFreqScale }, this.ropeTable);
+    this.k.f32(buf.rope, n * hp.ropeDims).set(this.ropeTable.subarray(0, n * hp.ropeDims));
+    for (let l = 0; l < hp.nLayer; l++) this.layer(l, slot, n, pos0);
+    if (!logits) return undefined;
+    const last = buf.x + (n - 1) * hp.nEmbd * 4;
+    e.rms_norm(last, w.outputNorm.ptr, buf.h, hp.nEmbd, hp.rmsEps);
+    this.matmul(w.output, buf.h, 1, buf.logits);
+    return this.k.f32(buf.logits, hp.nVocab);
+  }
+
+  private layer(l: number, slot: KvSlot, n: number, pos0: number): void {
+    const { e, hp, buf } = this;
+    const L = this.w.layers[l];
+    const neox = hp.ropeMode === RopeMode.NeoX ? 1 : 0;
+    // Attention.
+    e.rms_norm_rows(buf.x, L.attnNorm.ptr, buf.h, hp.nEmbd, n, hp.rmsEps);
+    this.matmul(L.wq, buf.h, n, buf.q);
+    this.matmul(L.wk, buf.h, n, buf.k);
+    this.matmul(L.wv, buf.h, n, buf.v);
+    if (L.bq) e.add_bias_rows(buf.q, L.bq.ptr, this.qDim, n);
+    if (L.bk) e.add_bias_rows(buf.k, L.bk.ptr, this.kDim, n);
+    if (L.bv) e.add_bias_rows(buf.v, L.bv.ptr, this.vDim, n);
+    if (L.qNorm) e.rms_norm_rows(buf.q, L.qNorm.ptr, buf.q, hp.headDimK, n * hp.nHead, hp.rmsEps);
+    if (L.kNorm) e.rms_norm_rows(buf.k, L.kNorm.ptr, buf.k, hp.headDimK, n * hp.nHeadKV, hp.rmsEps);
+    if (hp.useRope[l]) {
+      e.rope_rows(buf.q, n, this.qDim, hp.nHead, hp.headDimK, hp.ropeDims, buf.rope, neox);
+      e.rope_rows(buf.k, n, this.kDim, hp.nHeadKV, hp.headDimK, hp.ropeDims, buf.rope, neox);
+    }
+    e.store_kv_f16(buf.k, slot.keys[l] + pos0 * this.kDim * 2, n * this.kDim);
+    e.store_kv_f16(buf.v, slot.values[l] + pos0 * this.vDim * 2, n * this.vDim);
+    e.attention(buf.attn, buf.q, slot.keys[l], slot.values[l], n, hp.nHead, hp.nHeadKV, hp.headDimK, this.kDim, pos0, this.kqScale, buf.attnScratch);
+    this.matmul(L.wo, buf.attn, n, buf.h);
+    e.add(buf.x, buf.h, buf.x, n * hp.nEmbd);
+    // Feed-forward (SwiGLU).
+    e.rms_norm_rows(buf.x, L.ffnNorm.ptr, buf.h, hp.nEmbd, n, hp.rmsEps);
+    this.matmul(L.gate, buf.h, n, buf.gate);
+    this.matmul(L.up, buf.h, n, buf.up);
+    e.silu_mul(buf.gate, buf.up, buf.gate, n * hp.nFF);
+    this.matmul(L.down, buf.gate, n, buf.h);
+    e.add(buf.x, buf.h, buf.x, n * hp.nEmbd);
+  }
+
+  /** y[n][rows] = W · x[n][cols], activations quantised as llama.cpp does. */
+  private matmul(W: Tensor, x: number, n: number, y: number): void {
+    this.e.matmul(W.type, W.ptr, W.rows, W.cols, x, n, y, this.buf.quant);
+  }
+}
+
+function maxQuantBytes(k: Kernels, w: ModelWeights, maxBatch: number): number {
+  const all: Tensor[] = [w.output, ...w.layers.flatMap((L) => [L.wq, L.wk, L.wv, L.wo, L.gate, L.up, L.down])];
+  return Math.max(...all.map((t) => k.exports.matmul_scratch_bytes(t.type, t.cols, maxBatch) as number));
+}
