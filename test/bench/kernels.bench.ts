@@ -1,0 +1,104 @@
+// npm run bench:kernels — GB/s of weights streamed by the Q4_K and Q6_K matrix-vector products at
+// 1 and 2 threads, next to this machine's memory bandwidth measured in the same run (a WASM SIMD
+// streaming read). Weights are random but valid blocks, several matrices cycled so that they do not
+// sit in cache: what a token of a 3B model sees. Prints a markdown table; asserts nothing.
+import { cpus } from "node:os";
+import { Kernels } from "../../src/engine/wasm/kernels.ts";
+import { GgmlType, rowBytes, typeName } from "../../src/engine/quant/types.ts";
+import { f32ToF16 } from "../../src/engine/quant/half.ts";
+
+const ROWS = 11008; // SmolLM3-3B's FFN shape
+const COLS = 2048;
+const WORKING_SET = 512 * 2 ** 20; // well past any cache
+const MIN_SECONDS = 1.5;
+
+function fillRandomBlocks(bytes: Uint8Array, type: GgmlType): void {
+  let s = 0x9e3779b9;
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i + 4 <= bytes.length; i += 4) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    v.setUint32(i, s >>> 0, true);
+  }
+  // Random bytes are valid blocks except for the f16 scales, which must be finite.
+  const d = f32ToF16(0.01);
+  if (type === GgmlType.Q4_K) {
+    for (let b = 0; b < bytes.length; b += 144) {
+      v.setUint16(b, d, true);
+      v.setUint16(b + 2, d, true);
+    }
+  } else if (type === GgmlType.Q6_K) {
+    for (let b = 0; b < bytes.length; b += 210) v.setUint16(b + 208, d, true);
+  }
+}
+
+function timeLoop(fn: () => void): number {
+  fn(); // warm up (tier-up of the wasm code)
+  let n = 0;
+  const t0 = performance.now();
+  let elapsed = 0;
+  while (elapsed < MIN_SECONDS * 1000) {
+    fn();
+    n++;
+    elapsed = performance.now() - t0;
+  }
+  return elapsed / 1000 / n;
+}
+
+async function main(): Promise<void> {
+  const maxThreads = Math.min(2, cpus().length);
+  const threadCounts = maxThreads >= 2 ? [1, 2] : [1];
+  const k = await Kernels.create({ threads: maxThreads });
+  const e = k.exports;
+  const rows: string[] = [];
+
+  const buf = k.alloc(WORKING_SET);
+  k.bytes(buf, WORKING_SET).fill(1);
+  const partial = k.alloc(64);
+  const bandwidth = new Map<number, number>();
+  for (const t of threadCounts) {
+    k.setThreads(t);
+    const s = timeLoop(() => e.stream_read(buf, WORKING_SET, partial));
+    bandwidth.set(t, WORKING_SET / s / 1e9);
+    rows.push(`| memory read (streaming, WASM SIMD) | ${t} | ${(WORKING_SET / s / 1e9).toFixed(1)} | | 1.00 |`);
+  }
+  k.reset(buf);
+
+  for (const type of [GgmlType.Q4_K, GgmlType.Q6_K]) {
+    const matrixBytes = rowBytes(type, COLS) * ROWS;
+    const count = Math.max(2, Math.ceil(WORKING_SET / matrixBytes));
+    const mark = k.mark();
+    const matrices: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const ptr = k.alloc(matrixBytes);
+      fillRandomBlocks(k.bytes(ptr, matrixBytes), type);
+      matrices.push(ptr);
+    }
+    const x = k.alloc(COLS * 4);
+    k.f32(x, COLS).forEach((_, i, a) => (a[i] = Math.sin(i)));
+    const y = k.alloc(ROWS * 4);
+    const scratch = k.alloc(e.matmul_scratch_bytes(type, COLS, 1));
+    for (const t of threadCounts) {
+      k.setThreads(t);
+      let i = 0;
+      const s = timeLoop(() => e.matmul(type, matrices[i++ % count], ROWS, COLS, x, 1, y, scratch));
+      const gbs = matrixBytes / s / 1e9;
+      rows.push(
+        `| ${typeName(type)} matvec ${ROWS}×${COLS} | ${t} | ${gbs.toFixed(1)} | ${(s * 1e3).toFixed(2)} | ${(gbs / bandwidth.get(t)!).toFixed(2)} |`,
+      );
+    }
+    k.reset(mark);
+  }
+  await k.close();
+
+  console.log(`\nKernels benchmark (${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, Node ${process.version})\n`);
+  console.log("| kernel | threads | GB/s | ms per product | of bandwidth |");
+  console.log("|---|---|---|---|---|");
+  for (const r of rows) console.log(r);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
