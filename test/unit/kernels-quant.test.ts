@@ -1,7 +1,7 @@
 // The WASM quantised-format kernels (kernels/quants.c) against the TypeScript reference formats:
 // dequantisation bit for bit, activation quantisation byte for byte (ggml's x86 behaviour), dot
 // products within a stated tolerance of the float64 reference on the same quantised bytes
-// (modelling ggml's Q8_1 sum term, see ggmlDot).
+// (ggml's Q8_1 sum term included).
 // Run `bash kernels/build.sh` first.
 
 import { after, before, describe, test } from "node:test";
@@ -99,29 +99,6 @@ function assertSameBytes(actual: Uint8Array, expected: Uint8Array, what: string)
   }
 }
 
-/**
- * The float64 value of what ggml computes: `referenceDotQuantized`, except for Q4_1/Q5_1 whose
- * offset term ggml takes as m·s with Q8_1's s = f16(d·Σq) (d unrounded) rather than m·Σ(q·f16(d)):
- * the f16 rounding of s changes the product by up to ~5e-4·|m·s| per block, far above rounding
- * noise, so the reference must model it (ggml_vec_dot_q4_1_q8_1 / _q5_1_q8_1 on every arch).
- */
-function ggmlDot(wtype: GgmlType, w: Uint8Array, act: Uint8Array, n: number): number {
-  let dot = referenceDotQuantized(wtype, w, act, n);
-  if (wtype === T.Q4_1 || wtype === T.Q5_1) {
-    const wBlock = wtype === T.Q4_1 ? 20 : 24;
-    const a = dequantizeRow(T.Q8_1, act, n);
-    const wv = new DataView(w.buffer, w.byteOffset, w.byteLength);
-    const av = new DataView(act.buffer, act.byteOffset, act.byteLength);
-    for (let b = 0; b < n / 32; b++) {
-      const m = f16ToF32(wv.getUint16(b * wBlock + 2, true));
-      const s = f16ToF32(av.getUint16(b * 36 + 2, true));
-      let sum = 0;
-      for (let j = 0; j < 32; j++) sum += a[32 * b + j];
-      dot += m * (s - sum);
-    }
-  }
-  return dot;
-}
 
 let k: Kernels;
 
@@ -245,7 +222,7 @@ describe("vec_dot agrees with the float64 reference on the same quantised bytes"
           const w = dequantizeRow(wtype, bytes, n);
           let scale = 0;
           for (let i = 0; i < n; i++) scale += Math.abs(w[i] * a[i]);
-          const expected = ggmlDot(wtype, bytes, act, n);
+          const expected = referenceDotQuantized(wtype, bytes, act, n);
           const got = wasmDot(wtype, bytes, act, n);
           const err = Math.abs(got - expected) / (scale || 1);
           if (err > worst) {
@@ -261,6 +238,18 @@ describe("vec_dot agrees with the float64 reference on the same quantised bytes"
       t.diagnostic(`worst error ${worst.toExponential(2)} of Σ|w·a| (${worstAt}); tolerance ${DOT_TOLERANCE}`);
     });
   }
+
+  test("F16: infinities and NaNs take the exact conversion (the fast path would make them finite)", () => {
+    const n = 64;
+    const x = wasmQuantize(T.F16, activations(9001, n));
+    for (const [name, half, at] of [["+inf", 0x7c00, 5], ["-inf", 0xfc00, 40], ["NaN", 0x7e00, 63]] as const) {
+      const w = quantizeWeightRow(T.F16, activations(9002, n));
+      new DataView(w.buffer).setUint16(2 * at, half, true);
+      const expected = referenceDotQuantized(T.F16, w, x, n);
+      const got = wasmDot(T.F16, w, x, n);
+      assert.ok(Object.is(got, expected) || (Number.isNaN(got) && Number.isNaN(expected)), `${name}: ${got} vs ${expected}`);
+    }
+  });
 
   test("float formats: rows whose length is not a multiple of the SIMD width", () => {
     for (const wtype of [...FLOAT_TYPES]) {

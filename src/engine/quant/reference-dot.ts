@@ -6,7 +6,8 @@
 
 import { dequantizeRow } from "./dequantize.ts";
 import { quantizeRow } from "./quantize.ts";
-import { GgmlType, typeName } from "./types.ts";
+import { GgmlType, TYPE_INFO, typeName } from "./types.ts";
+import { f16ToF32 } from "./half.ts";
 
 const VEC_DOT_TYPE = new Map<GgmlType, GgmlType>([
   [GgmlType.F32, GgmlType.F32],
@@ -32,12 +33,26 @@ export function activationType(weightType: GgmlType): GgmlType {
 /**
  * Σ w·a in float64 over dequantised values, where `act` holds an activation row already in
  * `activationType(weightType)` (the same bytes a kernel under test is given).
+ * Q4_1/Q5_1 follow ggml: their min term is m·s with the activation block's stored s = f16(d·Σq),
+ * not m·Σa over the dequantised activations (the two differ by about 1e-4 of Σ|w·a|).
  */
 export function referenceDotQuantized(weightType: GgmlType, wRow: Uint8Array, act: Uint8Array, n: number): number {
   const w = dequantizeRow(weightType, wRow, n);
   const a = dequantizeRow(activationType(weightType), act, n);
   let sum = 0;
   for (let i = 0; i < n; i++) sum += w[i] * a[i];
+  if (weightType === GgmlType.Q4_1 || weightType === GgmlType.Q5_1) {
+    const wBlock = TYPE_INFO.get(weightType)!.typeSize;
+    const wv = new DataView(wRow.buffer, wRow.byteOffset, wRow.byteLength);
+    const av = new DataView(act.buffer, act.byteOffset, act.byteLength);
+    for (let b = 0; b < n / 32; b++) {
+      const m = f16ToF32(wv.getUint16(b * wBlock + 2, true));
+      const s = f16ToF32(av.getUint16(b * 36 + 2, true));
+      let blockSum = 0;
+      for (let j = 0; j < 32; j++) blockSum += a[32 * b + j];
+      sum += m * (s - blockSum);
+    }
+  }
   return sum;
 }
 
