@@ -12,7 +12,8 @@ export class NeedMore {
   constructor(readonly end: number) {}
 }
 
-const decoder = new TextDecoder("utf-8", { fatal: false });
+// ignoreBOM: a string that starts with U+FEFF keeps it (Llama-2 has a token that is exactly "\uFEFF").
+const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 const TWO_32 = 2 ** 32;
 
 export class Cursor {
