@@ -1,0 +1,104 @@
+// The engine as its users see it (the worker, the CLI, tests): a model file loaded into the
+// kernels with its tokenizer and chat template, and generation from text or tokens.
+import { Model, type ModelOptions } from "./model/model.ts";
+import { Tokenizer } from "./tokenizer/index.ts";
+import { Session, type GenerateChunk, type GenerateRequest, type GenerateStats } from "./session.ts";
+import { ChatTemplate } from "./chat-template.ts";
+
+export type EngineOptions = ModelOptions;
+
+/** Fill-in-the-middle tokens, when the vocabulary has them. */
+export interface FimTokens {
+  prefix: string;
+  suffix: string;
+  middle: string;
+}
+
+export interface ModelInfo {
+  path: string;
+  name: string | undefined;
+  architecture: string;
+  contextSize: number;
+  trainedContext: number;
+  vocabSize: number;
+  chatTemplate: string | undefined;
+  bos: number;
+  eos: number;
+  eot: number;
+  addBos: boolean;
+  fim: FimTokens | undefined;
+}
+
+export type EngineGenerateRequest = Omit<GenerateRequest, "prompt"> & {
+  /** Text (tokenised with BOS as the model asks, special-token text recognised) or token ids. */
+  prompt: string | readonly number[];
+};
+
+// The FIM token spellings of the model families we know (Qwen2.5-Coder / StarCoder, CodeLlama).
+const FIM_SPELLINGS: readonly FimTokens[] = [
+  { prefix: "<|fim_prefix|>", suffix: "<|fim_suffix|>", middle: "<|fim_middle|>" },
+  { prefix: "<fim_prefix>", suffix: "<fim_suffix>", middle: "<fim_middle>" },
+  { prefix: "<fim-prefix>", suffix: "<fim-suffix>", middle: "<fim-middle>" },
+  { prefix: "▁<PRE>", suffix: "▁<SUF>", middle: "▁<MID>" },
+];
+
+export class Engine {
+  readonly session: Session;
+  readonly chatTemplate: ChatTemplate;
+
+  private constructor(
+    readonly model: Model,
+    readonly tokenizer: Tokenizer,
+  ) {
+    this.session = new Session(model, tokenizer);
+    this.chatTemplate = new ChatTemplate(model.file.optString("tokenizer.chat_template"));
+  }
+
+  static async load(path: string, options: EngineOptions = {}): Promise<Engine> {
+    const model = await Model.load(path, options);
+    try {
+      return new Engine(model, Tokenizer.fromGguf(model.file));
+    } catch (err) {
+      await model.dispose();
+      throw err;
+    }
+  }
+
+  info(): ModelInfo {
+    const f = this.model.file;
+    const t = this.tokenizer;
+    return {
+      path: f.path,
+      name: f.optString("general.name"),
+      architecture: this.model.hp.arch,
+      contextSize: this.model.contextSize,
+      trainedContext: this.model.hp.nCtxTrain,
+      vocabSize: t.vocabSize,
+      chatTemplate: this.chatTemplate.source,
+      bos: t.bos,
+      eos: t.eos,
+      eot: t.eot,
+      addBos: t.addBos,
+      fim: FIM_SPELLINGS.find((s) => [s.prefix, s.suffix, s.middle].every((x) => t.tokenId(x) !== undefined)),
+    };
+  }
+
+  /** Token ids of `text`: BOS as the model asks, special-token text (e.g. "<|im_start|>") recognised. */
+  tokenize(text: string, options: { addSpecial?: boolean; parseSpecial?: boolean } = {}): number[] {
+    return this.tokenizer.encode(text, { addSpecial: options.addSpecial ?? true, parseSpecial: options.parseSpecial ?? true });
+  }
+
+  generate(req: EngineGenerateRequest): AsyncGenerator<GenerateChunk, GenerateStats> {
+    const prompt = typeof req.prompt === "string" ? this.tokenize(req.prompt) : req.prompt;
+    return this.session.generate({ ...req, prompt });
+  }
+
+  /** Logits after the last of `ids` (evaluated in `slot`, reusing its cache). */
+  async logits(ids: readonly number[], slot = "completion"): Promise<Float32Array> {
+    return (await this.session.evaluate(slot, ids)).logits;
+  }
+
+  async dispose(): Promise<void> {
+    await this.model.dispose();
+  }
+}
