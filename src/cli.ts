@@ -6,7 +6,7 @@
 
 import { parseArgs } from "node:util";
 import { cpus } from "node:os";
-import { createInterface } from "node:readline/promises";
+import { createInterface } from "node:readline";
 import { describeJson, describeText } from "./engine/gguf/describe.ts";
 import { GgufError } from "./engine/gguf/errors.ts";
 import { readGguf } from "./engine/gguf/reader.ts";
@@ -181,22 +181,28 @@ const commands: Record<string, Command> = {
         threads: "string", context: "string", think: "boolean",
       });
       const engine = await loadEngine(o);
-      const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
+      const rl = createInterface({ input: process.stdin, terminal: false });
       const messages: ChatMessage[] = typeof o.system === "string" ? [{ role: "system", content: o.system }] : [];
       try {
         if (engine.chatTemplate.isFallback) process.stderr.write("(the model has no chat template: using ChatML)\n");
-        for (;;) {
-          const line = await rl.question("> ").catch(() => undefined);
-          if (line === undefined) break;
-          if (!line.trim()) continue;
+        const showPrompt = (): void => {
+          if (process.stdin.isTTY) process.stdout.write("> ");
+        };
+        showPrompt();
+        // Iterating the lines (not rl.question) keeps lines that arrive during a reply (piped input).
+        for await (const line of rl) {
+          if (!line.trim()) {
+            showPrompt();
+            continue;
+          }
           messages.push({ role: "user", content: line });
           const t = engine.tokenizer;
-          const prompt = engine.chatTemplate.render(messages, {
+          const text = engine.chatTemplate.render(messages, {
             enableThinking: o.think === true,
             bosToken: t.bos >= 0 ? t.tokenText(t.bos) : "",
             eosToken: t.eos >= 0 ? t.tokenText(t.eos) : "",
           });
-          const ids = engine.tokenizer.encode(prompt, { addSpecial: true, parseSpecial: true });
+          const ids = engine.tokenizer.encode(text, { addSpecial: true, parseSpecial: true });
           let reply = "";
           const gen = engine.session.generate({
             slot: "chat", prompt: ids, maxTokens: intOption(o, "max-tokens", 512, 1),
@@ -209,6 +215,7 @@ const commands: Record<string, Command> = {
           }
           process.stdout.write("\n" + statsLine(r.value) + "\n");
           messages.push({ role: "assistant", content: reply });
+          showPrompt();
         }
       } finally {
         rl.close();

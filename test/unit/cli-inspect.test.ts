@@ -1,34 +1,25 @@
-// `hearth inspect` end to end: spawns the bundled CLI (dist/cli.js). `npm test` builds first; when
-// run alone and the bundle is missing, the test builds it with `node esbuild.mjs`.
+// `hearth inspect` end to end: spawns the bundled CLI (dist/cli.js).
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { GgufValueType } from "../../src/engine/gguf/reader.ts";
 import { arr, buildGguf, str, u32, u64 } from "../../src/engine/gguf/writer.ts";
 import { GgmlType } from "../../src/engine/quant/types.ts";
+import { join } from "node:path";
 import { STORIES_PATH, makeTmpDir, seededBytes } from "../helpers/gguf-fixtures.ts";
-
-const ROOT = join(__dirname, "..", "..");
-const CLI = join(ROOT, "dist", "cli.js");
+import { ensureCliBuilt, hearth as run } from "../helpers/cli.ts";
 
 let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
 before(async () => {
-  if (!existsSync(CLI)) {
-    const r = spawnSync(process.execPath, ["esbuild.mjs"], { cwd: ROOT, encoding: "utf8" });
-    assert.equal(r.status, 0, r.stderr);
-  }
+  ensureCliBuilt();
   tmp = await makeTmpDir();
 });
 after(async () => {
   await tmp.cleanup();
 });
 
-function hearth(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 30_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+function hearth(...args: string[]): ReturnType<typeof run> {
+  return run(args);
 }
 
 test("inspect stories260K (text): architecture, version, metadata, tensors, totals", () => {

@@ -18,6 +18,10 @@ import { FIXTURE_ARCHS, FIXTURE_WEIGHTS, makeModelFixture, prepareModelFixtures,
 import { LlamaReference } from "../conformance/llama-reference.ts";
 import { Model } from "../../src/engine/model/model.ts";
 import { argmax } from "../../src/engine/sampler.ts";
+import { Engine } from "../../src/engine/engine.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { STORIES_PATH } from "../helpers/gguf-fixtures.ts";
 
 const RELATIVE_TOLERANCE = 0.02;
 const GREEDY_TOKENS = 16;
@@ -114,4 +118,26 @@ test("greedy continuations are compared on almost every file (near ties are rare
   assert.equal(greedyCompared.length, ALL.length);
   const full = greedyCompared.filter((n) => n === GREEDY_TOKENS).length;
   assert.ok(full >= ALL.length * 0.75, `only ${full} of ${ALL.length} files compared all ${GREEDY_TOKENS} greedy tokens`);
+});
+
+test("stories260K (a real trained model): our greedy tokens equal llama.cpp's and the reference's", async (t) => {
+  const reference = JSON.parse(readFileSync(join(__dirname, "..", "fixtures", "stories260K.greedy-reference.json"), "utf8"));
+  const ref = await LlamaReference.load(STORIES_PATH, { contextSize: 320 });
+  const engine = await Engine.load(STORIES_PATH, { threads: 1, contextSize: 320 });
+  try {
+    for (const name of ["<BOS only>", "Once upon a time", "The cat"]) {
+      const c = reference[name];
+      const n = Math.min(64, c.greedy_ids.length);
+      assert.deepEqual(engine.tokenize(name === "<BOS only>" ? "" : name), c.input_ids_with_bos);
+      const theirs = await ref.greedy(c.input_ids_with_bos, n);
+      const ours: number[] = [];
+      for await (const chunk of engine.generate({ slot: "chat", prompt: c.input_ids_with_bos, maxTokens: n })) ours.push(chunk.token);
+      t.diagnostic(`${name}: ${n} greedy tokens compared`);
+      assert.deepEqual(ours.slice(0, n), theirs);
+      assert.deepEqual(theirs.slice(0, 60), c.greedy_ids.slice(0, 60));
+    }
+  } finally {
+    await engine.dispose();
+    await ref.dispose();
+  }
 });
