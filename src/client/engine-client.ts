@@ -1,0 +1,339 @@
+// The extension host's side of the engine: starts the one engine worker on first need, sends it
+// typed requests, turns its events into promises and async iterables of text deltas, and maps
+// cancellation tokens to cancel messages. If the worker dies (crash, out of memory, exit), every
+// pending request fails with a WorkerDiedError, the state says so, and the next request starts a
+// fresh worker and reloads the model the user had. No `vscode` import: tested in plain node.
+import { Worker } from "node:worker_threads";
+import type { CancellationLike } from "./cancellation.ts";
+import { DeltaStream } from "./stream.ts";
+import type {
+  Event,
+  GenerateParams,
+  GenerateStats,
+  LoadParams,
+  Method,
+  Methods,
+  ModelInfo,
+  Request,
+  TokenizeParams,
+  WireError,
+} from "../worker/protocol.ts";
+
+export type ClientState =
+  | { kind: "none" }
+  | { kind: "loading"; path: string; fraction: number }
+  | { kind: "ready"; info: ModelInfo }
+  | { kind: "error"; message: string };
+
+export interface ClientLogger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface ClientOptions {
+  /** dist/worker.js (the bundled src/worker/main.ts). */
+  workerPath: string;
+  log?: ClientLogger;
+}
+
+/** What the client asks the worker to load (LoadParams without the per-load cancel flag). */
+export type ModelRequest = Omit<LoadParams, "cancelFlag">;
+
+/** The engine worker stopped while requests were pending. */
+export class WorkerDiedError extends Error {
+  override readonly name = "WorkerDiedError";
+}
+
+/** An error the worker reported, with the worker-side name ("GgufError", "AbortError", ...). */
+export class EngineError extends Error {
+  constructor(readonly wire: WireError) {
+    super(wire.message);
+    this.name = wire.name;
+  }
+}
+
+export interface Generation extends AsyncIterable<string> {
+  /** Settles when the worker has finished the request (also after a cancel: stopReason "cancelled"). */
+  readonly stats: Promise<GenerateStats>;
+}
+
+interface Pending {
+  onEvent(ev: Event): void;
+  fail(err: Error): void;
+}
+
+type Listener<T> = (value: T) => void;
+
+export class EngineClient {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  /** The model the user wants loaded; reloaded into a restarted worker. */
+  private wanted: ModelRequest | undefined;
+  /** The model the current worker holds (undefined after a restart). */
+  private loadedKey: string | undefined;
+  private loading: Promise<ModelInfo> | undefined;
+  private current: ClientState = { kind: "none" };
+  private readonly stateListeners = new Set<Listener<ClientState>>();
+  private readonly statsListeners = new Set<Listener<GenerateStats>>();
+  private disposed = false;
+  /** Counts worker starts, for logs and tests. */
+  workerStarts = 0;
+
+  constructor(private readonly options: ClientOptions) {}
+
+  get state(): ClientState {
+    return this.current;
+  }
+
+  onDidChangeState(listener: Listener<ClientState>): { dispose(): void } {
+    this.stateListeners.add(listener);
+    return { dispose: () => this.stateListeners.delete(listener) };
+  }
+
+  /** Fires after every generation that ended normally (for tokens/s in the status bar). */
+  onDidFinishGeneration(listener: Listener<GenerateStats>): { dispose(): void } {
+    this.statsListeners.add(listener);
+    return { dispose: () => this.statsListeners.delete(listener) };
+  }
+
+  /** The model that is (or will be) loaded. */
+  get model(): ModelRequest | undefined {
+    return this.wanted;
+  }
+
+  /**
+   * Loads a model (no-op when the worker already holds it). Progress goes to `onProgress` and
+   * to the state; cancelling the token stops the load after the tensor being read.
+   */
+  async load(model: ModelRequest, token?: CancellationLike, onProgress?: (fraction: number) => void): Promise<ModelInfo> {
+    this.wanted = model;
+    const key = JSON.stringify(model);
+    if (this.loadedKey === key && this.current.kind === "ready") return this.current.info;
+    const flag = new SharedArrayBuffer(4);
+    this.setState({ kind: "loading", path: model.path, fraction: 0 });
+    this.loadedKey = undefined;
+    const started = performance.now();
+    const attempt = this.request(
+      "load",
+      { ...model, cancelFlag: flag },
+      token,
+      (ev) => {
+        if (ev.kind !== "progress") return;
+        this.setState({ kind: "loading", path: model.path, fraction: ev.fraction });
+        onProgress?.(ev.fraction);
+      },
+      () => Atomics.store(new Int32Array(flag), 0, 1),
+    );
+    this.loading = attempt;
+    try {
+      const info = await attempt;
+      if (this.loading === attempt) {
+        this.loadedKey = key;
+        this.setState({ kind: "ready", info });
+        this.log("info", `model loaded in ${Math.round(performance.now() - started)} ms: ${info.name ?? model.path} (${info.architecture}, context ${info.contextSize}, ${model.threads} threads)`);
+      }
+      return info;
+    } catch (err) {
+      if (this.loading === attempt) {
+        if (isAbort(err)) {
+          this.wanted = undefined;
+          this.setState({ kind: "none" });
+          this.log("info", `model loading cancelled: ${model.path}`);
+        } else if (!(err instanceof WorkerDiedError)) {
+          this.wanted = undefined;
+          this.setState({ kind: "error", message: (err as Error).message });
+        }
+      }
+      throw err;
+    } finally {
+      if (this.loading === attempt) this.loading = undefined;
+    }
+  }
+
+  async unload(): Promise<void> {
+    this.wanted = undefined;
+    this.loadedKey = undefined;
+    if (this.worker) await this.request("unload", {});
+    this.setState({ kind: "none" });
+  }
+
+  /**
+   * Streams the text of a generation. Iterating starts nothing extra: the request is sent at
+   * once. Cancelling the token (or leaving the loop early) ends the iteration and cancels the
+   * request in the worker; an error (worker death, bad request) is thrown from the loop.
+   */
+  generate(params: GenerateParams, token?: CancellationLike): Generation {
+    let cancel: () => void = () => {};
+    const stream = new DeltaStream(() => cancel());
+    const stats = (async (): Promise<GenerateStats> => {
+      try {
+        await this.ensureModel();
+        return await this.request(
+          "generate",
+          params,
+          token,
+          (ev) => ev.kind === "delta" && stream.push(ev.text),
+          () => stream.end(), // a cancelled request stops yielding at once
+          (c) => (cancel = c),
+        );
+      } catch (err) {
+        // Cancelled before the request reached the worker: the same quiet end as after.
+        if (isAbort(err)) return { ...NO_STATS, stopReason: "cancelled" };
+        throw err;
+      }
+    })();
+    stats.then(
+      (s) => {
+        stream.end();
+        if (s.stopReason !== "cancelled") for (const l of this.statsListeners) l(s);
+      },
+      (err) => stream.fail(err),
+    );
+    return Object.assign(stream, { stats });
+  }
+
+  async tokenize(params: TokenizeParams, token?: CancellationLike): Promise<number[]> {
+    await this.ensureModel();
+    return this.request("tokenize", params, token);
+  }
+
+  /** The loaded model's info (loading the wanted model first if the worker restarted). */
+  async info(): Promise<ModelInfo | null> {
+    if (this.wanted) await this.ensureModel();
+    if (!this.worker) return null;
+    return this.request("info", {});
+  }
+
+  /** Test hook: make the worker die as a crash would ("exit" inside it, or an uncaught throw). */
+  crashWorker(how: "exit" | "throw"): void {
+    this.worker?.postMessage({ kind: "request", id: this.nextId++, method: "crash", params: { how } } satisfies Request);
+  }
+
+  /** Test hook and last resort: stop the worker thread from outside, like an OOM kill would. */
+  async terminateWorker(): Promise<void> {
+    await this.worker?.terminate();
+  }
+
+  get workerRunning(): boolean {
+    return this.worker !== undefined;
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const w = this.worker;
+    this.worker = undefined;
+    this.failAll(new WorkerDiedError("the engine was shut down"));
+    this.stateListeners.clear();
+    this.statsListeners.clear();
+    await w?.terminate();
+  }
+
+  /**
+   * Loads the wanted model into the worker if it is not there (after a restart, say). Not tied
+   * to the caller's token: one cancelled completion must not cancel a load others wait for.
+   */
+  private async ensureModel(): Promise<void> {
+    if (this.loading) {
+      await this.loading;
+      return;
+    }
+    if (!this.wanted) throw new EngineError({ name: "NoModelError", message: "no model is loaded: choose a model file first (Hearth: Select Model File)" });
+    if (this.loadedKey !== JSON.stringify(this.wanted)) {
+      this.log("info", `loading ${this.wanted.path} into the engine worker`);
+      await this.load(this.wanted);
+    }
+  }
+
+  private request<M extends Method>(
+    method: M,
+    params: Methods[M]["params"],
+    token?: CancellationLike,
+    onEvent?: (ev: Event) => void,
+    onCancel?: () => void,
+    exposeCancel?: (cancel: () => void) => void,
+  ): Promise<Methods[M]["result"]> {
+    if (this.disposed) return Promise.reject(new WorkerDiedError("the engine was shut down"));
+    if (token?.isCancellationRequested) return Promise.reject(abortError());
+    const worker = this.ensureWorker();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const sub = token?.onCancellationRequested(() => cancel());
+      let cancelled = false;
+      const cancel = () => {
+        if (cancelled || !this.pending.has(id)) return;
+        cancelled = true;
+        onCancel?.();
+        worker.postMessage({ kind: "cancel", id } satisfies Request);
+      };
+      exposeCancel?.(cancel);
+      this.pending.set(id, {
+        onEvent: (ev) => {
+          if (ev.kind === "done" || ev.kind === "error") {
+            this.pending.delete(id);
+            sub?.dispose();
+            if (ev.kind === "done") resolve(ev.result as Methods[M]["result"]);
+            else reject(new EngineError(ev.error));
+          } else onEvent?.(ev);
+        },
+        fail: (err) => {
+          sub?.dispose();
+          reject(err);
+        },
+      });
+      worker.postMessage({ kind: "request", id, method, params } as Request);
+    });
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    this.workerStarts++;
+    const worker = new Worker(this.options.workerPath, { name: "hearth-engine" });
+    this.worker = worker;
+    this.loadedKey = undefined;
+    let lastError: Error | undefined;
+    worker.on("message", (ev: Event) => this.pending.get(ev.id)?.onEvent(ev));
+    worker.on("error", (err) => {
+      lastError = err;
+      this.log("error", `engine worker error: ${err.stack ?? err.message}`);
+    });
+    worker.on("exit", (code) => {
+      if (this.worker !== worker) return; // disposed or already replaced
+      this.worker = undefined;
+      this.loadedKey = undefined;
+      const why = lastError ? `${lastError.message}` : `exit code ${code}`;
+      const message = `the engine worker stopped unexpectedly (${why}); it restarts with the next request`;
+      this.log("error", message);
+      this.failAll(new WorkerDiedError(message));
+      this.setState({ kind: "error", message });
+    });
+    this.log("info", `engine worker started (#${this.workerStarts})`);
+    return worker;
+  }
+
+  private failAll(err: Error): void {
+    const all = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of all) p.fail(err);
+  }
+
+  private setState(s: ClientState): void {
+    this.current = s;
+    for (const l of this.stateListeners) l(s);
+  }
+
+  private log(level: keyof ClientLogger, message: string): void {
+    this.options.log?.[level](message);
+  }
+}
+
+const NO_STATS: GenerateStats = { promptTokens: 0, reusedTokens: 0, evaluatedTokens: 0, generatedTokens: 0, promptMs: 0, generateMs: 0, stopReason: "length" };
+
+function abortError(): Error {
+  return new EngineError({ name: "AbortError", message: "cancelled" });
+}
+
+export function isAbort(err: unknown): boolean {
+  return err instanceof Error && err.name === "AbortError";
+}

@@ -1,0 +1,86 @@
+// The messages between the extension host (src/client) and the engine worker (src/worker/main).
+// Every request carries an id chosen by the client; the worker answers it with zero or more
+// events (progress, delta) and exactly one `done` or `error`. `cancel` names the id to cancel and
+// gets no answer of its own: the cancelled request ends with `done` (a generation's stats say
+// stopReason "cancelled") or with an error named "AbortError" (a load).
+// Only types live here, plus tiny helpers with no imports at run time, so the client can import
+// this file without pulling in the engine.
+import type { FimTokens, ModelInfo } from "../engine/engine.ts";
+import type { GenerateStats } from "../engine/session.ts";
+import type { SamplingOptions } from "../engine/sampler.ts";
+
+export type { FimTokens, ModelInfo, GenerateStats, SamplingOptions };
+
+/** KV slots the worker's engine has; a request's slot also decides its priority. */
+export type Slot = "completion" | "chat";
+
+export interface LoadParams {
+  path: string;
+  /** Kernel threads, the worker's own included. */
+  threads: number;
+  contextSize?: number;
+  batchSize?: number;
+  /**
+   * A 4-byte SharedArrayBuffer: the client sets its first Int32 to 1 to cancel. Loading reads
+   * weights synchronously, so a message could not be seen until it ends; the flag is checked
+   * after every tensor.
+   */
+  cancelFlag?: SharedArrayBuffer;
+}
+
+export interface GenerateParams {
+  slot: Slot;
+  /** Text (tokenised in the worker) or token ids. */
+  prompt: string | number[];
+  maxTokens?: number;
+  sampling?: SamplingOptions;
+  stop?: string[];
+  truncate?: "error" | "left";
+}
+
+export interface TokenizeParams {
+  text: string;
+  addSpecial?: boolean;
+  parseSpecial?: boolean;
+}
+
+/** Each request kind: its parameters and the value its `done` carries. */
+export interface Methods {
+  load: { params: LoadParams; result: ModelInfo };
+  unload: { params: Record<string, never>; result: null };
+  generate: { params: GenerateParams; result: GenerateStats };
+  tokenize: { params: TokenizeParams; result: number[] };
+  /** The loaded model's info, or null when none is loaded. */
+  info: { params: Record<string, never>; result: ModelInfo | null };
+  /**
+   * Test hook: make the worker die the way a crash would ("exit": process.exit inside the worker,
+   * "throw": an uncaught exception). Used by the tests that prove the client survives.
+   */
+  crash: { params: { how: "exit" | "throw" }; result: null };
+}
+export type Method = keyof Methods;
+
+/** Host → worker. */
+export type Request =
+  | { [M in Method]: { kind: "request"; id: number; method: M; params: Methods[M]["params"] } }[Method]
+  | { kind: "cancel"; id: number };
+
+/** Worker → host. */
+export type Event =
+  | { kind: "progress"; id: number; fraction: number }
+  | { kind: "delta"; id: number; text: string; tokens: number }
+  | { kind: "done"; id: number; result: unknown }
+  | { kind: "error"; id: number; error: WireError };
+
+/** An error crossing the thread boundary (Error objects lose their class on the way). */
+export interface WireError {
+  /** "GgufError", "ContextOverflowError", "AbortError", "NoModelError" or "Error". */
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+export function toWireError(err: unknown): WireError {
+  if (err instanceof Error) return { name: err.name === "Error" ? err.constructor.name : err.name, message: err.message, stack: err.stack };
+  return { name: "Error", message: String(err) };
+}

@@ -1,0 +1,134 @@
+// What the engine worker does with each request, apart from the thread plumbing (main.ts), so the
+// same code runs in the worker and in-process in tests. One engine at a time: loading another
+// model first cancels the running generations and disposes the old engine. Loads and unloads run
+// one after another; requests that need the model wait for a load in progress.
+import { Engine } from "../engine/engine.ts";
+import { Scheduler } from "./scheduler.ts";
+import { toWireError, type Event, type LoadParams, type ModelInfo, type Request } from "./protocol.ts";
+
+type Post = (event: Event) => void;
+
+class NoModelError extends Error {
+  override readonly name = "NoModelError";
+  constructor() {
+    super("no model is loaded: choose a model file first");
+  }
+}
+
+function abortError(): Error {
+  const err = new Error("model loading was cancelled");
+  err.name = "AbortError";
+  return err;
+}
+
+export class EngineService {
+  private engine: Engine | undefined;
+  private loadedKey = "";
+  private scheduler: Scheduler | undefined;
+  /** Loads and unloads, in order; generate/tokenize/info wait for it. */
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly post: Post,
+    /** How the crash test hook dies (the worker's main passes process.exit and a real throw). */
+    private readonly crash: (how: "exit" | "throw") => void = () => {},
+  ) {}
+
+  handle(msg: Request): void {
+    if (msg.kind === "cancel") {
+      this.scheduler?.cancel(msg.id);
+      return;
+    }
+    const { id } = msg;
+    const reply = (p: Promise<unknown>) =>
+      p.then(
+        (result) => this.post({ kind: "done", id, result: result ?? null }),
+        (err) => this.post({ kind: "error", id, error: toWireError(err) }),
+      );
+    switch (msg.method) {
+      case "load":
+        reply((this.chain = this.chain.catch(() => {}).then(() => this.load(id, msg.params))));
+        return;
+      case "unload":
+        reply((this.chain = this.chain.catch(() => {}).then(() => this.unload())));
+        return;
+      case "info":
+        reply(this.ready().then(() => this.engine?.info() ?? null));
+        return;
+      case "tokenize":
+        reply(this.ready().then(() => this.need().tokenize(msg.params.text, msg.params)));
+        return;
+      case "generate":
+        this.ready().then(
+          () => {
+            this.need();
+            this.scheduler!.submit(id, msg.params, {
+              delta: (text, tokens) => this.post({ kind: "delta", id, text, tokens }),
+              done: (stats) => this.post({ kind: "done", id, result: stats }),
+              error: (err) => this.post({ kind: "error", id, error: toWireError(err) }),
+            });
+          },
+          (err) => this.post({ kind: "error", id, error: toWireError(err) }),
+        );
+        return;
+      case "crash":
+        this.crash(msg.params.how);
+        return;
+    }
+  }
+
+  /** Waits for loads/unloads queued so far; a failed load leaves no model (need() says so). */
+  private ready(): Promise<void> {
+    return this.chain.then(
+      () => {},
+      () => {},
+    );
+  }
+
+  private need(): Engine {
+    if (!this.engine) throw new NoModelError();
+    return this.engine;
+  }
+
+  private async load(id: number, p: LoadParams): Promise<ModelInfo> {
+    const key = JSON.stringify([p.path, p.threads, p.contextSize, p.batchSize]);
+    if (this.engine && key === this.loadedKey) return this.engine.info();
+    await this.unload();
+    const flag = p.cancelFlag ? new Int32Array(p.cancelFlag) : undefined;
+    let lastPercent = -1;
+    const engine = await Engine.load(p.path, {
+      threads: p.threads,
+      contextSize: p.contextSize,
+      batchSize: p.batchSize,
+      onProgress: (fraction) => {
+        // Called after every tensor, synchronously: the only place a cancel can be seen.
+        if (flag && Atomics.load(flag, 0) !== 0) throw abortError();
+        const percent = Math.floor(fraction * 100);
+        if (percent !== lastPercent) {
+          lastPercent = percent;
+          this.post({ kind: "progress", id, fraction });
+        }
+      },
+    });
+    this.engine = engine;
+    this.loadedKey = key;
+    this.scheduler = new Scheduler(engine);
+    return engine.info();
+  }
+
+  private async unload(): Promise<null> {
+    const engine = this.engine;
+    if (!engine) return null;
+    await this.scheduler?.drain();
+    this.engine = undefined;
+    this.scheduler = undefined;
+    this.loadedKey = "";
+    await engine.dispose();
+    return null;
+  }
+
+  async dispose(): Promise<void> {
+    await this.ready();
+    await this.unload();
+  }
+}

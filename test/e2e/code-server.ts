@@ -1,0 +1,213 @@
+// `npm run test:e2e`: the extension in a real VS Code (code-server from npm, driven by Debian's
+// Chromium through playwright-core; see shared/E2E.md).
+//   1. The mocha suites (test/e2e/suite) run in code-server's extension host with this checkout as
+//      the development extension (page URL payload).
+//   2. The packaged .vsix is installed into a second, fresh code-server, and Playwright drives the
+//      UI: the status bar item and its quick pick of actions, the log (activation time), toggling
+//      completion, and "Hearth: Select Model File" through the command palette and VS Code's own
+//      file dialog: a bad file is refused with a notification, stories260K loads, status ready.
+// Every run starts from fresh state folders; screenshots of failed UI steps and the servers' logs
+// go to .vscode-test/artifacts/. Ends with a "N passed, N failed" line and a matching exit code.
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, rmSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { format } from "node:util";
+import type { Page } from "playwright-core";
+import { makeWorkspace, type E2eConfig } from "./workspace.ts";
+import { installExtension, killAllServers, launchBrowser, startServer, type Server } from "./server.ts";
+
+const ROOT = join(__dirname, "..", "..");
+const ARTIFACTS = join(ROOT, ".vscode-test", "artifacts");
+const SUITES = join(ROOT, ".vscode-test", "suites");
+const WATCHDOG_MS = 240_000;
+
+interface Result {
+  name: string;
+  ok: boolean;
+  ms: number;
+}
+const results: Result[] = [];
+let mochaCounts = { passed: 0, failed: 0 };
+
+function say(line: string): void {
+  process.stdout.write(`[e2e] ${line}\n`);
+}
+
+async function step(page: Page, name: string, body: () => Promise<void>): Promise<boolean> {
+  const t0 = Date.now();
+  try {
+    await body();
+    results.push({ name, ok: true, ms: Date.now() - t0 });
+    say(`✔ ${name} (${Date.now() - t0} ms)`);
+    return true;
+  } catch (err) {
+    results.push({ name, ok: false, ms: Date.now() - t0 });
+    const shot = join(ARTIFACTS, `${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 80)}.png`);
+    await page.screenshot({ path: shot }).catch(() => {});
+    say(`✖ ${name}: ${(err as Error).message}\n    screenshot: ${shot}`);
+    return false;
+  }
+}
+
+const statusItem = (page: Page, text: RegExp) => page.locator("#workbench\\.parts\\.statusbar .statusbar-item", { hasText: text }).first();
+
+async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press("F1");
+  const input = page.locator(".quick-input-widget .quick-input-box input");
+  await input.waitFor({ state: "visible", timeout: 10_000 });
+  await input.fill(`>${title}`);
+  await page.locator(".quick-input-widget .monaco-list-row", { hasText: title }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press("Enter");
+}
+
+/**
+ * Phase 1: mocha suites in the extension host. (The host stops when the suites end, so the UI
+ * checks are in phase 2, where the extension stays.)
+ */
+async function devExtensionRun(base: string, workspace: string): Promise<void> {
+  const server = await startServer(join(base, "dev"), workspace);
+  const context = await launchBrowser(join(base, "chromium-dev")).catch(async (err) => {
+    await server.stop();
+    throw err;
+  });
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    let exited: (code: number) => void = () => {};
+    const exit = new Promise<number>((resolve) => (exited = resolve));
+    await page.exposeFunction("codeAutomationExit", (code: number) => exited(code));
+    await page.exposeFunction("codeAutomationLog", (_type: string, args: unknown[]) => {
+      const line = format(...(Array.isArray(args) ? args : [args]));
+      const m = /^mocha: (\d+) passed, (\d+) failed$/m.exec(line);
+      if (m) mochaCounts = { passed: Number(m[1]), failed: Number(m[2]) };
+      for (const l of line.split("\n")) process.stdout.write(`  [host] ${l}\n`);
+    });
+    const remote = (p: string) => `vscode-remote://127.0.0.1:${server.port}${p}`;
+    const payload = [
+      ["extensionDevelopmentPath", remote(ROOT)],
+      ["extensionTestsPath", remote(join(SUITES, "index.js"))],
+    ];
+    say(`mocha suites in code-server's extension host (${server.url})`);
+    await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
+    const code = await Promise.race([exit, new Promise<number>((r) => setTimeout(() => r(-1), 150_000))]);
+    if (code === -1) say("✖ the mocha run did not finish within 150 s");
+    if (code !== 0 && mochaCounts.failed === 0) mochaCounts.failed = 1;
+    if (code !== 0) await page.screenshot({ path: join(ARTIFACTS, "mocha-run.png") }).catch(() => {});
+
+  } finally {
+    await context.close().catch(() => {});
+    await server.stop();
+    copyFileSync(server.log, join(ARTIFACTS, "code-server-dev.log"));
+  }
+}
+
+/** Phase 2: the packaged extension, installed from its .vsix, driven only through the UI. */
+async function packagedRun(base: string, workspace: string, config: E2eConfig): Promise<void> {
+  const vsix = join(base, "hearth.vsix");
+  const r = spawnSync(join(ROOT, "node_modules", ".bin", "vsce"), ["package", "--no-dependencies", "--out", vsix], { cwd: ROOT, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`vsce package failed: ${r.stdout}${r.stderr}`);
+  const state = join(base, "vsix");
+  installExtension(state, vsix);
+  let server: Server | undefined;
+  const context = await launchBrowser(join(base, "chromium-vsix"));
+  try {
+    server = await startServer(state, workspace);
+    const page = context.pages()[0] ?? (await context.newPage());
+    say(`packaged extension in code-server (${server.url})`);
+    await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}`);
+    await page.locator(".monaco-workbench").waitFor({ timeout: 60_000 });
+    const ok = await step(page, "UI (vsix): the installed extension activates and its status bar item says no model", async () => {
+      await statusItem(page, /Hearth: no model/).waitFor({ state: "visible", timeout: 30_000 });
+    });
+    if (!ok) return;
+    await step(page, "UI (vsix): the status bar item opens the Hearth actions; Show Log shows the activation time", async () => {
+      await statusItem(page, /Hearth:/).click();
+      const rows = page.locator(".quick-input-widget .monaco-list-row");
+      for (const label of ["Disable Inline Completion", "Select Model File", "Show Log"]) await rows.filter({ hasText: label }).first().waitFor({ timeout: 10_000 });
+      await rows.filter({ hasText: "Show Log" }).first().click();
+      const line = page.locator(".part.panel .view-line", { hasText: "Hearth activated in" }).first();
+      await line.waitFor({ timeout: 10_000 });
+      const text = ((await line.textContent()) ?? "").replace(/\u00a0/g, " ");
+      say(`log of the packaged extension: ${text.trim()}`);
+    });
+    await step(page, "UI (vsix): Disable Inline Completion from the status bar's actions; the item says so", async () => {
+      await statusItem(page, /Hearth:/).click();
+      await page.locator(".quick-input-widget .monaco-list-row", { hasText: "Disable Inline Completion" }).first().click();
+      await statusItem(page, /\(completion off\)/).waitFor({ state: "visible", timeout: 10_000 });
+      await runCommand(page, "Hearth: Toggle Inline Completion");
+      await statusItem(page, /Hearth: no model$/).waitFor({ state: "visible", timeout: 10_000 });
+    });
+    const chooseInDialog = async (path: string) => {
+      await runCommand(page, "Hearth: Select Model File");
+      // VS Code's own (simple) file dialog: a quick input holding a path.
+      const input = page.locator(".quick-input-widget .quick-input-box input");
+      await page.locator(".quick-input-widget", { hasText: "choose a GGUF model file" }).waitFor({ timeout: 10_000 });
+      // Wait until it has listed the folder: it fills in the folder's path then, over our text.
+      await page.locator(".quick-input-widget .monaco-list-row", { hasText: "hello.txt" }).first().waitFor({ timeout: 10_000 });
+      await input.fill(path);
+      await page.waitForTimeout(300); // the dialog completes the path as you type
+      await input.press("Enter");
+    };
+    await step(page, "UI (vsix): Select Model File refuses a file that is not GGUF, with a notification", async () => {
+      await chooseInDialog(config.badFile);
+      await page.locator(".notifications-toasts", { hasText: "not a usable model file" }).first().waitFor({ timeout: 15_000 });
+      await page.locator(".notifications-toasts .monaco-button", { hasText: "Choose Another File" }).first().waitFor({ timeout: 5_000 });
+      await page.keyboard.press("Escape");
+    });
+    await step(page, "UI (vsix): Select Model File with stories260K loads it and the status bar says ready", async () => {
+      await chooseInDialog(config.model);
+      await statusItem(page, /Hearth: ready/).waitFor({ state: "visible", timeout: 30_000 });
+    });
+  } finally {
+    await context.close().catch(() => {});
+    if (server) {
+      await server.stop();
+      copyFileSync(server.log, join(ARTIFACTS, "code-server-vsix.log"));
+    }
+  }
+}
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  rmSync(ARTIFACTS, { recursive: true, force: true });
+  mkdirSync(ARTIFACTS, { recursive: true });
+  if (!existsSync(join(SUITES, "index.js"))) throw new Error("e2e suites are not built: run npm run build:e2e");
+  if (!existsSync(join(ROOT, "dist", "extension.js"))) throw new Error("the extension is not built: run npm run build");
+  const { base, workspace, config } = await makeWorkspace(ROOT);
+  say(`state folder ${base}`);
+  try {
+    await devExtensionRun(base, workspace);
+    await packagedRun(base, workspace, config);
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+  const passed = mochaCounts.passed + results.filter((r) => r.ok).length;
+  const failed = mochaCounts.failed + results.filter((r) => !r.ok).length;
+  say(`done in ${((Date.now() - started) / 1000).toFixed(1)} s (mocha in the extension host: ${mochaCounts.passed} passed, ${mochaCounts.failed} failed; UI steps: ${results.length})`);
+  if (failed > 0) say(`artefacts: ${ARTIFACTS}`);
+  process.stdout.write(`e2e: ${passed} passed, ${failed} failed\n`);
+  return failed === 0 && passed > 0 ? 0 : 1;
+}
+
+const watchdog = setTimeout(() => {
+  say(`✖ the e2e run took longer than ${WATCHDOG_MS / 1000} s: giving up`);
+  killAllServers();
+  process.stdout.write("e2e: 0 passed, 1 failed\n");
+  process.exit(1);
+}, WATCHDOG_MS);
+watchdog.unref();
+// code-server runs in its own process group: stop it too if this runner is interrupted.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    killAllServers();
+    process.exit(130);
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    say(`✖ ${(err as Error).stack ?? err}`);
+    process.stdout.write("e2e: 0 passed, 1 failed\n");
+    process.exit(1);
+  },
+);

@@ -1,0 +1,20 @@
+// Entry point of the mocha run inside the extension host (test-electron's `extensionTestsPath`,
+// or code-server's through the page URL's payload): runs every *.e2e.js bundle next to this one
+// and rejects when a test failed, which the host turns into the exit code.
+import Mocha from "mocha";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+
+export function run(): Promise<void> {
+  const mocha = new Mocha({ ui: "tdd", color: false, timeout: 60_000, reporter: "spec" });
+  for (const f of readdirSync(__dirname).filter((f) => f.endsWith(".e2e.js")).sort()) mocha.addFile(join(__dirname, f));
+  return new Promise((resolve, reject) => {
+    const runner = mocha.run((failures) => {
+      // The runner outside reads this line (and the exit code) to count the results. A failed
+      // hook counts as a failure and its tests as not run.
+      console.log(`mocha: ${runner.stats?.passes ?? 0} passed, ${failures} failed`);
+      if (failures > 0) reject(new Error(`${failures} e2e test(s) failed`));
+      else resolve();
+    });
+  });
+}

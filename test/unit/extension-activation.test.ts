@@ -1,0 +1,132 @@
+// The bundled extension (dist/extension.js) activated in plain node against a small fake of the
+// `vscode` API: activation is fast (measured: loading the bundle plus activate), starts no worker
+// and loads no model, registers exactly the commands package.json contributes, shows the status
+// bar item; Select Model File refuses a bad file without touching the setting, and loads a good
+// one through the real worker under withProgress. The status texts are checked case by case.
+// (The same behaviour in a real VS Code: test/e2e.)
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import Module from "node:module";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { statusText } from "../../src/commands/status-text.ts";
+import type { ModelInfo } from "../../src/worker/protocol.ts";
+
+const ROOT = join(__dirname, "..", "..");
+const MODEL = join(ROOT, "test", "fixtures", "stories260K.gguf");
+const manifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+
+// ---- a fake of the parts of `vscode` the extension uses ----
+const commands = new Map<string, (...args: unknown[]) => unknown>();
+const statusItems: { id: string; text: string; shown: boolean; command?: string }[] = [];
+const logLines: string[] = [];
+const messages: string[] = [];
+const settings = new Map<string, unknown>([["threads", 1], ["contextSize", 256]]);
+let progressReports = 0;
+const disposable = { dispose() {} };
+const fakeVscode = {
+  StatusBarAlignment: { Left: 1, Right: 2 },
+  ProgressLocation: { Notification: 15 },
+  ConfigurationTarget: { Global: 1 },
+  ExtensionMode: { Production: 1, Development: 2, Test: 3 },
+  ThemeColor: class {
+    constructor(readonly id: string) {}
+  },
+  window: {
+    createOutputChannel: (_name: string, opts: unknown) => {
+      assert.deepEqual(opts, { log: true }, "a LogOutputChannel");
+      const line = (level: string) => (m: string) => logLines.push(`${level} ${m}`);
+      return { info: line("info"), warn: line("warn"), error: line("error"), show() {}, dispose() {} };
+    },
+    createStatusBarItem: (id: string) => {
+      const item = { id, text: "", shown: false, show() { item.shown = true; }, dispose() {} };
+      statusItems.push(item);
+      return item;
+    },
+    showErrorMessage: (m: string) => (messages.push(`error: ${m}`), Promise.resolve(undefined)),
+    showWarningMessage: (m: string) => (messages.push(`warning: ${m}`), Promise.resolve(undefined)),
+    showInformationMessage: (m: string) => (messages.push(`info: ${m}`), Promise.resolve(undefined)),
+    setStatusBarMessage: () => disposable,
+    withProgress: async (_o: unknown, task: (p: unknown, t: unknown) => Promise<unknown>) =>
+      task({ report: () => progressReports++ }, { isCancellationRequested: false, onCancellationRequested: () => disposable }),
+  },
+  commands: {
+    registerCommand: (id: string, fn: (...args: unknown[]) => unknown) => (commands.set(id, fn), disposable),
+    executeCommand: (id: string, ...args: unknown[]) => commands.get(id)?.(...args),
+  },
+  workspace: {
+    getConfiguration: () => ({
+      get: (k: string, d: unknown) => (settings.has(k) ? settings.get(k) : d),
+      update: async (k: string, v: unknown) => void settings.set(k, v),
+    }),
+    onDidChangeConfiguration: () => disposable,
+  },
+};
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const M = Module as any;
+const originalLoad = M._load;
+M._load = function (request: string, ...rest: unknown[]) {
+  return request === "vscode" ? fakeVscode : originalLoad.call(this, request, ...rest);
+};
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const load = () => require(join(ROOT, "dist", "extension.js"));
+let ext: ReturnType<typeof load>;
+after(async () => {
+  await ext?.deactivate();
+  M._load = originalLoad;
+});
+
+test("activation is fast, only wires, and registers the contributed commands", (t) => {
+  const context = {
+    subscriptions: [] as unknown[],
+    extensionPath: ROOT,
+    extensionMode: 3, // Test: no first-run prompt
+    globalStorageUri: { fsPath: mkdtempSync(join(tmpdir(), "hearth-storage-")) },
+    globalState: { get: () => undefined, update: async () => {} },
+  };
+  const t0 = performance.now();
+  ext = load();
+  const loaded = performance.now();
+  const api = ext.activate(context);
+  const done = performance.now();
+  t.diagnostic(`require(dist/extension.js): ${(loaded - t0).toFixed(1)} ms, activate: ${(done - loaded).toFixed(1)} ms`);
+  assert.ok(done - t0 < 500, `activation took ${done - t0} ms`);
+  assert.equal(api.client.workerRunning, false, "no worker");
+  assert.equal(api.client.state.kind, "none", "no model");
+  assert.deepEqual([...commands.keys()].sort(), manifest.contributes.commands.map((c: { command: string }) => c.command).sort());
+  assert.ok(manifest.contributes.commands.every((c: { category: string }) => c.category === "Hearth"));
+  assert.equal(statusItems.length, 1);
+  assert.equal(statusItems[0].shown, true);
+  assert.equal(statusItems[0].command, "hearth.showActions");
+  assert.match(statusItems[0].text, /Hearth: no model/);
+  assert.ok(logLines.some((l) => /^info Hearth activated in [\d.]+ ms/.test(l)), logLines.join("\n"));
+  assert.ok(context.subscriptions.length >= 6, "everything is disposed with the extension");
+  assert.ok(!manifest.activationEvents.includes("*"), "no eager activation");
+});
+
+test("Select Model File refuses a bad file, then loads stories260K through the worker with progress", async () => {
+  const bad = join(mkdtempSync(join(tmpdir(), "hearth-ext-")), "bad.gguf");
+  writeFileSync(bad, "GGUF but not really");
+  const select = commands.get("hearth.selectModelFile")!;
+  assert.equal(await select(bad), false);
+  assert.equal(settings.get("completion.modelPath"), undefined, "the setting is untouched");
+  assert.ok(messages.some((m) => m.startsWith("error: Hearth: not a usable model file.") && m.includes(bad)), messages.join("\n"));
+  assert.equal(await select(MODEL), true);
+  assert.equal(settings.get("completion.modelPath"), MODEL);
+  assert.ok(progressReports > 0, "progress reported");
+  assert.match(statusItems[0].text, /Hearth: ready/);
+});
+
+test("status texts: none, loading n%, ready with tokens/s, error, completion off", () => {
+  const info = { name: "m", path: "/m.gguf", architecture: "llama", contextSize: 512 } as ModelInfo;
+  assert.equal(statusText({ state: { kind: "none" }, tokensPerSecond: undefined, completionEnabled: true }).text, "$(circle-slash) Hearth: no model");
+  assert.equal(statusText({ state: { kind: "loading", path: "/m.gguf", fraction: 0.426 }, tokensPerSecond: undefined, completionEnabled: true }).text, "$(sync~spin) Hearth: loading 42%");
+  assert.equal(statusText({ state: { kind: "ready", info }, tokensPerSecond: 123.45, completionEnabled: true }).text, "$(check) Hearth: ready · 123.5 tok/s");
+  assert.equal(statusText({ state: { kind: "ready", info }, tokensPerSecond: undefined, completionEnabled: false }).text, "$(check) Hearth: ready (completion off)");
+  const err = statusText({ state: { kind: "error", message: "the engine worker stopped" }, tokensPerSecond: 5, completionEnabled: true });
+  assert.equal(err.text, "$(error) Hearth: error");
+  assert.equal(err.error, true);
+  assert.match(err.tooltip, /the engine worker stopped/);
+});

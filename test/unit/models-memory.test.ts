@@ -1,0 +1,80 @@
+// Memory estimate before loading: weights from the tensor sizes, the KV cache exactly as the
+// engine allocates it, scratch; refusals above wasm32's 4 GiB and above the machine's free memory.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { parseGguf, readGguf } from "../../src/engine/gguf/reader.ts";
+import { buildGguf, str, u32 } from "../../src/engine/gguf/writer.ts";
+import { GgmlType } from "../../src/engine/quant/types.ts";
+import { kvCacheBytes } from "../../src/engine/kv-cache.ts";
+import { readHParams } from "../../src/engine/model/hparams.ts";
+import { MAX_MEMORY_BYTES } from "../../src/engine/wasm/arena.ts";
+import { assertModelFits, checkModelFits, estimateModelMemory, ModelTooLargeError } from "../../src/models/memory.ts";
+import { STORIES_PATH } from "../helpers/gguf-fixtures.ts";
+
+/** A header with SmolLM3-3B's shape (36 layers, 4 KV heads of 128) and one small tensor. */
+function smollm3Shaped() {
+  return parseGguf(
+    buildGguf({
+      metadata: {
+        "general.architecture": str("smollm3"),
+        "smollm3.block_count": u32(36),
+        "smollm3.embedding_length": u32(2048),
+        "smollm3.feed_forward_length": u32(11008),
+        "smollm3.attention.head_count": u32(16),
+        "smollm3.attention.head_count_kv": u32(4),
+        "smollm3.vocab_size": u32(128256),
+      },
+      tensors: [{ name: "output_norm.weight", type: GgmlType.F32, dims: [100], data: new Uint8Array(400) }],
+    }),
+    "smollm3-shaped.gguf",
+  );
+}
+
+test("KV cache: 2 slots × 2 (K and V) × n_layer × ctx × n_head_kv × head_dim × 2 bytes (f16)", () => {
+  const e = estimateModelMemory(smollm3Shaped(), 4096);
+  assert.equal(e.kvCache, 2 * 2 * 36 * 4096 * 4 * 128 * 2); // 576 MiB
+  assert.equal(e.weights, 448, "400 bytes rounded up to 64");
+  assert.ok(e.scratch > 0);
+  assert.equal(e.total, e.weights + e.kvCache + e.scratch);
+  assert.equal(e.contextSize, 4096);
+});
+
+test("the estimate matches the engine's own accounting for stories260K", async () => {
+  const file = await readGguf(STORIES_PATH);
+  const hp = readHParams(file);
+  const ctx = 512;
+  const e = estimateModelMemory(file, ctx);
+  const layout = { nLayer: hp.nLayer, nCtx: ctx, kDim: hp.nHeadKV * hp.headDimK, vDim: hp.nHeadKV * hp.headDimV };
+  assert.equal(e.kvCache, kvCacheBytes(layout, 2));
+  assert.ok(e.weights >= file.tensorBytes && e.weights < file.tensorBytes + 64 * file.tensors.length);
+  assert.ok(checkModelFits(e, { freeMemory: 1 << 30 }).ok);
+});
+
+test("refused above the 4 GiB a wasm32 engine can address, with a clear next step", () => {
+  const file = smollm3Shaped();
+  const r = checkModelFits(estimateModelMemory(file, 131072), { freeMemory: 64 * 2 ** 30 });
+  assert.equal(r.ok, false);
+  assert.ok(!r.ok && r.reason === "engine");
+  assert.match(!r.ok ? r.message : "", /more than the 4\.00 GiB the WebAssembly engine can address/);
+  assert.match(!r.ok ? r.message : "", /Lower hearth\.contextSize/);
+  assert.throws(() => assertModelFits(file, 131072, { freeMemory: 64 * 2 ** 30 }), (e: ModelTooLargeError) => e.reason === "engine" && e.message.startsWith("smollm3-shaped.gguf: "));
+  assert.equal(MAX_MEMORY_BYTES, 4 * 2 ** 30);
+});
+
+test("refused above the machine's free memory; memory the loaded model gives back counts", () => {
+  const e = estimateModelMemory(smollm3Shaped(), 4096);
+  const tight = checkModelFits(e, { freeMemory: e.total - 1, totalMemory: 8 * 2 ** 30 });
+  assert.ok(!tight.ok && tight.reason === "machine");
+  assert.match(!tight.ok ? tight.message : "", /only .* of this machine's 8\.00 GiB is free/);
+  assert.ok(checkModelFits(e, { freeMemory: e.total - 1, released: 1 << 20 }).ok);
+  assert.ok(checkModelFits(e, { freeMemory: e.total }).ok);
+});
+
+test("defaults: head_count_kv falls back to head_count, head_dim to embedding / heads", () => {
+  const f = parseGguf(
+    buildGguf({
+      metadata: { "general.architecture": str("llama"), "llama.block_count": u32(2), "llama.embedding_length": u32(64), "llama.attention.head_count": u32(4) },
+    }),
+  );
+  assert.equal(estimateModelMemory(f, 100).kvCache, 2 * 2 * 2 * 100 * 4 * 16 * 2);
+});
