@@ -51,7 +51,19 @@ static void matmul_task(const void *p, int ith, int nth) {
   split_range(a->nrows, ith, nth, &r0, &r1);
   for (int tile = r0; tile < r1; tile += ROW_TILE) {
     const int tile_end = tile + ROW_TILE < r1 ? tile + ROW_TILE : r1;
-    for (int t = 0; t < a->ntok; t++) {
+    int t = 0;
+    // VEC_DOT_N tokens at a time: each weight row is unpacked once for all of them.
+    for (; t + VEC_DOT_N <= a->ntok; t += VEC_DOT_N) {
+      const uint8_t *x = a->xq + (size_t)t * a->xq_row_bytes;
+      float out[VEC_DOT_N];
+      int r = tile;
+      for (; r < tile_end; r++) {
+        if (!vec_dot_n(a->wtype, a->ncols, a->w + (size_t)r * a->w_row_bytes, x, a->xq_row_bytes, out)) break;
+        for (int u = 0; u < VEC_DOT_N; u++) a->y[(size_t)(t + u) * a->nrows + r] = out[u];
+      }
+      if (r < tile_end) break;  // no batched kernel for this type: one token at a time below
+    }
+    for (; t < a->ntok; t++) {
       const uint8_t *x = a->xq + (size_t)t * a->xq_row_bytes;
       float *y = a->y + (size_t)t * a->nrows;
       for (int r = tile; r < tile_end; r++) y[r] = vec_dot(a->wtype, a->ncols, a->w + (size_t)r * a->w_row_bytes, x);

@@ -29,6 +29,17 @@ INLINE uint32_t load_u32(const void *p) { uint32_t v; __builtin_memcpy(&v, p, 4)
 INLINE v128_t even_i8(v128_t v) { return wasm_i16x8_shr(wasm_i16x8_shl(v, 8), 8); }
 INLINE v128_t odd_i8(v128_t v) { return wasm_i16x8_shr(v, 8); }
 
+// The relaxed build (-mrelaxed-simd): i16x8.relaxed_dot_i8x16_i7x16_s(y, q) gives lane i =
+// y[2i]·q[2i] + y[2i+1]·q[2i+1] for signed bytes y and bytes q in 0..127 — the same pairs, in the
+// same lanes, as the SIMD128 even/odd products below, so both builds compute identical integers.
+// (Not the i32x4 ..._add_s variant: V8 11.3 miscomputes it before tier-up.)
+#ifdef __wasm_relaxed_simd__
+#define RELAXED 1
+INLINE v128_t rdot(v128_t y, v128_t q) { return wasm_i16x8_relaxed_dot_i8x16_i7x16(y, q); }
+#else
+#define RELAXED 0
+#endif
+
 INLINE float hmax_f32x4(v128_t v) {
   v = wasm_f32x4_pmax(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
   v = wasm_f32x4_pmax(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
@@ -425,6 +436,7 @@ NOINLINE static float dot_q4_K(int n, const block_q4_K *x, const block_q8_K *y) 
   const int nb = n / QK_K;
   v128_t acc = wasm_f32x4_splat(0);
   const v128_t m15 = wasm_i16x8_splat(0x0f);
+  (void)m15;  // SIMD128 build only
   for (int i = 0; i < nb; i++) {
     uint32_t s[4];
     k4_scales(x[i].scales, s);
@@ -439,6 +451,12 @@ NOINLINE static float dot_q4_K(int n, const block_q4_K *x, const block_q8_K *y) 
     for (int k = 0; k < 4; k++, q4 += 32, q8 += 64, sc >>= 16) {
       const v128_t a = wasm_v128_load(q4), b = wasm_v128_load(q4 + 16);
       const v128_t y0 = wasm_v128_load(q8), y1 = wasm_v128_load(q8 + 16);
+#if RELAXED
+      const v128_t lo = wasm_i16x8_add(rdot(y0, nib_lo(a)), rdot(y1, nib_lo(b)));
+      sumi = wasm_i32x4_add(sumi, wasm_i32x4_dot_i16x8(lo, wasm_i16x8_splat((int16_t)(sc & 0xff))));
+      const v128_t y2 = wasm_v128_load(q8 + 32), y3 = wasm_v128_load(q8 + 48);
+      const v128_t hi = wasm_i16x8_add(rdot(y2, nib_hi(a)), rdot(y3, nib_hi(b)));
+#else
       v128_t lo = wasm_i16x8_mul(wasm_v128_and(a, m15), even_i8(y0));
       lo = wasm_i16x8_add(lo, wasm_i16x8_mul(wasm_v128_and(wasm_u16x8_shr(a, 8), m15), odd_i8(y0)));
       lo = wasm_i16x8_add(lo, wasm_i16x8_mul(wasm_v128_and(b, m15), even_i8(y1)));
@@ -449,6 +467,7 @@ NOINLINE static float dot_q4_K(int n, const block_q4_K *x, const block_q8_K *y) 
       hi = wasm_i16x8_add(hi, wasm_i16x8_mul(wasm_u16x8_shr(a, 12), odd_i8(y2)));
       hi = wasm_i16x8_add(hi, wasm_i16x8_mul(wasm_v128_and(wasm_u16x8_shr(b, 4), m15), even_i8(y3)));
       hi = wasm_i16x8_add(hi, wasm_i16x8_mul(wasm_u16x8_shr(b, 12), odd_i8(y3)));
+#endif
       sumi = wasm_i32x4_add(sumi, wasm_i32x4_dot_i16x8(hi, wasm_i16x8_splat((int16_t)((sc >> 8) & 0xff))));
     }
     const float d = y[i].d * f16_to_f32(x[i].d);
@@ -467,6 +486,7 @@ NOINLINE static float dot_q5_K(int n, const block_q5_K *x, const block_q8_K *y) 
   const int nb = n / QK_K;
   v128_t acc = wasm_f32x4_splat(0);
   const v128_t m0f = wasm_i8x16_splat(0x0f), m10 = wasm_i8x16_splat(0x10), mff = wasm_i16x8_splat(0xff);
+  (void)mff;  // SIMD128 build only
   for (int i = 0; i < nb; i++) {
     uint32_t s[4];
     k4_scales(x[i].scales, s);
@@ -483,20 +503,28 @@ NOINLINE static float dot_q5_K(int n, const block_q5_K *x, const block_q8_K *y) 
       const v128_t al = wasm_v128_or(wasm_v128_and(a, m0f), wasm_v128_and(wasm_i16x8_shl(h0, 4), m10));
       const v128_t bl = wasm_v128_or(wasm_v128_and(b, m0f), wasm_v128_and(wasm_i16x8_shl(h1, 4), m10));
       const v128_t y0 = wasm_v128_load(q8), y1 = wasm_v128_load(q8 + 16);
+#if RELAXED
+      const v128_t lo = wasm_i16x8_add(rdot(y0, al), rdot(y1, bl));
+#else
       v128_t lo = wasm_i16x8_mul(wasm_v128_and(al, mff), even_i8(y0));
       lo = wasm_i16x8_add(lo, wasm_i16x8_mul(wasm_u16x8_shr(al, 8), odd_i8(y0)));
       lo = wasm_i16x8_add(lo, wasm_i16x8_mul(wasm_v128_and(bl, mff), even_i8(y1)));
       lo = wasm_i16x8_add(lo, wasm_i16x8_mul(wasm_u16x8_shr(bl, 8), odd_i8(y1)));
+#endif
       sumi = wasm_i32x4_add(sumi, wasm_i32x4_dot_i16x8(lo, wasm_i16x8_splat((int16_t)(sc & 0xff))));
       const v128_t ah = wasm_v128_or(nib_hi(a), wasm_v128_and(wasm_i16x8_shl(h0, 3), m10));
       const v128_t bh = wasm_v128_or(nib_hi(b), wasm_v128_and(wasm_i16x8_shl(h1, 3), m10));
       h0 = wasm_u16x8_shr(h0, 2);
       h1 = wasm_u16x8_shr(h1, 2);
       const v128_t y2 = wasm_v128_load(q8 + 32), y3 = wasm_v128_load(q8 + 48);
+#if RELAXED
+      const v128_t hi = wasm_i16x8_add(rdot(y2, ah), rdot(y3, bh));
+#else
       v128_t hi = wasm_i16x8_mul(wasm_v128_and(ah, mff), even_i8(y2));
       hi = wasm_i16x8_add(hi, wasm_i16x8_mul(wasm_u16x8_shr(ah, 8), odd_i8(y2)));
       hi = wasm_i16x8_add(hi, wasm_i16x8_mul(wasm_v128_and(bh, mff), even_i8(y3)));
       hi = wasm_i16x8_add(hi, wasm_i16x8_mul(wasm_u16x8_shr(bh, 8), odd_i8(y3)));
+#endif
       sumi = wasm_i32x4_add(sumi, wasm_i32x4_dot_i16x8(hi, wasm_i16x8_splat((int16_t)((sc >> 8) & 0xff))));
     }
     const float d = y[i].d * f16_to_f32(x[i].d);
@@ -516,8 +544,12 @@ NOINLINE static float dot_q5_K(int n, const block_q5_K *x, const block_q8_K *y) 
 INLINE v128_t q6_sub(v128_t qlv, v128_t qhv, v128_t y, int scale) {
   // qlv: 16 bytes of nibbles already in bits 0-3; qhv: their two high bits already at bits 4-5
   const v128_t q = wasm_v128_or(qlv, qhv);
+#if RELAXED
+  const v128_t p = rdot(y, q);
+#else
   v128_t p = wasm_i16x8_mul(wasm_v128_and(q, wasm_i16x8_splat(0xff)), even_i8(y));
   p = wasm_i16x8_add(p, wasm_i16x8_mul(wasm_u16x8_shr(q, 8), odd_i8(y)));
+#endif
   return wasm_i32x4_dot_i16x8(p, wasm_i16x8_splat((int16_t)scale));
 }
 
@@ -550,6 +582,234 @@ NOINLINE static float dot_q6_K(int n, const block_q6_K *x, const block_q8_K *y) 
     acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_splat(d), wasm_f32x4_convert_i32x4(sumi)));
   }
   return hsum_f32x4(acc);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One weight row against NT activation rows (batched products: prompt processing). The weight's
+// unpacking (nibbles, high bits, scales) is done once and used for NT tokens; every token's
+// arithmetic is exactly that of the one-row functions above (same lanes, same order), so the
+// results are identical to NT calls of vec_dot.
+// ---------------------------------------------------------------------------------------------
+#define NT VEC_DOT_N
+
+#if !RELAXED
+// SIMD128: the 64 elements of a step at once per token (measured faster than the split below).
+NOINLINE static void dotn_q4_K(int n, const block_q4_K *x, const uint8_t *yb, int ystride, float *out) {
+  const int nb = n / QK_K;
+  v128_t acc[NT];
+  for (int t = 0; t < NT; t++) acc[t] = wasm_f32x4_splat(0);
+  const v128_t m15 = wasm_i16x8_splat(0x0f);
+  for (int i = 0; i < nb; i++) {
+    uint32_t s[4];
+    k4_scales(x[i].scales, s);
+    v128_t sumi[NT];
+    for (int t = 0; t < NT; t++) sumi[t] = wasm_i32x4_splat(0);
+    const uint8_t *q4 = x[i].qs;
+    uint64_t sc = (uint64_t)s[0] | (uint64_t)s[1] << 32;
+#pragma clang loop unroll(disable)
+    for (int k = 0; k < 4; k++, q4 += 32, sc >>= 16) {
+      const v128_t a = wasm_v128_load(q4), b = wasm_v128_load(q4 + 16);
+      const v128_t sl = wasm_i16x8_splat((int16_t)(sc & 0xff)), sh = wasm_i16x8_splat((int16_t)((sc >> 8) & 0xff));
+      for (int t = 0; t < NT; t++) {
+        const int8_t *q8 = ((const block_q8_K *)(yb + (size_t)t * ystride))[i].qs + 64 * k;
+        const v128_t y0 = wasm_v128_load(q8), y1 = wasm_v128_load(q8 + 16);
+        const v128_t y2 = wasm_v128_load(q8 + 32), y3 = wasm_v128_load(q8 + 48);
+        v128_t lo = wasm_i16x8_mul(wasm_v128_and(a, m15), even_i8(y0));
+        lo = wasm_i16x8_add(lo, wasm_i16x8_mul(wasm_v128_and(wasm_u16x8_shr(a, 8), m15), odd_i8(y0)));
+        lo = wasm_i16x8_add(lo, wasm_i16x8_mul(wasm_v128_and(b, m15), even_i8(y1)));
+        lo = wasm_i16x8_add(lo, wasm_i16x8_mul(wasm_v128_and(wasm_u16x8_shr(b, 8), m15), odd_i8(y1)));
+        v128_t hi = wasm_i16x8_mul(wasm_v128_and(wasm_u16x8_shr(a, 4), m15), even_i8(y2));
+        hi = wasm_i16x8_add(hi, wasm_i16x8_mul(wasm_u16x8_shr(a, 12), odd_i8(y2)));
+        hi = wasm_i16x8_add(hi, wasm_i16x8_mul(wasm_v128_and(wasm_u16x8_shr(b, 4), m15), even_i8(y3)));
+        hi = wasm_i16x8_add(hi, wasm_i16x8_mul(wasm_u16x8_shr(b, 12), odd_i8(y3)));
+        sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_dot_i16x8(lo, sl));
+        sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_dot_i16x8(hi, sh));
+      }
+    }
+    const float dx = f16_to_f32(x[i].d), dminx = f16_to_f32(x[i].dmin);
+    for (int t = 0; t < NT; t++) {
+      const block_q8_K *y = (const block_q8_K *)(yb + (size_t)t * ystride);
+      const v128_t mins = k4_min_products(s[2], s[3], y[i].bsums);
+      const float d = y[i].d * dx, dmin = y[i].d * dminx;
+      acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_splat(d), wasm_f32x4_convert_i32x4(sumi[t])));
+      acc[t] = wasm_f32x4_sub(acc[t], wasm_f32x4_mul(wasm_f32x4_splat(dmin), wasm_f32x4_convert_i32x4(mins)));
+    }
+  }
+  for (int t = 0; t < NT; t++) out[t] = hsum_f32x4(acc[t]);
+}
+#else
+// Relaxed: per 64 elements, the low nibbles (sub-block 2k) against every token, then the high
+// nibbles (sub-block 2k+1): fewer values live at once (V8 has 16 SIMD registers); measured 1.7x
+// faster than the layout above in this build.
+NOINLINE static void dotn_q4_K(int n, const block_q4_K *x, const uint8_t *yb, int ystride, float *out) {
+  const int nb = n / QK_K;
+  v128_t acc[NT];
+  for (int t = 0; t < NT; t++) acc[t] = wasm_f32x4_splat(0);
+  for (int i = 0; i < nb; i++) {
+    uint32_t s[4];
+    k4_scales(x[i].scales, s);
+    v128_t sumi[NT];
+    for (int t = 0; t < NT; t++) sumi[t] = wasm_i32x4_splat(0);
+    const uint8_t *q4 = x[i].qs;
+    uint64_t sc = (uint64_t)s[0] | (uint64_t)s[1] << 32;
+    // Per 64 elements: the low nibbles (sub-block 2k) against every token, then the high nibbles
+    // (sub-block 2k+1): fewer values live at once (V8 has 16 SIMD registers).
+#pragma clang loop unroll(disable)
+    for (int h = 0; h < 8; h++, sc >>= 8) {
+      const int k = h >> 1;
+      const v128_t a = wasm_v128_load(q4 + 32 * k), b = wasm_v128_load(q4 + 32 * k + 16);
+      const v128_t sv = wasm_i16x8_splat((int16_t)(sc & 0xff));
+      const v128_t qa = (h & 1) ? nib_hi(a) : nib_lo(a), qb = (h & 1) ? nib_hi(b) : nib_lo(b);
+      for (int t = 0; t < NT; t++) {
+        const int8_t *q8 = ((const block_q8_K *)(yb + (size_t)t * ystride))[i].qs + 32 * h;
+        const v128_t y0 = wasm_v128_load(q8), y1 = wasm_v128_load(q8 + 16);
+        const v128_t p = wasm_i16x8_add(rdot(y0, qa), rdot(y1, qb));
+        sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_dot_i16x8(p, sv));
+      }
+    }
+    const float dx = f16_to_f32(x[i].d), dminx = f16_to_f32(x[i].dmin);
+    for (int t = 0; t < NT; t++) {
+      const block_q8_K *y = (const block_q8_K *)(yb + (size_t)t * ystride);
+      const v128_t mins = k4_min_products(s[2], s[3], y[i].bsums);
+      const float d = y[i].d * dx, dmin = y[i].d * dminx;
+      acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_splat(d), wasm_f32x4_convert_i32x4(sumi[t])));
+      acc[t] = wasm_f32x4_sub(acc[t], wasm_f32x4_mul(wasm_f32x4_splat(dmin), wasm_f32x4_convert_i32x4(mins)));
+    }
+  }
+  for (int t = 0; t < NT; t++) out[t] = hsum_f32x4(acc[t]);
+}
+
+#endif
+
+NOINLINE static void dotn_q6_K(int n, const block_q6_K *x, const uint8_t *yb, int ystride, float *out) {
+  const int nb = n / QK_K;
+  v128_t acc[NT];
+  for (int t = 0; t < NT; t++) acc[t] = wasm_f32x4_splat(0);
+  const v128_t m0f = wasm_i8x16_splat(0x0f), m30 = wasm_i8x16_splat(0x30);
+  for (int i = 0; i < nb; i++) {
+    const int8_t *sc = x[i].scales;
+    const v128_t scv = wasm_v128_load(sc);
+    const v128_t sc_lo = wasm_i16x8_extend_low_i8x16(scv), sc_hi = wasm_i16x8_extend_high_i8x16(scv);
+    v128_t sumi[NT];
+    for (int t = 0; t < NT; t++) {
+      const block_q8_K *y = (const block_q8_K *)(yb + (size_t)t * ystride);
+      const v128_t b = wasm_i32x4_add(wasm_i32x4_dot_i16x8(sc_lo, wasm_v128_load(y[i].bsums)),
+                                      wasm_i32x4_dot_i16x8(sc_hi, wasm_v128_load(y[i].bsums + 8)));
+      sumi[t] = wasm_i32x4_mul(b, wasm_i32x4_splat(-32));
+    }
+#pragma clang loop unroll(disable)
+    for (int u = 0; u < 4; u++) {
+      const int h = u >> 1, j = u & 1;
+      const uint8_t *ql = x[i].ql + 64 * h + 16 * j;
+      const int8_t *s = sc + 8 * h + j;
+      const v128_t la = wasm_v128_load(ql), lb = wasm_v128_load(ql + 32);
+      const v128_t hv = wasm_v128_load(x[i].qh + 32 * h + 16 * j);
+      const v128_t q0 = wasm_v128_or(wasm_v128_and(la, m0f), wasm_v128_and(wasm_i16x8_shl(hv, 4), m30));
+      const v128_t q1 = wasm_v128_or(wasm_v128_and(lb, m0f), wasm_v128_and(wasm_i16x8_shl(hv, 2), m30));
+      const v128_t q2 = wasm_v128_or(nib_hi(la), wasm_v128_and(hv, m30));
+      const v128_t q3 = wasm_v128_or(nib_hi(lb), wasm_v128_and(wasm_u16x8_shr(hv, 2), m30));
+      const int s0 = s[0], s2 = s[2], s4 = s[4], s6 = s[6];
+      for (int t = 0; t < NT; t++) {
+        const int8_t *q8 = ((const block_q8_K *)(yb + (size_t)t * ystride))[i].qs + 128 * h + 16 * j;
+        sumi[t] = wasm_i32x4_add(sumi[t], q6_sub(q0, wasm_i32x4_splat(0), wasm_v128_load(q8), s0));
+        sumi[t] = wasm_i32x4_add(sumi[t], q6_sub(q1, wasm_i32x4_splat(0), wasm_v128_load(q8 + 32), s2));
+        sumi[t] = wasm_i32x4_add(sumi[t], q6_sub(q2, wasm_i32x4_splat(0), wasm_v128_load(q8 + 64), s4));
+        sumi[t] = wasm_i32x4_add(sumi[t], q6_sub(q3, wasm_i32x4_splat(0), wasm_v128_load(q8 + 96), s6));
+      }
+    }
+    const float dx = f16_to_f32(x[i].d);
+    for (int t = 0; t < NT; t++) {
+      const block_q8_K *y = (const block_q8_K *)(yb + (size_t)t * ystride);
+      const float d = dx * y[i].d;
+      acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_splat(d), wasm_f32x4_convert_i32x4(sumi[t])));
+    }
+  }
+  for (int t = 0; t < NT; t++) out[t] = hsum_f32x4(acc[t]);
+}
+
+// Q5_0 / Q4_0 / Q8_0 × NT rows of Q8_0, as LEGACY_DOT / dot_q8_0 per token.
+#define LEGACY_DOTN(name, wblock, unpack)                                                          \
+  NOINLINE static void name(int n, const wblock *x, const uint8_t *yb, int ystride, float *out) {  \
+    const int nb = n / QK;                                                                       \
+    v128_t acc[NT];                                                                              \
+    float sum[NT];                                                                               \
+    for (int t = 0; t < NT; t++) acc[t] = wasm_f32x4_splat(0), sum[t] = 0;                       \
+    int i = 0;                                                                                   \
+    for (; i + 4 <= nb; i += 4) {                                                                \
+      const v128_t dw = f16x4_gather(&x[i].d, sizeof(wblock));                                   \
+      v128_t d[NT];                                                                              \
+      for (int t = 0; t < NT; t++)                                                               \
+        d[t] = wasm_f32x4_mul(dw, f16x4_gather(&((const block_q8_0 *)(yb + (size_t)t * ystride))[i].d, sizeof(block_q8_0))); \
+      v128_t lane = wasm_i32x4_splat(0x03020100);                                                \
+      _Pragma("clang loop unroll(disable)")                                                      \
+      for (int b = 0; b < 4; b++) {                                                              \
+        v128_t lo, hi;                                                                           \
+        unpack(&x[i + b], &lo, &hi);                                                             \
+        for (int t = 0; t < NT; t++) {                                                           \
+          const v128_t s = dot32_small(lo, hi, ((const block_q8_0 *)(yb + (size_t)t * ystride))[i + b].qs); \
+          acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_i8x16_swizzle(d[t], lane), wasm_f32x4_convert_i32x4(s))); \
+        }                                                                                        \
+        lane = wasm_i32x4_add(lane, wasm_i32x4_splat(0x04040404));                               \
+      }                                                                                          \
+    }                                                                                            \
+    for (; i < nb; i++) {                                                                        \
+      v128_t lo, hi;                                                                             \
+      unpack(&x[i], &lo, &hi);                                                                   \
+      for (int t = 0; t < NT; t++) {                                                             \
+        const block_q8_0 *y = (const block_q8_0 *)(yb + (size_t)t * ystride);                    \
+        const float d = f16_to_f32(x[i].d) * f16_to_f32(y[i].d);                                 \
+        sum[t] += d * (float)hsum_i32x4(dot32_small(lo, hi, y[i].qs));                           \
+      }                                                                                          \
+    }                                                                                            \
+    for (int t = 0; t < NT; t++) out[t] = hsum_f32x4(acc[t]) + sum[t];                           \
+  }
+
+INLINE void unpack_q5_0(const block_q5_0 *x, v128_t *lo, v128_t *hi) {
+  v128_t hl, hh;
+  q5_high_bits(x->qh, &hl, &hh);
+  const v128_t q = wasm_v128_load(x->qs), sixteen = wasm_i8x16_splat(16);
+  *lo = wasm_i8x16_sub(wasm_v128_or(nib_lo(q), hl), sixteen);
+  *hi = wasm_i8x16_sub(wasm_v128_or(nib_hi(q), hh), sixteen);
+}
+INLINE void unpack_q4_0(const block_q4_0 *x, v128_t *lo, v128_t *hi) {
+  const v128_t q = wasm_v128_load(x->qs), eight = wasm_i8x16_splat(8);
+  *lo = wasm_i8x16_sub(nib_lo(q), eight);
+  *hi = wasm_i8x16_sub(nib_hi(q), eight);
+}
+LEGACY_DOTN(dotn_q5_0, block_q5_0, unpack_q5_0)
+LEGACY_DOTN(dotn_q4_0, block_q4_0, unpack_q4_0)
+
+NOINLINE static void dotn_q8_0(int n, const block_q8_0 *x, const uint8_t *yb, int ystride, float *out) {
+  const int nb = n / QK;
+  v128_t acc[NT];
+  for (int t = 0; t < NT; t++) acc[t] = wasm_f32x4_splat(0);
+  for (int i = 0; i < nb; i++) {
+    const v128_t w0 = wasm_v128_load(x[i].qs), w1 = wasm_v128_load(x[i].qs + 16);
+    const v128_t we0 = even_i8(w0), wo0 = odd_i8(w0), we1 = even_i8(w1), wo1 = odd_i8(w1);
+    const float dx = f16_to_f32(x[i].d);
+    for (int t = 0; t < NT; t++) {
+      const block_q8_0 *y = (const block_q8_0 *)(yb + (size_t)t * ystride) + i;
+      const v128_t y0 = wasm_v128_load(y->qs), y1 = wasm_v128_load(y->qs + 16);
+      const v128_t s0 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(we0, even_i8(y0)), wasm_i32x4_dot_i16x8(wo0, odd_i8(y0)));
+      const v128_t s = wasm_i32x4_add(s0, wasm_i32x4_add(wasm_i32x4_dot_i16x8(we1, even_i8(y1)), wasm_i32x4_dot_i16x8(wo1, odd_i8(y1))));
+      const float d = dx * f16_to_f32(y->d);
+      acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_splat(d), wasm_f32x4_convert_i32x4(s)));
+    }
+  }
+  for (int t = 0; t < NT; t++) out[t] = hsum_f32x4(acc[t]);
+}
+
+// out[t] = vec_dot(w, x + t·xstride) for t < NT (NT tokens): 1 when done, 0 when the type has
+// no batched kernel (the caller uses vec_dot).
+int vec_dot_n(int wtype, int n, const void *w, const void *x, int xstride, float *out) {
+  switch (wtype) {
+    case T_Q4_K: dotn_q4_K(n, w, x, xstride, out); return 1;
+    case T_Q6_K: dotn_q6_K(n, w, x, xstride, out); return 1;
+    case T_Q5_0: dotn_q5_0(n, w, x, xstride, out); return 1;
+    case T_Q4_0: dotn_q4_0(n, w, x, xstride, out); return 1;
+    case T_Q8_0: dotn_q8_0(n, w, x, xstride, out); return 1;
+    default: return 0;
+  }
 }
 
 float vec_dot(int wtype, int n, const void *w, const void *x) {

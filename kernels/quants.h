@@ -13,3 +13,8 @@ void quantize_row(int type, const float *x, void *y, int n);
 float vec_dot(int wtype, int n, const void *w, const void *x);
 // Dequantise one row (embedding lookup; never used to dequantise weights in bulk).
 void dequantize_row(int type, const void *x, float *y, int n);
+// Tokens a vec_dot_n call takes at once.
+#define VEC_DOT_N 4
+// One weight row against VEC_DOT_N activation rows (x, x + xstride, ...): out[t], identical to
+// vec_dot of each. Returns 0 (and does nothing) for types without a batched kernel.
+int vec_dot_n(int wtype, int n, const void *w, const void *x, int xstride, float *out);

@@ -90,13 +90,15 @@ describe("model download", () => {
     assert.equal(reqs.length, 2);
     assert.equal(reqs[0].status, 200);
     assert.equal(reqs[0].bodyBytes, half);
-    assert.equal(reqs[1].range, `bytes=${half}-`);
+    // The client resumes from the bytes it kept: all the server wrote before the drop, less any
+    // still in flight when the socket broke (none on an idle loopback; some on a loaded machine).
+    const from = r.resumedFrom;
+    assert.ok(from > 0 && from <= half, `resumed from ${from}`);
+    assert.equal(reqs[1].range, `bytes=${from}-`);
     assert.equal(reqs[1].status, 206);
-    assert.equal(reqs[1].bodyBytes, GGUF.length - half, "only the missing bytes were sent again");
-    assert.equal(reqs[0].bodyBytes + reqs[1].bodyBytes, GGUF.length, "no byte sent twice");
-    assert.equal(r.resumedFrom, half);
+    assert.equal(reqs[1].bodyBytes, GGUF.length - from, "only the missing bytes were sent again");
     assert.equal(r.attempts, 2);
-    assert.ok(logs.some((l) => l.includes(`resuming`) && l.includes(String(half))), logs.join("\n"));
+    assert.ok(logs.some((l) => l.includes(`resuming`) && l.includes(String(from))), logs.join("\n"));
     assert.deepEqual(leftovers(dest), ["model.gguf"]);
   });
 
@@ -105,10 +107,11 @@ describe("model download", () => {
     const { dest, base, bodyRequests } = setup({ body: GGUF, dropAfter: [cut] });
     await assert.rejects(downloadFile({ ...base, retries: 0 }), (e: DownloadError) => e.kind === "network");
     assert.equal(existsSync(dest), false, "nothing at the destination");
-    assert.equal(await partialBytes(dest), cut);
+    const kept = await partialBytes(dest);
+    assert.ok(kept > 0 && kept <= cut, `kept ${kept} bytes`);
     const r = await downloadFile(base);
-    assert.equal(r.resumedFrom, cut);
-    assert.equal(bodyRequests()[1].bodyBytes, GGUF.length - cut);
+    assert.equal(r.resumedFrom, kept);
+    assert.equal(bodyRequests()[1].bodyBytes, GGUF.length - kept);
     assert.deepEqual(new Uint8Array(await readFile(dest)), GGUF);
   });
 
@@ -150,7 +153,7 @@ describe("model download", () => {
     const cut = 50_000;
     const same = setup({ body: GGUF, linkedSha256: null, etag: '"v1"', dropAfter: [cut] });
     const r1 = await downloadFile({ ...same.base, sha256: sha256Hex(GGUF) });
-    assert.equal(r1.resumedFrom, cut);
+    assert.ok(r1.resumedFrom > 0 && r1.resumedFrom <= cut, `resumed from ${r1.resumedFrom}`);
 
     const changed = setup({ body: GGUF, linkedSha256: null, etag: '"v1"', dropAfter: [cut] });
     await assert.rejects(downloadFile({ ...changed.base, sha256: sha256Hex(GGUF), retries: 0 }));

@@ -12,24 +12,60 @@ const HELPER_STACK_BYTES = 1 << 20;
 export interface KernelOptions {
   /** Threads taking part in each kernel call, the caller included (default 1). */
   threads?: number;
-  /** Path of the .wasm file (default: dist/kernels.wasm next to the bundle or the repository's). */
+  /** Path of the .wasm file (default: the best build this host validates, see defaultWasmPath). */
   wasmPath?: string;
+  /** Which build to use when wasmPath is not given (default "auto"). */
+  variant?: KernelVariant;
 }
+
+/**
+ * "relaxed": dist/kernels-relaxed.wasm (relaxed SIMD dot products, faster); "simd128":
+ * dist/kernels.wasm; "auto": the relaxed build when WebAssembly.validate accepts it (Electron of
+ * current VS Code; Node 20 only with --experimental-wasm-relaxed-simd), else the SIMD128 build.
+ */
+export type KernelVariant = "auto" | "relaxed" | "simd128";
 
 // The raw exports; typed loosely because each kernel has its own signature.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type KernelExports = Record<string, any>;
 
-export function defaultWasmPath(): string {
-  // Bundled: dist/kernels.wasm beside dist/*.js. From sources (tests, tsx): the repository's dist/.
-  const candidates = [
-    join(__dirname, "kernels.wasm"),
-    join(__dirname, "..", "..", "..", "dist", "kernels.wasm"),
-    join(process.cwd(), "dist", "kernels.wasm"),
-  ];
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new Error(`kernels.wasm not found (looked in ${candidates.join(", ")}); run npm run build`);
+function findDist(file: string): string | undefined {
+  // Bundled: dist/*.wasm beside dist/*.js. From sources (tests, tsx): the repository's dist/.
+  const candidates = [join(__dirname, file), join(__dirname, "..", "..", "..", "dist", file), join(process.cwd(), "dist", file)];
+  return candidates.find((p) => existsSync(p));
+}
+
+const validated = new Map<string, boolean>();
+function hostValidates(path: string): boolean {
+  let ok = validated.get(path);
+  if (ok === undefined) {
+    ok = WebAssembly.validate(readFileSync(path));
+    validated.set(path, ok);
+  }
+  return ok;
+}
+
+/** Path of the kernels build to load: see KernelVariant. */
+export function defaultWasmPath(variant: KernelVariant = "auto"): string {
+  if (variant !== "simd128") {
+    const relaxed = findDist("kernels-relaxed.wasm");
+    if (relaxed && hostValidates(relaxed)) return relaxed;
+    if (variant === "relaxed") {
+      throw new Error(
+        relaxed
+          ? "this host does not validate the relaxed-SIMD kernels (Node 20: run with --experimental-wasm-relaxed-simd)"
+          : "kernels-relaxed.wasm not found; run npm run build",
+      );
+    }
+  }
+  const found = findDist("kernels.wasm");
+  if (!found) throw new Error("kernels.wasm not found (looked beside the bundle, in ../../../dist and ./dist); run npm run build");
   return found;
+}
+
+/** "relaxed" or "simd128": the build `defaultWasmPath()` picks on this host. */
+export function kernelsVariant(): "relaxed" | "simd128" {
+  return /kernels-relaxed\.wasm$/.test(defaultWasmPath()) ? "relaxed" : "simd128";
 }
 
 interface Compiled {
@@ -60,7 +96,7 @@ export class Kernels {
 
   static async create(options: KernelOptions = {}): Promise<Kernels> {
     const threads = Math.max(1, Math.floor(options.threads ?? 1));
-    const { module, minPages } = compile(options.wasmPath ?? defaultWasmPath());
+    const { module, minPages } = compile(options.wasmPath ?? defaultWasmPath(options.variant));
     const memory = new WebAssembly.Memory({ initial: minPages, maximum: MAX_MEMORY_BYTES / 65536, shared: true });
     const instance = new WebAssembly.Instance(module, { env: { memory } });
     const exports = instance.exports as KernelExports;

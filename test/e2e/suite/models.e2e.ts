@@ -59,9 +59,14 @@ suite("Hearth models in a real VS Code", () => {
     assert.equal(outcome.status, "downloaded", outcome.message);
     assert.ok(outcome.path, "a path");
     assert.ok(outcome.progressReports > 0, "progress was reported");
-    assert.equal(outcome.resumedFrom, half, "the second attempt resumed from the dropped connection's last byte");
-    const bodies = server.requests.filter((r) => r.status !== 302);
-    assert.equal(bodies.reduce((s, r) => s + r.bodyBytes, 0), model.length, "no byte was sent twice");
+    // The client resumes from the bytes it received: at most what the server wrote before the
+    // drop (bytes still in flight when the socket broke are lost, more of them on a loaded machine).
+    const from = outcome.resumedFrom ?? 0;
+    assert.ok(from > 0 && from <= half, `the second attempt resumed from byte ${from} (the server dropped after ${half})`);
+    const resumed = server.requests.filter((r) => r.status === 206);
+    assert.equal(resumed.length, 1, "one ranged request");
+    assert.equal(resumed[0].range, `bytes=${from}-`);
+    assert.equal(resumed[0].bodyBytes, model.length - from, "the bytes received before the drop were not sent again");
     assert.equal(sha256Hex(readFileSync(outcome.path)), sha256Hex(model));
     assert.deepEqual(readdirSync(dirname(outcome.path)), ["stories260K.gguf"], "no temporary files left");
     assert.equal(vscode.workspace.getConfiguration("hearth").get("completion.modelPath"), outcome.path, "the model is selected");

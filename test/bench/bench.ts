@@ -1,0 +1,167 @@
+// npm run bench — Hearth against llama.cpp (node-llama-cpp, native CPU build) on the same model
+// files: a SmolLM3-3B-shape and a Qwen2.5-Coder-0.5B-shape Q4_K_M file (random valid blocks, real
+// shapes, cached under os.tmpdir()/hearth-bench), at 1 and 2 threads (and all cores where more
+// exist). Each run is a child process of one side (clean peak RSS); the sides alternate, and every
+// configuration is repeated (spread shown). Prints a markdown table; asserts nothing.
+//
+//   npm run bench                       everything (about 10 minutes on 2 cores)
+//   npm run bench -- --shapes qwen2.5-coder-0.5b --threads 2 --repeats 1 --sides hearth
+import { spawnSync } from "node:child_process";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { benchModelFile, SHAPES, weightBytesPerToken } from "./model-files.ts";
+import type { RunResult } from "./run-one.ts";
+import { Kernels } from "../../src/engine/wasm/kernels.ts";
+
+interface Args {
+  shapes: string[];
+  threads: number[];
+  repeats: number;
+  sides: ("hearth" | "llama")[];
+}
+
+function parseArgs(): Args {
+  const a = process.argv.slice(2);
+  const get = (name: string): string | undefined => {
+    const i = a.indexOf(`--${name}`);
+    return i >= 0 ? a[i + 1] : undefined;
+  };
+  const n = cpus().length;
+  const defaultThreads = [...new Set([1, Math.min(2, n), n])];
+  return {
+    shapes: get("shapes")?.split(",") ?? ["smollm3-3b", "qwen2.5-coder-0.5b"],
+    threads: get("threads")?.split(",").map(Number) ?? defaultThreads,
+    repeats: Number(get("repeats") ?? 2),
+    sides: (get("sides")?.split(",") as Args["sides"]) ?? ["hearth", "llama"],
+  };
+}
+
+/** Streaming-read bandwidth (GB/s) of this machine per thread count, WASM SIMD, 512 MiB buffer. */
+async function bandwidth(threads: number[]): Promise<Map<number, number>> {
+  setFlagsFromString("--experimental-wasm-relaxed-simd");
+  const k = await Kernels.create({ threads: Math.max(...threads) });
+  const bytes = 512 * 2 ** 20;
+  const buf = k.alloc(bytes);
+  k.bytes(buf, bytes).fill(1);
+  const partial = k.alloc(256);
+  const out = new Map<number, number>();
+  for (const t of threads) {
+    k.setThreads(t);
+    k.exports.stream_read(buf, bytes, partial);
+    let best = Infinity;
+    for (let i = 0; i < 8; i++) {
+      const s = performance.now();
+      k.exports.stream_read(buf, bytes, partial);
+      best = Math.min(best, performance.now() - s);
+    }
+    out.set(t, bytes / (best / 1000) / 1e9);
+  }
+  await k.close();
+  return out;
+}
+
+/** Milliseconds to read the whole file (warm page cache), 64 MiB at a time. */
+function fileReadMs(path: string): number {
+  const size = statSync(path).size;
+  const buf = Buffer.allocUnsafe(64 * 2 ** 20);
+  let best = Infinity;
+  for (let r = 0; r < 3; r++) {
+    const fd = openSync(path, "r");
+    const s = performance.now();
+    for (let pos = 0; pos < size; ) pos += readSync(fd, buf, 0, buf.length, pos) || size;
+    best = Math.min(best, performance.now() - s);
+    closeSync(fd);
+  }
+  return best;
+}
+
+function runChild(side: string, path: string, threads: number): RunResult {
+  const script = join(__dirname, "run-one.ts");
+  const r = spawnSync(process.execPath, ["--import", "tsx", script, side, path, String(threads)], {
+    encoding: "utf8",
+    timeout: 15 * 60 * 1000,
+    env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: "true" },
+    maxBuffer: 64 * 2 ** 20,
+  });
+  const line = r.stdout?.split("\n").find((l) => l.startsWith("RESULT "));
+  if (!line) throw new Error(`${side} run failed (status ${r.status}):\n${r.stderr?.slice(-4000)}`);
+  return JSON.parse(line.slice(7)) as RunResult;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+function cell(xs: number[], digits: number): string {
+  if (xs.length === 0) return "–";
+  const m = median(xs).toFixed(digits);
+  if (xs.length === 1) return m;
+  return `${m} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs();
+  const log = (s: string): void => console.error(`[bench] ${s}`);
+  const t0 = performance.now();
+  const bw = await bandwidth(args.threads);
+  log(`bandwidth: ${[...bw].map(([t, g]) => `${t} thread(s) ${g.toFixed(1)} GB/s`).join(", ")}`);
+  const lines: string[] = [];
+  const notes: string[] = [];
+  for (const key of args.shapes) {
+    const shape = SHAPES[key];
+    const path = benchModelFile(key, log);
+    const fileBytes = statSync(path).size;
+    const readMs = fileReadMs(path);
+    const wBytes = weightBytesPerToken(shape);
+    const kvBytes = shape.nLayer * 1024 * 2 * shape.nHeadKV * shape.headDim * 2;
+    notes.push(
+      `- ${shape.name}: file ${(fileBytes / 2 ** 20).toFixed(0)} MiB, read (warm cache) ${readMs.toFixed(0)} ms; ` +
+        `weights read per token ${(wBytes / 2 ** 20).toFixed(0)} MiB; KV cache (1024 positions, f16) ${(kvBytes / 2 ** 20).toFixed(0)} MiB; ` +
+        `RSS target ≤ ${((fileBytes + kvBytes) / 2 ** 20 + 300).toFixed(0)} MiB; load target ≤ ${(1.5 * readMs).toFixed(0)} ms`,
+    );
+    for (const threads of args.threads) {
+      const results: Record<string, RunResult[]> = { hearth: [], llama: [] };
+      for (let rep = 0; rep < args.repeats; rep++) {
+        const order = rep % 2 === 0 ? args.sides : [...args.sides].reverse();
+        for (const side of order) {
+          const r = runChild(side, path, threads);
+          log(`${key} t=${threads} ${side}${r.kernels ? ` (${r.kernels})` : ""}: load ${r.loadMs.toFixed(0)} ms, pp128 ${r.pp128.toFixed(1)}, pp512 ${r.pp512.toFixed(1)}, ttft ${r.ttftMs.toFixed(0)} ms, gen ${r.gen.toFixed(2)} tok/s (${r.generated} tokens), rss ${r.peakRssMiB.toFixed(0)} MiB`);
+          results[side].push(r);
+        }
+      }
+      const ceiling = (bw.get(threads) ?? bw.get(Math.max(...bw.keys()))!) * 1e9 / wBytes;
+      const metric = (label: string, f: (r: RunResult) => number, digits: number, extra = ""): void => {
+        const h = results.hearth.map(f);
+        const l = results.llama.map(f);
+        const ratio = h.length && l.length ? (median(h) / median(l)).toFixed(2) : "–";
+        lines.push(`| ${shape.name} | ${threads} | ${label} | ${cell(h, digits)} | ${cell(l, digits)} | ${ratio} | ${extra} |`);
+      };
+      const hGen = results.hearth.map((r) => r.gen);
+      metric("prompt 128, tok/s", (r) => r.pp128, 1);
+      metric("prompt 512, tok/s", (r) => r.pp512, 1);
+      metric("generation (64), tok/s", (r) => r.gen, 2, `ceiling ${ceiling.toFixed(1)} tok/s; Hearth ${hGen.length ? ((median(hGen) / ceiling) * 100).toFixed(0) : "–"} % of it`);
+      metric("time to first token (128), ms", (r) => r.ttftMs, 0);
+      metric("load, ms", (r) => r.loadMs, 0, `file read ${readMs.toFixed(0)} ms`);
+      metric("peak RSS, MiB", (r) => r.peakRssMiB, 0, `file + KV + 300 = ${((fileBytes + kvBytes) / 2 ** 20 + 300).toFixed(0)}`);
+      const kv = results.hearth[0]?.kernels;
+      if (kv) notes.push(`- Hearth kernels at ${threads} thread(s), ${shape.name}: ${kv} build`);
+    }
+  }
+  console.log(`\n## Hearth vs llama.cpp (node-llama-cpp 3.21.1, CPU) — ${cpus()[0]?.model ?? "?"}, ${cpus().length} cores, Node ${process.version}\n`);
+  console.log(`Memory bandwidth (WASM SIMD streaming read): ${[...bw].map(([t, g]) => `${g.toFixed(1)} GB/s at ${t} thread(s)`).join(", ")}.`);
+  console.log(`Decode ceiling = bandwidth ÷ weight bytes read per token. Median of ${args.repeats} alternating runs (min–max). Ratio = Hearth ÷ llama.cpp (tok/s: higher is better; ms and MiB: lower is better).\n`);
+  console.log("| model | threads | metric | Hearth | llama.cpp | ratio | note |");
+  console.log("|---|---|---|---|---|---|---|");
+  for (const l of lines) console.log(l);
+  console.log("");
+  for (const n of notes) console.log(n);
+  console.log(`\nTotal bench time ${((performance.now() - t0) / 60000).toFixed(1)} min.`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
