@@ -25,3 +25,18 @@ await Promise.all(
     }),
   ),
 );
+
+// The chat webview (runs in the browser-like webview; its CSS pulls in the codicon font).
+await build({
+  entryPoints: { chat: "media/chat/main.ts" },
+  outdir: "dist",
+  bundle: true,
+  platform: "browser",
+  format: "iife",
+  target: "es2022",
+  minify: true,
+  sourcemap: true,
+  loader: { ".ttf": "file" },
+  assetNames: "[name]",
+  logLevel: "warning",
+});

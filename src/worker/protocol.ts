@@ -8,8 +8,9 @@
 import type { FimTokens, ModelInfo } from "../engine/engine.ts";
 import type { GenerateStats } from "../engine/session.ts";
 import type { SamplingOptions } from "../engine/sampler.ts";
+import type { ChatPrompt } from "../chat/render-prompt.ts";
 
-export type { FimTokens, ModelInfo, GenerateStats, SamplingOptions };
+export type { FimTokens, ModelInfo, GenerateStats, SamplingOptions, ChatPrompt };
 
 /** KV slots the worker's engine has; a request's slot also decides its priority. */
 export type Slot = "completion" | "chat";
@@ -30,8 +31,11 @@ export interface LoadParams {
 
 export interface GenerateParams {
   slot: Slot;
-  /** Text (tokenised in the worker) or token ids. */
-  prompt: string | number[];
+  /**
+   * Text (tokenised in the worker), token ids, or a conversation rendered in the worker with the
+   * model's chat template (oldest turns dropped to fit; the stats then carry `droppedTurns`).
+   */
+  prompt: string | number[] | ChatPrompt;
   maxTokens?: number;
   sampling?: SamplingOptions;
   stop?: string[];

@@ -9,11 +9,11 @@
 //   before its first step ends at once without touching the engine.
 import type { GenerateChunk, GenerateStats } from "../engine/session.ts";
 import type { EngineGenerateRequest } from "../engine/engine.ts";
-import type { GenerateParams, Slot } from "./protocol.ts";
+import type { ChatPrompt, GenerateParams, Slot } from "./protocol.ts";
 
 /** What the scheduler needs of an engine (the real one, or a fake in unit tests). */
 export interface GeneratingEngine {
-  generate(req: EngineGenerateRequest): AsyncGenerator<GenerateChunk, GenerateStats>;
+  generate(req: Omit<EngineGenerateRequest, "prompt"> & { prompt: EngineGenerateRequest["prompt"] | ChatPrompt }): AsyncGenerator<GenerateChunk, GenerateStats>;
 }
 
 /** Where a job's output goes. */

@@ -4,6 +4,7 @@
 // one after another; requests that need the model wait for a load in progress.
 import { Engine } from "../engine/engine.ts";
 import { Scheduler } from "./scheduler.ts";
+import { withChatPrompts } from "../chat/render-prompt.ts";
 import { toWireError, type Event, type LoadParams, type ModelInfo, type Request } from "./protocol.ts";
 
 type Post = (event: Event) => void;
@@ -112,7 +113,8 @@ export class EngineService {
     });
     this.engine = engine;
     this.loadedKey = key;
-    this.scheduler = new Scheduler(engine);
+    // Chat requests carry the conversation: rendered with the model's template here, not in the host.
+    this.scheduler = new Scheduler(withChatPrompts(engine));
     return engine.info();
   }
 

@@ -15,11 +15,12 @@ import { format } from "node:util";
 import type { Page } from "playwright-core";
 import { makeWorkspace, type E2eConfig } from "./workspace.ts";
 import { installExtension, killAllServers, launchBrowser, startServer, type Server } from "./server.ts";
+import { chatUiRun } from "./chat-ui.ts";
 
 const ROOT = join(__dirname, "..", "..");
 const ARTIFACTS = join(ROOT, ".vscode-test", "artifacts");
 const SUITES = join(ROOT, ".vscode-test", "suites");
-const WATCHDOG_MS = 240_000;
+const WATCHDOG_MS = 420_000;
 
 interface Result {
   name: string;
@@ -177,6 +178,7 @@ async function main(): Promise<number> {
   try {
     await devExtensionRun(base, workspace);
     await packagedRun(base, workspace, config);
+    results.push(...(await chatUiRun(base, workspace, config)));
   } finally {
     rmSync(base, { recursive: true, force: true });
   }

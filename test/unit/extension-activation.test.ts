@@ -48,6 +48,7 @@ const fakeVscode = {
     showWarningMessage: (m: string) => (messages.push(`warning: ${m}`), Promise.resolve(undefined)),
     showInformationMessage: (m: string) => (messages.push(`info: ${m}`), Promise.resolve(undefined)),
     setStatusBarMessage: () => disposable,
+    registerWebviewViewProvider: () => disposable,
     withProgress: async (_o: unknown, task: (p: unknown, t: unknown) => Promise<unknown>) =>
       task({ report: () => progressReports++ }, { isCancellationRequested: false, onCancellationRequested: () => disposable }),
   },

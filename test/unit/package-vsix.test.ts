@@ -37,7 +37,7 @@ test(".vscodeignore excludes everything, then names what runs", () => {
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith("#"));
   assert.equal(lines[0], "**");
-  assert.deepEqual(lines.slice(1).sort(), ["!LICENSE", "!README.md", "!dist/*.wasm", "!dist/extension.js", "!dist/worker.js", "!media/**/*.{png,svg,css,js,html}", "!package.json"].sort());
+  assert.deepEqual(lines.slice(1).sort(), ["!LICENSE", "!README.md", "!dist/*.wasm", "!dist/chat.css", "!dist/chat.js", "!dist/codicon.ttf", "!dist/extension.js", "!dist/worker.js", "!media/**/*.{png,svg,css,js,html}", "!package.json"].sort());
 });
 
 test("the .vsix contains exactly the bundles, the kernels, media, manifest, README and LICENSE", (t) => {
@@ -52,7 +52,7 @@ test("the .vsix contains exactly the bundles, the kernels, media, manifest, READ
     const media = files.filter((f) => f.startsWith("media/"));
     assert.ok(media.includes("media/icon.png"));
     const rest = files.filter((f) => !wasm.includes(f) && !media.includes(f)).sort();
-    assert.deepEqual(rest, ["LICENSE.txt", "dist/extension.js", "dist/worker.js", "package.json", "readme.md"]);
+    assert.deepEqual(rest, ["LICENSE.txt", "dist/chat.css", "dist/chat.js", "dist/codicon.ttf", "dist/extension.js", "dist/worker.js", "package.json", "readme.md"]);
     for (const f of files) assert.doesNotMatch(f, /\.map$|\.ts$|node_modules|^src\/|^test\//, `${f} does not belong in the package`);
     const manifest = JSON.parse(execFileSync("node", ["-p", "JSON.stringify(require('./package.json'))"], { cwd: ROOT, encoding: "utf8" }));
     assert.ok(files.includes(manifest.main), `main (${manifest.main}) is packaged`);

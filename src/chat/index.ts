@@ -1,0 +1,124 @@
+// The chat feature's entry point for extension.ts: the sidebar view, its session (history in
+// workspaceState), "Hearth: Explain Selection" and "Hearth: New Chat".
+import * as vscode from "vscode";
+import type { EngineClient } from "../client/engine-client.ts";
+import type { GenerateStats } from "../worker/protocol.ts";
+import { explainRequest, lineTarget, type ExplainTarget } from "./explain.ts";
+import type { ChatEntry } from "./protocol.ts";
+import { ChatSession, type ChatGenerate, type ChatSettings } from "./session.ts";
+import { ChatViewProvider, VIEW_ID } from "./view.ts";
+
+export const EXPLAIN_SELECTION = "hearth.explainSelection";
+export const NEW_CHAT = "hearth.newChat";
+/** Development and test runs only: streams the active editor's text through the reply path. */
+export const DEV_REPLAY = "hearth.chat.devReplay";
+
+export interface ChatDeps {
+  client: EngineClient;
+  log: vscode.LogOutputChannel;
+  /** Loads the configured model with progress (ModelController.ensureLoaded); undefined = none. */
+  ensureModel: () => Promise<unknown>;
+}
+
+export interface ChatApi {
+  readonly session: ChatSession;
+  /** What Explain Selection does (the command returns the same). */
+  explainSelection(): Promise<{ request: ChatEntry; reply: ChatEntry } | undefined>;
+}
+
+export function readChatSettings(): ChatSettings {
+  const c = vscode.workspace.getConfiguration("hearth.chat");
+  return {
+    systemPrompt: c.get<string>("systemPrompt", ""),
+    maxTokens: Math.max(16, Math.floor(c.get<number>("maxTokens", 512))),
+    temperature: Math.max(0, c.get<number>("temperature", 0.6)),
+  };
+}
+
+export function registerChat(context: vscode.ExtensionContext, deps: ChatDeps): ChatApi {
+  // The conversation goes to the worker as is; it is rendered there with the model's template.
+  const generate: ChatGenerate = (params, token) => deps.client.generate(params, token);
+  const session = new ChatSession({
+    generate,
+    store: context.workspaceState,
+    settings: readChatSettings,
+    ensureModel: async () => deps.client.state.kind === "ready" || (await deps.ensureModel()) !== undefined,
+    log: deps.log,
+  });
+  const provider = new ChatViewProvider(context.extensionUri, session, deps.log);
+
+  const explainSelection = async () => {
+    const target = explainTarget();
+    if (!target) {
+      void vscode.window.showInformationMessage("Hearth: select the code to explain (or put the cursor on a line that is not blank), then run Explain Selection.");
+      return undefined;
+    }
+    await provider.reveal();
+    const request = explainRequest(target);
+    const reply = await session.ask(request, { enableThinking: vscode.workspace.getConfiguration("hearth.chat").get<boolean>("explainWithThinking", false) });
+    const entries = session.entries;
+    return { request: entries[entries.indexOf(reply) - 1], reply };
+  };
+
+  context.subscriptions.push(
+    provider,
+    vscode.window.registerWebviewViewProvider(VIEW_ID, provider),
+    vscode.commands.registerCommand(EXPLAIN_SELECTION, explainSelection),
+    vscode.commands.registerCommand(NEW_CHAT, async () => {
+      await session.clear();
+      await provider.reveal();
+    }),
+  );
+  if (context.extensionMode !== vscode.ExtensionMode.Production) {
+    void vscode.commands.executeCommand("setContext", "hearth.devMode", true);
+    context.subscriptions.push(
+      vscode.commands.registerCommand(DEV_REPLAY, async () => {
+        const text = vscode.window.activeTextEditor?.document.getText() ?? "";
+        await provider.reveal();
+        return session.ask("(developer replay of the active editor's text)", { generate: replay(text), skipModel: true });
+      }),
+    );
+  }
+  return { session, explainSelection };
+}
+
+/** The selection, else the current line if it is not blank. */
+function explainTarget(): ExplainTarget | undefined {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor) return undefined;
+  const doc = editor.document;
+  const sel = editor.selection;
+  const path = doc.isUntitled ? doc.uri.path : vscode.workspace.asRelativePath(doc.uri, false);
+  if (!sel.isEmpty) {
+    const code = doc.getText(sel);
+    if (code.trim()) {
+      const endLine = sel.end.character === 0 && sel.end.line > sel.start.line ? sel.end.line : sel.end.line + 1;
+      return { code, languageId: doc.languageId, path, startLine: sel.start.line + 1, endLine, wholeLine: false };
+    }
+  }
+  const line = lineTarget(doc.lineAt(sel.active.line).text);
+  return line === undefined ? undefined : { code: line, languageId: doc.languageId, path, startLine: sel.active.line + 1, endLine: sel.active.line + 1, wholeLine: true };
+}
+
+/** A stand-in generation streaming `text` in small pieces (the developer replay). */
+function replay(text: string): ChatGenerate {
+  return (_params, token) => {
+    let settle: (s: GenerateStats) => void = () => {};
+    const stats = new Promise<GenerateStats>((r) => (settle = r));
+    const iterable = (async function* () {
+      let n = 0;
+      try {
+        for (const piece of text.match(/[\s\S]{1,7}/g) ?? []) {
+          if (token.isCancellationRequested) break;
+          n++;
+          yield piece;
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      } finally {
+        const stopReason = token.isCancellationRequested ? "cancelled" : "eog";
+        settle({ promptTokens: 0, reusedTokens: 0, evaluatedTokens: 0, generatedTokens: n, promptMs: 0, generateMs: 0, stopReason });
+      }
+    })();
+    return Object.assign(iterable, { stats });
+  };
+}
