@@ -60,17 +60,17 @@ export class EngineService {
         reply(this.ready().then(() => this.need().tokenize(msg.params.text, msg.params)));
         return;
       case "generate":
-        this.ready().then(
-          () => {
+        // catch() after then(): need() throws inside the handler when no model is loaded.
+        this.ready()
+          .then(() => {
             this.need();
             this.scheduler!.submit(id, msg.params, {
               delta: (text, tokens) => this.post({ kind: "delta", id, text, tokens }),
               done: (stats) => this.post({ kind: "done", id, result: stats }),
               error: (err) => this.post({ kind: "error", id, error: toWireError(err) }),
             });
-          },
-          (err) => this.post({ kind: "error", id, error: toWireError(err) }),
-        );
+          })
+          .catch((err: unknown) => this.post({ kind: "error", id, error: toWireError(err) }));
         return;
       case "crash":
         this.crash(msg.params.how);

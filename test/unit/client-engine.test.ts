@@ -232,3 +232,24 @@ test("a bad file fails the load with the GGUF error; requests without a model sa
   await c.load(MODEL_REQ);
   assert.equal(c.state.kind, "ready");
 });
+
+test("the worker answers a generation with no model loaded with NoModelError and stays alive", async () => {
+  const { Worker } = await import("node:worker_threads");
+  const worker = new Worker(WORKER);
+  try {
+    const events: { kind: string; id: number; error?: { name: string }; result?: unknown }[] = [];
+    const next = (): Promise<void> => new Promise((resolve) => worker.once("message", (ev) => (events.push(ev), resolve())));
+    let answer = next();
+    worker.postMessage({ kind: "request", id: 1, method: "generate", params: { slot: "completion", prompt: "x" } });
+    await answer;
+    assert.equal(events[0].kind, "error");
+    assert.equal(events[0].error?.name, "NoModelError");
+    // Still alive and answering.
+    answer = next();
+    worker.postMessage({ kind: "request", id: 2, method: "info", params: {} });
+    await answer;
+    assert.deepEqual(events[1], { kind: "done", id: 2, result: null });
+  } finally {
+    await worker.terminate();
+  }
+});
