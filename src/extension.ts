@@ -9,6 +9,7 @@ import { ModelController, SELECT_MODEL, SHOW_LOG } from "./commands/model.ts";
 import { SHOW_ACTIONS, TOGGLE_COMPLETION, showActions, toggleCompletion } from "./commands/actions.ts";
 import { MODEL_KEYS, SECTION, readSettings } from "./commands/settings.ts";
 import { registerChat, type ChatApi } from "./chat/index.ts";
+import { registerInlineCompletion, type CompletionController } from "./completion/index.ts";
 import { registerModelCommands, type ModelsApi } from "./models/commands.ts";
 
 /** What `activate` returns: for features in other modules and for the tests in a real VS Code. */
@@ -16,6 +17,7 @@ export interface HearthApi {
   readonly client: EngineClient;
   readonly models: ModelController;
   readonly chat: ChatApi;
+  readonly completion: CompletionController;
   /** Download Model, the catalogue, the memory check (src/models). */
   readonly catalogue: ModelsApi;
   /** The status bar item's current text. */
@@ -76,10 +78,16 @@ export function activate(context: vscode.ExtensionContext): HearthApi {
   };
 
   const chat = registerChat(context, { client: engine, log, ensureModel: () => models.ensureLoaded() });
+  const completion = registerInlineCompletion(context, {
+    client: engine,
+    log,
+    status: (busy) => status.update({ completing: busy }),
+    ensureModel: () => models.ensureLoaded(),
+  });
 
   const activationMs = performance.now() - started;
   log.info(`Hearth activated in ${activationMs.toFixed(1)} ms (no model loaded; the engine starts on first use)`);
-  return { client: engine, models, chat, catalogue, statusText: () => status.text, activationMs };
+  return { client: engine, models, chat, completion, catalogue, statusText: () => status.text, activationMs };
 }
 
 export async function deactivate(): Promise<void> {

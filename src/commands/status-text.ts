@@ -6,6 +6,8 @@ export interface StatusView {
   /** Tokens per second of the last finished generation, if any. */
   tokensPerSecond: number | undefined;
   completionEnabled: boolean;
+  /** An inline completion is being computed. */
+  completing?: boolean;
 }
 
 export function statusText(v: StatusView): { text: string; tooltip: string; error: boolean } {
@@ -18,7 +20,9 @@ export function statusText(v: StatusView): { text: string; tooltip: string; erro
     case "ready": {
       const tps = v.tokensPerSecond !== undefined ? ` · ${v.tokensPerSecond.toFixed(1)} tok/s` : "";
       const i = v.state.info;
-      return { text: `$(check) Hearth: ready${tps}${off}`, tooltip: `Hearth: ${i.name ?? i.path} (${i.architecture}, context ${i.contextSize})`, error: false };
+      const icon = v.completing ? "$(loading~spin)" : "$(check)";
+      const tooltip = `Hearth: ${i.name ?? i.path} (${i.architecture}, context ${i.contextSize})${v.completing ? ": computing a completion" : ""}`;
+      return { text: `${icon} Hearth: ready${tps}${off}`, tooltip, error: false };
     }
     case "error":
       return { text: `$(error) Hearth: error${off}`, tooltip: `Hearth: ${v.state.message}. Click for actions.`, error: true };

@@ -49,6 +49,8 @@ const fakeVscode = {
     showInformationMessage: (m: string) => (messages.push(`info: ${m}`), Promise.resolve(undefined)),
     setStatusBarMessage: () => disposable,
     registerWebviewViewProvider: () => disposable,
+    onDidChangeTextEditorSelection: () => disposable,
+    onDidChangeActiveTextEditor: () => disposable,
     withProgress: async (_o: unknown, task: (p: unknown, t: unknown) => Promise<unknown>) =>
       task({ report: () => progressReports++ }, { isCancellationRequested: false, onCancellationRequested: () => disposable }),
   },
@@ -62,6 +64,10 @@ const fakeVscode = {
       update: async (k: string, v: unknown) => void settings.set(k, v),
     }),
     onDidChangeConfiguration: () => disposable,
+    onDidChangeTextDocument: () => disposable,
+  },
+  languages: {
+    registerInlineCompletionItemProvider: () => disposable,
   },
 };
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

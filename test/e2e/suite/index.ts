@@ -7,7 +7,10 @@ import { join } from "node:path";
 
 export function run(): Promise<void> {
   const mocha = new Mocha({ ui: "tdd", color: false, timeout: 60_000, reporter: "spec" });
-  for (const f of readdirSync(__dirname).filter((f) => f.endsWith(".e2e.js")).sort()) mocha.addFile(join(__dirname, f));
+  // extension.e2e first: it needs an extension host where no model has been loaded yet.
+  const files = readdirSync(__dirname).filter((f) => f.endsWith(".e2e.js")).sort();
+  const ordered = [...files.filter((f) => f === "extension.e2e.js"), ...files.filter((f) => f !== "extension.e2e.js")];
+  for (const f of ordered) mocha.addFile(join(__dirname, f));
   return new Promise((resolve, reject) => {
     const runner = mocha.run((failures) => {
       // The runner outside reads this line (and the exit code) to count the results. A failed

@@ -1,0 +1,98 @@
+// Inline completion in VS Code: registers the provider for every document, keeps the extra
+// context and the controller in step with the editor (cursor moves and edits cancel a generation
+// that no longer fits, settings and model changes reset the cache), and reports "computing" to
+// whoever shows it (the status bar). extension.ts calls registerInlineCompletion once.
+import * as vscode from "vscode";
+import type { EngineClient } from "../client/engine-client.ts";
+import type { ModelInfo } from "../worker/protocol.ts";
+import { CompletionController, type CursorContext } from "./controller.ts";
+import { HearthInlineProvider, cursorContext } from "./provider.ts";
+import { readCompletionSettings, SECTION } from "./settings.ts";
+import { WorkspaceContext } from "./workspace-context.ts";
+import { typedSince, type Anchor } from "./anchor.ts";
+
+export { CompletionController } from "./controller.ts";
+export type { CompletionRecord } from "./controller.ts";
+
+export interface InlineCompletionDeps {
+  client: EngineClient;
+  log: vscode.LogOutputChannel;
+  /** Called with true while a completion is being computed, false when not. */
+  status?: (busy: boolean) => void;
+  /**
+   * Loads the configured model with progress (ModelController.ensureLoaded). Called once when a
+   * completion is wanted, a model file is set and none is loaded yet (activation stays lazy).
+   */
+  ensureModel?: () => Promise<unknown>;
+}
+
+export function registerInlineCompletion(context: vscode.ExtensionContext, deps: InlineCompletionDeps): CompletionController {
+  const { client, log } = deps;
+  const workspace = new WorkspaceContext();
+  let askedToLoad = false;
+  const controller = new CompletionController({
+    client,
+    log,
+    settings: readCompletionSettings,
+    snippets: (doc, budget, languageId) => workspace.snippets(doc, budget, languageId),
+    model: async (): Promise<ModelInfo | undefined> => {
+      const state = client.state;
+      if (state.kind === "ready") return state.info;
+      if (state.kind === "loading") return undefined;
+      if (client.model) return (await client.info().catch(() => null)) ?? undefined; // a restarted worker reloads it
+      if (!askedToLoad && deps.ensureModel && modelFileSet()) {
+        askedToLoad = true;
+        void deps.ensureModel();
+      }
+      return undefined;
+    },
+    refresh: (anchor) => {
+      const now = activeAnchor();
+      if (now && typedSince(anchor, now) !== undefined) void vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+    },
+  });
+  context.subscriptions.push(
+    workspace,
+    { dispose: () => controller.dispose() },
+    vscode.languages.registerInlineCompletionItemProvider({ pattern: "**" }, new HearthInlineProvider(controller)),
+    controller.onDidChangeBusy((busy) => deps.status?.(busy)),
+    // Moving the cursor away or typing something else stops the generation in the worker now,
+    // not when VS Code next asks the provider.
+    vscode.window.onDidChangeTextEditorSelection((e) => {
+      if (controller.busy) controller.onEdit(anchorOf(e.textEditor));
+    }),
+    vscode.window.onDidChangeActiveTextEditor(() => controller.busy && controller.onEdit(activeAnchor())),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration(SECTION)) {
+        controller.cancelInflight();
+        controller.cache.clear();
+        if (e.affectsConfiguration(`${SECTION}.modelPath`)) askedToLoad = false;
+      }
+      if (e.affectsConfiguration("hearth.chat.modelPath")) askedToLoad = false;
+    }),
+    client.onDidChangeState((s) => {
+      if (s.kind !== "ready") {
+        controller.cancelInflight();
+        controller.cache.clear();
+      }
+    }),
+  );
+  return controller;
+}
+
+function modelFileSet(): boolean {
+  const c = vscode.workspace.getConfiguration("hearth");
+  return Boolean(c.get<string>("completion.modelPath", "").trim() || c.get<string>("chat.modelPath", "").trim());
+}
+
+function activeAnchor(): Anchor | undefined {
+  const e = vscode.window.activeTextEditor;
+  return e && anchorOf(e);
+}
+
+function anchorOf(editor: vscode.TextEditor): Anchor | undefined {
+  const sel = editor.selection;
+  if (!sel.isEmpty) return undefined;
+  const ctx: CursorContext = cursorContext(editor.document, sel.active, false);
+  return { doc: ctx.doc, before: ctx.before, lineAfter: ctx.lines.lineAt(ctx.line).slice(ctx.character) };
+}

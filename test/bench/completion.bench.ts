@@ -1,0 +1,176 @@
+// npm run bench:completion — inline completion as a user meets it: replays typing through a real
+// source file, one character at a time, through the completion controller, the engine client and
+// the engine worker (dist/worker.js), on models of Qwen2.5-Coder-0.5B shape (FIM prompts) and
+// SmolLM3-3B shape (prefix-only prompts), Q4_K_M with random weights (test/bench/model-files.ts).
+// Per keystroke: time from the keystroke to the first generated text (the first ghost text
+// can show then), prompt tokens evaluated vs reused, and whether the previous generation was
+// cancelled. Twice: with the engine's prefix cache (the normal path) and without it (a unique
+// first line in every prompt, so nothing can be reused). The next keystroke comes as soon as
+// the first text arrived: every keystroke cancels the generation before it.
+// The bench vocabularies have no FIM tokens and no merges (one token per byte): the 0.5B shape
+// is given Qwen's FIM spellings, which then cost a few tokens each; token counts are the bench
+// tokenizer's. Prints markdown tables; asserts nothing.
+//
+//   npm run bench:completion
+//   npm run bench:completion -- --shapes qwen2.5-coder-0.5b --keystrokes 100 --cold 5 --threads 2
+import { readFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { CancellationSource, type CancellationLike } from "../../src/client/cancellation.ts";
+import { EngineClient } from "../../src/client/engine-client.ts";
+import { CompletionController, type CompletionRecord } from "../../src/completion/controller.ts";
+import { DEFAULTS } from "../../src/completion/config.ts";
+import { linesOf } from "../../src/completion/window.ts";
+import type { GenerateParams, ModelInfo } from "../../src/worker/protocol.ts";
+import { benchModelFile, SHAPES } from "./model-files.ts";
+
+const ROOT = join(__dirname, "..", "..");
+const SOURCE_FILE = join(ROOT, "src", "engine", "session.ts");
+const QWEN_FIM = { prefix: "<|fim_prefix|>", suffix: "<|fim_suffix|>", middle: "<|fim_middle|>" };
+
+interface Args {
+  shapes: string[];
+  keystrokes: Record<string, number>;
+  cold: Record<string, number>;
+  threads: number;
+  contextSize: number;
+}
+
+function parseArgs(): Args {
+  const a = process.argv.slice(2);
+  const get = (name: string): string | undefined => {
+    const i = a.indexOf(`--${name}`);
+    return i >= 0 ? a[i + 1] : undefined;
+  };
+  const shapes = get("shapes")?.split(",") ?? ["qwen2.5-coder-0.5b", "smollm3-3b"];
+  const per = (name: string, defaults: Record<string, number>) => {
+    const v = get(name);
+    return Object.fromEntries(shapes.map((s) => [s, v !== undefined ? Number(v) : (defaults[s] ?? 20)]));
+  };
+  return {
+    shapes,
+    keystrokes: per("keystrokes", { "qwen2.5-coder-0.5b": 200, "smollm3-3b": 80 }),
+    cold: per("cold", { "qwen2.5-coder-0.5b": 6, "smollm3-3b": 3 }),
+    threads: Number(get("threads") ?? Math.max(1, Math.min(2, cpus().length))),
+    contextSize: Number(get("context") ?? 4096),
+  };
+}
+
+interface Sample {
+  firstTextMs: number | undefined;
+  evaluated: number;
+  reused: number;
+  promptTokens: number;
+  cancelledPrevious: boolean;
+}
+
+/** Makes every prompt unique from its first token on: nothing in the slot can be reused. */
+function withoutPrefixCache(client: EngineClient): EngineClient {
+  let n = 0;
+  return Object.assign(Object.create(client) as EngineClient, {
+    generate: (params: GenerateParams, token?: CancellationLike) => client.generate({ ...params, prompt: `#${n++}#\n${params.prompt as string}` }, token),
+  });
+}
+
+async function replay(client: EngineClient, info: ModelInfo, source: string, start: number, keystrokes: number): Promise<{ samples: Sample[]; controller: CompletionController }> {
+  const controller = new CompletionController({
+    client,
+    model: async () => info,
+    settings: () => ({ ...DEFAULTS, debounceMs: 0, adaptiveDebounce: false, extraContextTokens: 0, firstLineMs: 60_000 }),
+    snippets: () => [],
+    log: { debug() {}, info() {}, warn: (m) => console.error(m) },
+  });
+  const records = new Map<string, CompletionRecord>();
+  controller.onDidFinish((r) => {
+    records.set(r.anchor.before, r);
+    if (process.env.HEARTH_BENCH_VERBOSE) console.error(`  ${r.stats.stopReason}: prompt ${r.stats.promptTokens} (evaluated ${r.stats.evaluatedTokens}) in ${r.stats.promptMs.toFixed(0)} ms, first text ${r.firstTextMs} ms`);
+  });
+  const anchors: string[] = [];
+  for (let i = 0; i < keystrokes; i++) {
+    const before = source.slice(0, start + i);
+    // The document: what was typed so far, and the rest of the file after the cursor.
+    const lines = linesOf(source);
+    const upTo = before.split("\n");
+    const line = upTo.length - 1;
+    const character = upTo[line].length;
+    const firstText = new Promise<void>((resolve) => {
+      const a = controller.onDidReceiveFirstText((anchor) => anchor.before === before && (a.dispose(), b.dispose(), resolve()));
+      const b = controller.onDidFinish((r) => r.anchor.before === before && (a.dispose(), b.dispose(), resolve()));
+    });
+    const token = new CancellationSource();
+    void controller.provide({ doc: "file:///bench.ts", path: "src/engine/session.ts", languageId: "typescript", lines, line, character, before, explicit: false }, token.token);
+    // No request when the cache or the running generation answered: nothing to wait for.
+    await Promise.race([firstText, new Promise((r) => setTimeout(r, 50)).then(() => (controller.busy ? firstText : undefined))]);
+    token.cancel();
+    anchors.push(before);
+    if (process.env.HEARTH_BENCH_VERBOSE) console.error(`keystroke ${i}: requests ${controller.counters.requests}, busy ${controller.busy}`);
+  }
+  controller.cancelInflight();
+  await new Promise((r) => setTimeout(r, 500));
+  const samples: Sample[] = [];
+  for (const a of anchors) {
+    const r = records.get(a);
+    if (!r) continue;
+    samples.push({ firstTextMs: r.firstTextMs, evaluated: r.stats.evaluatedTokens, reused: r.stats.reusedTokens, promptTokens: r.stats.promptTokens, cancelledPrevious: r.stats.stopReason === "cancelled" });
+  }
+  return { samples, controller };
+}
+
+function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function pct(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+
+function row(shape: string, mode: string, samples: Sample[], keystrokes: number, c: CompletionController): string {
+  const ttft = samples.map((s) => s.firstTextMs).filter((x): x is number => x !== undefined);
+  const evaluated = samples.map((s) => s.evaluated);
+  const reused = samples.map((s) => s.reused);
+  const prompt = samples.map((s) => s.promptTokens);
+  const cancelled = samples.filter((s) => s.cancelledPrevious).length;
+  return `| ${shape} | ${mode} | ${keystrokes} | ${c.counters.requests} | ${median(ttft).toFixed(0)} | ${pct(ttft, 90).toFixed(0)} | ${median(prompt).toFixed(0)} | ${median(evaluated).toFixed(0)} | ${median(reused).toFixed(0)} | ${cancelled} | ${c.counters.cacheHits + c.counters.followed} |`;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs();
+  const source = readFileSync(SOURCE_FILE, "utf8");
+  const lines: string[] = [];
+  console.log(`completion benchmark: typing through ${SOURCE_FILE.slice(ROOT.length + 1)} (${source.length} characters), ${args.threads} thread(s), context ${args.contextSize}\n`);
+  for (const shape of args.shapes) {
+    const path = benchModelFile(shape, (s) => console.log(s));
+    const client = new EngineClient({ workerPath: join(ROOT, "dist", "worker.js") });
+    try {
+      const loaded = await client.load({ path, threads: args.threads, contextSize: args.contextSize });
+      const info = SHAPES[shape].arch === "qwen2" ? { ...loaded, fim: QWEN_FIM } : loaded;
+      const fileTokens = (await client.tokenize({ text: source, addSpecial: false })).length;
+      console.log(`${SHAPES[shape].name}: ${info.fim ? "FIM" : "prefix-only"} prompts; the file is ${fileTokens} tokens for this vocabulary`);
+      // Start typing in the middle of the file: the prefix window is full from the first keystroke.
+      const start = source.indexOf("\n", Math.floor(source.length / 2)) + 1;
+      const warm = await replay(client, info, source, start, args.keystrokes[shape]);
+      lines.push(row(SHAPES[shape].name, "prefix cache on", warm.samples, args.keystrokes[shape], warm.controller));
+      const cold = await replay(withoutPrefixCache(client), info, source, start, args.cold[shape]);
+      lines.push(row(SHAPES[shape].name, "prefix cache off", cold.samples, args.cold[shape], cold.controller));
+      console.log(lines.slice(-2).join("\n"));
+    } finally {
+      await client.dispose();
+    }
+  }
+  console.log("\n| model | mode | keystrokes | requests | first text median (ms) | p90 (ms) | prompt tokens (median) | evaluated (median) | reused (median) | cancelled by the next key | answered without a request |");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+  for (const l of lines) console.log(l);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

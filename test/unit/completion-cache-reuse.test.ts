@@ -1,0 +1,114 @@
+// Engine level, with real GGUF files: the prompts the completion code builds keep the completion
+// slot's KV useful. Typing one more character evaluates only the tokens after the first one that
+// changed (prefix-only prompts: just the new ones at the end; FIM prompts: those plus the short
+// suffix part), and the suggestion equals the one a cold request (an empty slot) gives.
+// qwen2 fixture: a vocabulary with Qwen's FIM tokens (FIM prompts); stories260K: prefix-only.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Engine } from "../../src/engine/engine.ts";
+import { makeModelFixture } from "../conformance/fixtures.ts";
+import { STORIES_PATH } from "../helpers/gguf-fixtures.ts";
+import { buildPrompt, type PromptFormat } from "../../src/completion/prompt.ts";
+import { linesOf, prefixWindow, suffixWindow } from "../../src/completion/window.ts";
+
+const SOURCE = `import { readFileSync } from "node:fs";
+
+export function add(a: number, b: number): number {
+  return a + b;
+}
+
+export function total(values: number[]): number {
+  let sum = 0;
+  for (const v of values) sum = add(sum, v);
+  return sum;
+}
+
+export function main(path: string): void {
+  const values = readFileSync(path, "utf8").split("\\n").map(Number);
+  console.log(total(values));
+}
+`;
+
+/** The prompt the controller builds for the cursor at `offset` of SOURCE (the document as typed so far plus the rest). */
+function promptAt(offset: number, format: PromptFormat): string {
+  const doc = linesOf(SOURCE);
+  const before = SOURCE.slice(0, offset).split("\n");
+  const line = before.length - 1;
+  const character = before[line].length;
+  return buildPrompt(
+    {
+      path: "src/total.ts",
+      languageId: "typescript",
+      prefix: prefixWindow(doc, line, character, 400).text,
+      suffix: format.kind === "fim" ? suffixWindow(doc, line, character, 60) : "",
+      snippets: [{ path: "src/other.ts", languageId: "typescript", text: "export const LIMIT = 10;" }],
+    },
+    format,
+  ).text;
+}
+
+async function run(engine: Engine, slot: string, prompt: string) {
+  const g = engine.generate({ slot, prompt, maxTokens: 12, stop: ["\n\n"] });
+  let text = "";
+  for (;;) {
+    const r = await g.next();
+    if (r.done) return { text, stats: r.value };
+    text += r.value.text;
+  }
+}
+
+function commonPrefix(a: readonly number[], b: readonly number[]): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
+}
+
+async function typeAlong(engine: Engine, format: PromptFormat, maxEvaluated: (suffixTokens: number) => number): Promise<void> {
+  const start = SOURCE.indexOf("let sum") + 4;
+  let previous = promptAt(start - 1, format);
+  await run(engine, "completion", previous);
+  let reusedTotal = 0;
+  for (let offset = start; offset < start + 12; offset++) {
+    const prompt = promptAt(offset, format);
+    const warm = await run(engine, "completion", prompt);
+    const ids = engine.tokenize(prompt);
+    const shared = commonPrefix(engine.tokenize(previous), ids);
+    const s = warm.stats;
+    assert.equal(s.promptTokens, ids.length);
+    assert.equal(s.reusedTokens, Math.min(shared, ids.length - 1), `offset ${offset}: the slot kept the shared prefix`);
+    assert.equal(s.evaluatedTokens, ids.length - s.reusedTokens, "only the rest was evaluated");
+    const suffixStart = format.kind === "fim" ? prompt.indexOf(format.fim.suffix) : prompt.length;
+    const suffixTokens = format.kind === "fim" ? ids.length - engine.tokenize(prompt.slice(0, suffixStart)).length : 0;
+    assert.ok(s.evaluatedTokens <= maxEvaluated(suffixTokens), `offset ${offset}: ${s.evaluatedTokens} evaluated of ${ids.length} (suffix ${suffixTokens})`);
+    reusedTotal += s.reusedTokens;
+    const cold = await run(engine, "chat", prompt); // another slot, cleared first: a cold request
+    assert.equal(cold.stats.reusedTokens, 0);
+    assert.equal(warm.text, cold.text, `offset ${offset}: the same suggestion as a cold request`);
+    engine.model.slot("chat").clear();
+    previous = prompt;
+  }
+  assert.ok(reusedTotal > 0);
+}
+
+test("FIM prompts (qwen2 fixture with <|fim_*|> tokens): a keystroke evaluates the changed tokens and the suffix part only", async () => {
+  const fx = makeModelFixture({ arch: "qwen2", weights: "Q8_0" });
+  const engine = await Engine.load(fx.path, { threads: 1, contextSize: 512 });
+  try {
+    const fim = engine.info().fim;
+    assert.deepEqual(fim, { prefix: "<|fim_prefix|>", suffix: "<|fim_suffix|>", middle: "<|fim_middle|>" });
+    // The changed token(s) at the cursor (a merge may swallow the previous one) + suffix + <|fim_middle|>.
+    await typeAlong(engine, { kind: "fim", fim: fim! }, (suffix) => suffix + 3);
+  } finally {
+    await engine.dispose();
+  }
+});
+
+test("prefix-only prompts (stories260K): a keystroke evaluates only the last token or two", async () => {
+  const engine = await Engine.load(STORIES_PATH, { threads: 1, contextSize: 512 });
+  try {
+    assert.equal(engine.info().fim, undefined, "no FIM tokens: prefix-only");
+    await typeAlong(engine, { kind: "prefix" }, () => 3);
+  } finally {
+    await engine.dispose();
+  }
+});

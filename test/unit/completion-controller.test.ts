@@ -1,0 +1,276 @@
+// The completion controller with a fake engine client and fake time: debounce, cancellation of
+// the running generation (through the token the client forwards to the worker), following a
+// streaming generation while typing, the suggestion cache, refresh when the suggestion grows,
+// the first-line time budget, per-language switches and the busy signal.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { CancellationSource, type CancellationLike } from "../../src/client/cancellation.ts";
+import { DeltaStream } from "../../src/client/stream.ts";
+import { CompletionController, type CursorContext } from "../../src/completion/controller.ts";
+import { AdaptiveDebounce } from "../../src/completion/debounce.ts";
+import { DEFAULTS, type CompletionSettings } from "../../src/completion/config.ts";
+import { linesOf } from "../../src/completion/window.ts";
+import type { Anchor } from "../../src/completion/anchor.ts";
+import type { GenerateParams, GenerateStats, ModelInfo } from "../../src/worker/protocol.ts";
+
+const STATS: GenerateStats = { promptTokens: 10, reusedTokens: 0, evaluatedTokens: 10, generatedTokens: 3, promptMs: 1, generateMs: 1, stopReason: "eog" };
+
+interface Call {
+  params: GenerateParams;
+  cancelled: boolean;
+  push(text: string): void;
+  end(): void;
+}
+
+class FakeClient {
+  readonly calls: Call[] = [];
+  generate(params: GenerateParams, token?: CancellationLike) {
+    const stream = new DeltaStream(() => {});
+    let settle!: (s: GenerateStats) => void;
+    const stats = new Promise<GenerateStats>((r) => (settle = r));
+    const call: Call = {
+      params,
+      cancelled: false,
+      push: (t) => stream.push(t),
+      end: () => {
+        stream.end();
+        settle(STATS);
+      },
+    };
+    token?.onCancellationRequested(() => {
+      call.cancelled = true;
+      stream.end();
+      settle({ ...STATS, stopReason: "cancelled" });
+    });
+    this.calls.push(call);
+    return Object.assign(stream, { stats });
+  }
+  async tokenize() {
+    return [1, 2, 3];
+  }
+  get last(): Call {
+    return this.calls[this.calls.length - 1];
+  }
+}
+
+const INFO = { path: "/m.gguf", name: "m", architecture: "qwen2", contextSize: 4096, fim: undefined } as unknown as ModelInfo;
+
+function setup(over: Partial<CompletionSettings> = {}, info: ModelInfo = INFO) {
+  const client = new FakeClient();
+  const sleeps: number[] = [];
+  const refreshes: Anchor[] = [];
+  let clock = 0;
+  const busy: boolean[] = [];
+  const settings = { ...DEFAULTS, extraContextTokens: 0, firstLineMs: 10_000, ...over };
+  const controller = new CompletionController({
+    client,
+    model: async () => info,
+    settings: () => settings,
+    snippets: () => [],
+    log: { debug() {}, info() {}, warn() {} },
+    refresh: (a) => refreshes.push(a),
+    sleep: async (ms) => void sleeps.push(ms),
+    now: () => clock,
+  });
+  controller.onDidChangeBusy((b) => busy.push(b));
+  return { client, controller, sleeps, refreshes, busy, settings, tick: (ms: number) => (clock += ms) };
+}
+
+/** The cursor at the end of `text` in a plain-text file. */
+function at(text: string, explicit = false, languageId = "plaintext"): CursorContext {
+  const lines = linesOf(text);
+  const line = lines.lineCount - 1;
+  return { doc: "file:///a.txt", path: "a.txt", languageId, lines, line, character: lines.lineAt(line).length, before: text, explicit };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+test("a keystroke waits for the debounce, then the first complete line is shown while generation goes on", async () => {
+  const { client, controller, sleeps, busy } = setup();
+  const token = new CancellationSource().token;
+  const shown = controller.provide(at("Once upon"), token);
+  await tick();
+  assert.deepEqual(sleeps, [DEFAULTS.debounceMs]);
+  assert.equal(client.calls.length, 1);
+  assert.equal(client.last.params.slot, "completion");
+  assert.equal(client.last.params.prompt, "Once upon", "plain text, prefix-only model: the text itself");
+  assert.deepEqual(client.last.params.sampling, { temperature: 0 });
+  client.last.push(" a ti");
+  client.last.push("me\nthere");
+  assert.equal(await shown, " a time");
+  assert.equal(client.last.cancelled, false, "still generating the next lines");
+  assert.deepEqual(busy, [true]);
+  client.last.end();
+  await tick();
+  assert.deepEqual(busy, [true, false]);
+});
+
+test("an explicit trigger skips the debounce", async () => {
+  const { client, controller, sleeps } = setup();
+  const p = controller.provide(at("x", true), new CancellationSource().token);
+  await tick();
+  assert.deepEqual(sleeps, []);
+  client.last.push("y\n");
+  assert.equal(await p, "y");
+});
+
+test("a keystroke that does not follow the suggestion cancels the running generation in the client (and so in the worker)", async () => {
+  const { client, controller } = setup();
+  const first = new CancellationSource();
+  const p1 = controller.provide(at("abc"), first.token);
+  await tick();
+  client.last.push("def");
+  first.cancel(); // VS Code cancels the old request when the user types
+  assert.equal(await p1, undefined);
+  assert.equal(client.calls[0].cancelled, false, "the next request decides");
+  const p2 = controller.provide(at("abcX"), new CancellationSource().token);
+  await tick();
+  assert.equal(client.calls[0].cancelled, true, "cancelled before the debounce even ends");
+  assert.equal(client.calls.length, 2);
+  client.last.push("yz\n");
+  assert.equal(await p2, "yz");
+  assert.equal(controller.counters.cancelled, 1);
+});
+
+test("moving the cursor elsewhere (onEdit) cancels at once; typing along does not", async () => {
+  const { client, controller } = setup();
+  void controller.provide(at("abc"), new CancellationSource().token);
+  await tick();
+  client.last.push("def");
+  await tick();
+  controller.onEdit({ doc: "file:///a.txt", before: "abcd", lineAfter: "" });
+  assert.equal(client.last.cancelled, false, "typed 'd' as suggested");
+  controller.onEdit({ doc: "file:///a.txt", before: "abcx", lineAfter: "" });
+  assert.equal(client.last.cancelled, true);
+  assert.equal(controller.busy, false);
+});
+
+test("typing along a streaming suggestion follows it: no new request, the rest grows", async () => {
+  const { client, controller } = setup();
+  const p1 = controller.provide(at("let x"), new CancellationSource().token);
+  await tick();
+  client.last.push(" = 1;\ny = 2;\n");
+  assert.equal(await p1, " = 1;\ny = 2;");
+  const p2 = controller.provide(at("let x ="), new CancellationSource().token);
+  assert.equal(await p2, " 1;\ny = 2;");
+  assert.equal(client.calls.length, 1);
+  assert.equal(controller.counters.followed, 1);
+});
+
+test("when the shown suggestion grows, the editor is asked to query again", async () => {
+  const { client, controller, refreshes } = setup();
+  const p = controller.provide(at("a"), new CancellationSource().token);
+  await tick();
+  client.last.push("b\n");
+  assert.equal(await p, "b");
+  assert.equal(refreshes.length, 0);
+  client.last.push("c\n");
+  await tick();
+  assert.equal(refreshes.length, 1);
+  assert.equal(refreshes[0].before, "a");
+  // The re-query gets the longer suggestion at once.
+  assert.equal(await controller.provide(at("a", true), new CancellationSource().token), "b\nc");
+});
+
+test("after the generation ends, typing along is answered from the suggestion cache", async () => {
+  const { client, controller } = setup();
+  const p = controller.provide(at("fo"), new CancellationSource().token);
+  await tick();
+  client.last.push("o(bar)");
+  client.last.end();
+  assert.equal(await p, "o(bar)");
+  await tick();
+  // Some other request in between replaces the in-flight generation...
+  const other = controller.provide({ ...at("zzz"), doc: "file:///b.txt" }, new CancellationSource().token);
+  await tick();
+  client.last.push("1");
+  client.last.end();
+  await other;
+  await tick();
+  // ...but coming back and typing along the first suggestion needs no request.
+  assert.equal(await controller.provide(at("foo(b"), new CancellationSource().token), "ar)");
+  assert.equal(client.calls.length, 2);
+  assert.equal(controller.counters.cacheHits, 1);
+});
+
+test("a request cancelled during the debounce sends nothing to the engine", async () => {
+  const { client, controller } = setup();
+  const source = new CancellationSource();
+  source.cancel();
+  assert.equal(await controller.provide(at("x"), source.token), undefined);
+  assert.equal(client.calls.length, 0);
+});
+
+test("an unfinished first line is shown when the first-line budget runs out", async () => {
+  const { client, controller } = setup({ firstLineMs: 20 });
+  const p = controller.provide(at("The cat"), new CancellationSource().token);
+  await tick();
+  client.last.push(" sat on");
+  assert.equal(await p, " sat on");
+});
+
+test("languages switched off get nothing and start nothing", async () => {
+  const { client, controller } = setup({ languages: { "*": true, plaintext: false } });
+  assert.equal(await controller.provide(at("x"), new CancellationSource().token), undefined);
+  assert.equal(client.calls.length, 0);
+});
+
+test("no model loaded: nothing is suggested", async () => {
+  const client = new FakeClient();
+  const controller = new CompletionController({ client, model: async () => undefined, settings: () => DEFAULTS, snippets: () => [], log: { debug() {}, info() {}, warn() {} }, sleep: async () => {} });
+  assert.equal(await controller.provide(at("x"), new CancellationSource().token), undefined);
+  assert.equal(client.calls.length, 0);
+});
+
+test("a FIM model gets prefix, suffix and middle; single-line when text follows the cursor", async () => {
+  const fim = { prefix: "<|fim_prefix|>", suffix: "<|fim_suffix|>", middle: "<|fim_middle|>" };
+  const { client, controller } = setup({}, { ...INFO, fim } as ModelInfo);
+  const lines = linesOf("foo(\nnext");
+  const ctx: CursorContext = { doc: "file:///a.ts", path: "a.ts", languageId: "typescript", lines, line: 0, character: 4, before: "foo(", explicit: true };
+  const p = controller.provide({ ...ctx, lines: linesOf("foo()\nnext"), character: 4 }, new CancellationSource().token);
+  await tick();
+  await tick();
+  assert.equal(client.last.params.prompt, "<|fim_prefix|>// Language: typescript\n// Path: a.ts\nfoo(<|fim_suffix|>)\nnext<|fim_middle|>");
+  assert.ok(client.last.params.stop?.includes("\n"), "single line: the engine stops at the newline");
+  client.last.push("a, b)");
+  client.last.end();
+  assert.equal(await p, "a, b");
+});
+
+test("the adaptive debounce waits a little longer than a fast typist's gap, and the base otherwise", () => {
+  let t = 0;
+  const d = new AdaptiveDebounce(() => t);
+  assert.equal(d.next(75, true), 75);
+  for (let i = 0; i < 10; i++) {
+    t += 150;
+    d.next(75, true);
+  }
+  t += 150;
+  assert.equal(d.next(75, true), 180, "1.2 × 150 ms");
+  t += 5000; // a pause is not learnt: typing on after it, the typist's speed still counts
+  assert.equal(d.next(75, true), 180);
+  t += 150;
+  assert.equal(d.next(75, false), 75, "adaptive off");
+  for (let i = 0; i < 20; i++) {
+    t += 400;
+    d.next(75, true);
+  }
+  t += 400;
+  assert.equal(d.next(75, true), 75, "slow typing: the base");
+});
+
+test("a keystroke before any text arrived is checked when the text comes: a mismatch cancels and asks anew", async () => {
+  const { client, controller } = setup();
+  void controller.provide(at("abc"), new CancellationSource().token);
+  await tick();
+  const p = controller.provide(at("abcQ"), new CancellationSource().token);
+  await tick();
+  assert.equal(client.calls.length, 1, "nothing generated yet: 'Q' may still be what comes");
+  client.calls[0].push("def\n");
+  await tick();
+  await tick();
+  assert.equal(client.calls[0].cancelled, true);
+  assert.equal(client.calls.length, 2, "a new request at the new position");
+  client.last.push("R\n");
+  assert.equal(await p, "R");
+});
