@@ -11,7 +11,7 @@ import { GgufValueType } from "../../src/engine/gguf/types.ts";
 import { GgmlType, rowBytes } from "../../src/engine/quant/types.ts";
 import { f32ToF16 } from "../../src/engine/quant/half.ts";
 
-const GENERATOR_VERSION = 1;
+const GENERATOR_VERSION = 2;
 
 export interface BenchShape {
   name: string;
@@ -42,7 +42,12 @@ export const SHAPES: Record<string, BenchShape> = {
   "qwen2.5-coder-0.5b": {
     name: "Qwen2.5-Coder-0.5B shape", arch: "qwen2", nLayer: 24, nEmbd: 896, nFF: 4864, nHead: 14, nHeadKV: 2, headDim: 64,
     nVocab: 151936, qkvBias: true, ropeFreqBase: 1000000, pre: "qwen2",
-    specials: { "<|endoftext|>": 151643, "<|im_start|>": 151644, "<|im_end|>": 151645 },
+    // Qwen2.5-Coder's real specials, FIM ones included, so completion benchmarks use FIM prompts.
+    specials: {
+      "<|endoftext|>": 151643, "<|im_start|>": 151644, "<|im_end|>": 151645,
+      "<|fim_prefix|>": 151659, "<|fim_middle|>": 151660, "<|fim_suffix|>": 151661, "<|fim_pad|>": 151662,
+      "<|repo_name|>": 151663, "<|file_sep|>": 151664,
+    },
     bos: "<|endoftext|>", eos: "<|im_end|>",
   },
 };
