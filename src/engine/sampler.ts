@@ -23,6 +23,27 @@ export function argmax(logits: ArrayLike<number>): number {
   return best;
 }
 
+/**
+ * Ids of the k largest logits, largest first (ties: lower id first, as a stable sort gives).
+ * One pass with a small sorted buffer: sorting a 150k vocabulary for every token would cost
+ * more than the sampling itself.
+ */
+export function topKIds(logits: ArrayLike<number>, k: number): number[] {
+  const ids: number[] = [];
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i];
+    if (ids.length === k && v <= logits[ids[k - 1]]) continue;
+    let j = ids.length < k ? ids.length : k - 1;
+    while (j > 0 && logits[ids[j - 1]] < v) {
+      if (j < k) ids[j] = ids[j - 1];
+      j--;
+    }
+    ids[j] = i;
+    if (ids.length > k) ids.length = k;
+  }
+  return ids;
+}
+
 export class Sampler {
   private state: number;
 
@@ -40,8 +61,7 @@ export class Sampler {
     const penalised = this.penalties(logits, history);
     if (this.greedy) return argmax(penalised ?? logits);
     const source = penalised ?? logits;
-    let ids = Array.from(source.keys()).sort((a, b) => source[b] - source[a]);
-    if (o.topK && o.topK > 0) ids = ids.slice(0, o.topK);
+    let ids = o.topK && o.topK > 0 ? topKIds(source, o.topK) : Array.from(source.keys()).sort((a, b) => source[b] - source[a]);
     const temp = o.temperature!;
     const max = source[ids[0]];
     let probs = ids.map((id) => Math.exp((source[id] - max) / temp));

@@ -115,7 +115,7 @@ export class Session {
     const slot = this.model.slot(req.slot);
     const history = [...prompt];
     const maxTokens = req.maxTokens ?? 256;
-    let logits = first.logits;
+    const logits = first.logits;
     try {
       for (;;) {
         if (stats.generatedTokens >= maxTokens) {
@@ -143,8 +143,10 @@ export class Session {
           stats.stopReason = "context";
           break;
         }
-        // The sampled token goes into the cache so the next request can reuse it too.
-        logits = Float32Array.from(this.model.transformer.forward(slot, [token], history.length - 1, true)!);
+        // The sampled token goes into the cache so the next request can reuse it too. The logits
+        // are copied out of engine memory at once (another request's step may run before this one
+        // samples again) into this request's own buffer: no allocation per token.
+        logits.set(this.model.transformer.forward(slot, [token], history.length - 1, true)!);
         slot.append([token]);
         await yieldToEventLoop();
       }

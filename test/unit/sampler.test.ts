@@ -58,3 +58,15 @@ test("stop strings: held back while incomplete, cut where they start, never emit
   const o = new StopMatcher([]);
   assert.deepEqual(o.push("anything"), { text: "anything", stopped: false });
 });
+
+test("topKIds equals a full sort's first k, ties in id order", async () => {
+  const { topKIds } = await import("../../src/engine/sampler.ts");
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  for (const n of [1, 5, 100, 5000]) {
+    // Rounded values make many ties.
+    const x = Float32Array.from({ length: n }, () => Math.round(rand() * 50) / 10);
+    const sorted = Array.from(x.keys()).sort((a, b) => x[b] - x[a]);
+    for (const k of [1, 3, 40, n]) assert.deepEqual(topKIds(x, k), sorted.slice(0, k), `n=${n} k=${k}`);
+  }
+});
