@@ -305,15 +305,43 @@ INLINE v128_t dot32_small(v128_t lo, v128_t hi, const int8_t *q8) {
   return wasm_i32x4_extadd_pairwise_i16x8(p);
 }
 
-// The 32 high bits of Q5_0 / Q5_1 as bytes 0x10 / 0x00, in element order (lo: 0..15, hi: 16..31).
-INLINE void q5_high_bits(const uint8_t *qh, v128_t *lo, v128_t *hi) {
+// dot32_small for offset quants: lo/hi hold q + bias (0..127, bias 8 or 16) and the result is
+// Σ (q+bias)·q8 − bias·Σ q8 with the same pairs in the same i16 lanes (lane j: elements 2j, 2j+1,
+// 16+2j, 17+2j; all partial sums ≤ 2·128·31·2 fit i16), then i32 lane k = i16 lanes k and k+4,
+// so every i32 lane holds exactly the integers dot32_small's lane k holds (builds identical).
+// The relaxed build uses i16x8.relaxed_dot_i8x16_i7x16_s (one pmaddubsw on x86) for the products.
+#if RELAXED
+INLINE v128_t dot32_off(v128_t lo, v128_t hi, const int8_t *q8, int bias) {
+  const v128_t y0 = wasm_v128_load(q8), y1 = wasm_v128_load(q8 + 16), b = wasm_i8x16_splat((int8_t)bias);
+  const v128_t p = wasm_i16x8_add(rdot(y0, lo), rdot(y1, hi));
+  const v128_t sb = wasm_i16x8_add(rdot(y0, b), rdot(y1, b));
+  const v128_t r = wasm_i16x8_sub(p, sb);
+  return wasm_i32x4_add(wasm_i32x4_extend_low_i16x8(r), wasm_i32x4_extend_high_i16x8(r));
+}
+#define OFFSET_QUANTS 1
+#else
+INLINE v128_t dot32_off(v128_t lo, v128_t hi, const int8_t *q8, int bias) {
+  (void)bias;
+  return dot32_small(lo, hi, q8);
+}
+#define OFFSET_QUANTS 0
+#endif
+
+// The 32 high bits of Q5_0 / Q5_1 as bytes 0xff / 0x00, in element order (lo: 0..15, hi: 16..31).
+INLINE void q5_high_masks(const uint8_t *qh, v128_t *lo, v128_t *hi) {
   const v128_t h = wasm_i32x4_splat((int32_t)load_u32(qh));
   const v128_t bit = wasm_i64x2_splat(0x8040201008040201LL);
   const v128_t b0 = wasm_i8x16_swizzle(h, wasm_i8x16_make(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
   const v128_t b1 = wasm_i8x16_swizzle(h, wasm_i8x16_make(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-  const v128_t sixteen = wasm_i8x16_splat(0x10);
-  *lo = wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(b0, bit), bit), sixteen);
-  *hi = wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(b1, bit), bit), sixteen);
+  *lo = wasm_i8x16_eq(wasm_v128_and(b0, bit), bit);
+  *hi = wasm_i8x16_eq(wasm_v128_and(b1, bit), bit);
+}
+
+// The 32 high bits of Q5_0 / Q5_1 as bytes 0x10 / 0x00, in element order (lo: 0..15, hi: 16..31).
+INLINE void q5_high_bits(const uint8_t *qh, v128_t *lo, v128_t *hi) {
+  q5_high_masks(qh, lo, hi);
+  *lo = wasm_v128_and(*lo, wasm_i8x16_splat(0x10));
+  *hi = wasm_v128_and(*hi, wasm_i8x16_splat(0x10));
 }
 
 // Low / high nibbles of 16 bytes, as bytes.
@@ -325,6 +353,7 @@ INLINE v128_t nib_hi(v128_t v) { return wasm_v128_and(wasm_u16x8_shr(v, 4), wasm
 // Q4_0: q = nibble - 8 (element j low nibble of qs[j], element j+16 its high nibble).
 INLINE v128_t bsum_q4_0(const block_q4_0 *x, const int8_t *q8) {
   const v128_t q = wasm_v128_load(x->qs), eight = wasm_i8x16_splat(8);
+  if (OFFSET_QUANTS) return dot32_off(nib_lo(q), nib_hi(q), q8, 8);
   return dot32_small(wasm_i8x16_sub(nib_lo(q), eight), wasm_i8x16_sub(nib_hi(q), eight), q8);
 }
 
@@ -336,11 +365,24 @@ INLINE v128_t bsum_q4_1(const block_q4_1 *x, const int8_t *q8) {
 
 // Q5_0: q = (nibble | high bit << 4) - 16; bit j of qh belongs to element j.
 INLINE v128_t bsum_q5_0(const block_q5_0 *x, const int8_t *q8) {
+  const v128_t q = wasm_v128_load(x->qs), sixteen = wasm_i8x16_splat(16);
+#if RELAXED
+  v128_t ml, mh;
+  q5_high_masks(x->qh, &ml, &mh);
+  // Σ y·q = Σ y·nibble − 16·Σ_{high bit clear} y, per i16 lane as dot32_off (same integers).
+  {
+    const v128_t y0 = wasm_v128_load(q8), y1 = wasm_v128_load(q8 + 16);
+    const v128_t p = wasm_i16x8_add(rdot(y0, nib_lo(q)), rdot(y1, nib_hi(q)));
+    const v128_t c0 = wasm_v128_andnot(y0, ml), c1 = wasm_v128_andnot(y1, mh);
+    const v128_t r = wasm_i16x8_sub(p, wasm_i16x8_add(rdot(c0, sixteen), rdot(c1, sixteen)));
+    return wasm_i32x4_add(wasm_i32x4_extend_low_i16x8(r), wasm_i32x4_extend_high_i16x8(r));
+  }
+#else
   v128_t hl, hh;
   q5_high_bits(x->qh, &hl, &hh);
-  const v128_t q = wasm_v128_load(x->qs), sixteen = wasm_i8x16_splat(16);
   return dot32_small(wasm_i8x16_sub(wasm_v128_or(nib_lo(q), hl), sixteen),
                      wasm_i8x16_sub(wasm_v128_or(nib_hi(q), hh), sixteen), q8);
+#endif
 }
 
 // Q5_1: q = nibble | high bit << 4 (0..31); offset m as Q4_1.
@@ -728,7 +770,7 @@ NOINLINE static void dotn_q6_K(int n, const block_q6_K *x, const uint8_t *yb, in
 }
 
 // Q5_0 / Q4_0 / Q8_0 × NT rows of Q8_0, as LEGACY_DOT / dot_q8_0 per token.
-#define LEGACY_DOTN(name, wblock, unpack)                                                          \
+#define LEGACY_DOTN(name, wblock, unpack, bias)                                                        \
   NOINLINE static void name(int n, const wblock *x, const uint8_t *yb, int ystride, float *out) {  \
     const int nb = n / QK;                                                                       \
     v128_t acc[NT];                                                                              \
@@ -746,7 +788,7 @@ NOINLINE static void dotn_q6_K(int n, const block_q6_K *x, const uint8_t *yb, in
         v128_t lo, hi;                                                                           \
         unpack(&x[i + b], &lo, &hi);                                                             \
         for (int t = 0; t < NT; t++) {                                                           \
-          const v128_t s = dot32_small(lo, hi, ((const block_q8_0 *)(yb + (size_t)t * ystride))[i + b].qs); \
+          const v128_t s = dot32_off(lo, hi, ((const block_q8_0 *)(yb + (size_t)t * ystride))[i + b].qs, bias); \
           acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_i8x16_swizzle(d[t], lane), wasm_f32x4_convert_i32x4(s))); \
         }                                                                                        \
         lane = wasm_i32x4_add(lane, wasm_i32x4_splat(0x04040404));                               \
@@ -758,7 +800,7 @@ NOINLINE static void dotn_q6_K(int n, const block_q6_K *x, const uint8_t *yb, in
       for (int t = 0; t < NT; t++) {                                                             \
         const block_q8_0 *y = (const block_q8_0 *)(yb + (size_t)t * ystride);                    \
         const float d = f16_to_f32(x[i].d) * f16_to_f32(y[i].d);                                 \
-        sum[t] += d * (float)hsum_i32x4(dot32_small(lo, hi, y[i].qs));                           \
+        sum[t] += d * (float)hsum_i32x4(dot32_off(lo, hi, y[i].qs, bias));                        \
       }                                                                                          \
     }                                                                                            \
     for (int t = 0; t < NT; t++) out[t] = hsum_f32x4(acc[t]) + sum[t];                           \
@@ -767,17 +809,17 @@ NOINLINE static void dotn_q6_K(int n, const block_q6_K *x, const uint8_t *yb, in
 INLINE void unpack_q5_0(const block_q5_0 *x, v128_t *lo, v128_t *hi) {
   v128_t hl, hh;
   q5_high_bits(x->qh, &hl, &hh);
-  const v128_t q = wasm_v128_load(x->qs), sixteen = wasm_i8x16_splat(16);
+  const v128_t q = wasm_v128_load(x->qs), sixteen = wasm_i8x16_splat(OFFSET_QUANTS ? 0 : 16);
   *lo = wasm_i8x16_sub(wasm_v128_or(nib_lo(q), hl), sixteen);
   *hi = wasm_i8x16_sub(wasm_v128_or(nib_hi(q), hh), sixteen);
 }
 INLINE void unpack_q4_0(const block_q4_0 *x, v128_t *lo, v128_t *hi) {
-  const v128_t q = wasm_v128_load(x->qs), eight = wasm_i8x16_splat(8);
+  const v128_t q = wasm_v128_load(x->qs), eight = wasm_i8x16_splat(OFFSET_QUANTS ? 0 : 8);
   *lo = wasm_i8x16_sub(nib_lo(q), eight);
   *hi = wasm_i8x16_sub(nib_hi(q), eight);
 }
-LEGACY_DOTN(dotn_q5_0, block_q5_0, unpack_q5_0)
-LEGACY_DOTN(dotn_q4_0, block_q4_0, unpack_q4_0)
+LEGACY_DOTN(dotn_q5_0, block_q5_0, unpack_q5_0, 16)
+LEGACY_DOTN(dotn_q4_0, block_q4_0, unpack_q4_0, 8)
 
 NOINLINE static void dotn_q8_0(int n, const block_q8_0 *x, const uint8_t *yb, int ystride, float *out) {
   const int nb = n / QK;
