@@ -10,6 +10,7 @@ import { ByteSink } from "../../src/engine/gguf/writer.ts";
 import { GgufValueType } from "../../src/engine/gguf/types.ts";
 import { GgmlType, rowBytes } from "../../src/engine/quant/types.ts";
 import { f32ToF16 } from "../../src/engine/quant/half.ts";
+import { BYTE_LEVEL_ORDER, BYTE_TO_CHAR } from "../../src/engine/tokenizer/unicode.ts";
 
 const GENERATOR_VERSION = 2;
 
@@ -143,23 +144,6 @@ function writeArray(w: ByteSink, key: string, elementType: GgufValueType, values
   for (const v of values) writeValue(w, elementType, v);
 }
 
-/** GPT-2 byte-level characters for bytes 0..255 (the order of the first 256 tokens). */
-function byteLevelTokens(): string[] {
-  const bs: number[] = [];
-  for (let b = 0x21; b <= 0x7e; b++) bs.push(b);
-  for (let b = 0xa1; b <= 0xac; b++) bs.push(b);
-  for (let b = 0xae; b <= 0xff; b++) bs.push(b);
-  const cs = bs.slice();
-  let n = 0;
-  for (let b = 0; b < 256; b++) {
-    if (!bs.includes(b)) {
-      bs.push(b);
-      cs.push(256 + n++);
-    }
-  }
-  return cs.map((c) => String.fromCodePoint(c));
-}
-
 function header(s: BenchShape, tensors: TensorSpec[]): { bytes: Uint8Array; offsets: number[] } {
   const a = s.arch;
   const meta: Meta[] = [
@@ -179,7 +163,7 @@ function header(s: BenchShape, tensors: TensorSpec[]): { bytes: Uint8Array; offs
     ["tokenizer.ggml.model", GgufValueType.STRING, "gpt2"],
     ["tokenizer.ggml.pre", GgufValueType.STRING, s.pre],
   ];
-  const tokens = byteLevelTokens();
+  const tokens = BYTE_LEVEL_ORDER.map((b) => BYTE_TO_CHAR[b]);
   const specialIds = new Map(Object.entries(s.specials).map(([t, id]) => [id, t]));
   for (let id = tokens.length; id < s.nVocab; id++) tokens.push(specialIds.get(id) ?? `tok${id}`);
   const types = tokens.map((_, id) => (specialIds.has(id) ? 3 : 1));

@@ -29,6 +29,7 @@ import { GgufValueType, type GgufTypedValue } from "../../src/engine/gguf/types.
 import { quantizeTensor } from "../../src/engine/quant/quantize.ts";
 import { GgmlType } from "../../src/engine/quant/types.ts";
 import { gaussianArray } from "../helpers/random.ts";
+import { BYTE_LEVEL_ORDER, BYTE_TO_CHAR } from "../../src/engine/tokenizer/unicode.ts";
 
 export type FixtureArch = "llama" | "smollm3" | "qwen2" | "qwen3";
 export type FixtureWeights = "F32" | "F16" | "BF16" | "Q8_0" | "Q4_0" | "Q4_K" | "Q5_K" | "Q6_K" | "Q4_K_M";
@@ -174,25 +175,6 @@ const CORPUS = [
 ];
 const N_MERGES = 64;
 
-/** GPT-2's bytes_to_unicode, in its order (id i of a byte-level vocab is the i-th entry). */
-function byteLevelChars(): { order: number[]; charOf: string[] } {
-  const bs: number[] = [];
-  for (let b = 0x21; b <= 0x7e; b++) bs.push(b);
-  for (let b = 0xa1; b <= 0xac; b++) bs.push(b);
-  for (let b = 0xae; b <= 0xff; b++) bs.push(b);
-  const cs = bs.slice();
-  let n = 0;
-  for (let b = 0; b < 256; b++) {
-    if (!bs.includes(b)) {
-      bs.push(b);
-      cs.push(256 + n++);
-    }
-  }
-  const charOf: string[] = new Array<string>(256);
-  bs.forEach((b, i) => (charOf[b] = String.fromCodePoint(cs[i])));
-  return { order: bs, charOf };
-}
-
 /** Splits the corpus into words (leading space kept) and maps each to its initial symbols. */
 function corpusWords(toSymbols: (word: string) => string[]): Map<string, { symbols: string[]; count: number }> {
   const words = new Map<string, { symbols: string[]; count: number }>();
@@ -312,11 +294,10 @@ const CHATML_TEMPLATE =
   "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 function bpeVocab(arch: FixtureArch, pre: string): BuiltVocab {
-  const { order, charOf } = byteLevelChars();
-  const tokens: string[] = order.map((b) => charOf[b]);
+  const tokens: string[] = BYTE_LEVEL_ORDER.map((b) => BYTE_TO_CHAR[b]);
   const types: number[] = tokens.map(() => TT_NORMAL);
   const encoder = new TextEncoder();
-  const words = corpusWords((w) => [...encoder.encode(w)].map((b) => charOf[b]));
+  const words = corpusWords((w) => [...encoder.encode(w)].map((b) => BYTE_TO_CHAR[b]));
   const merges = trainMerges(words, N_MERGES);
   const seen = new Set(tokens);
   for (const [a, b] of merges) {
@@ -539,6 +520,7 @@ export function generatorSourceHash(): string {
   const files = [
     join(__dirname, "fixtures.ts"),
     join(root, "test", "helpers", "random.ts"),
+    join(root, "src", "engine", "tokenizer", "unicode.ts"),
     ...["src/engine/gguf", "src/engine/quant"].flatMap((d) =>
       readdirSync(join(root, d)).filter((f) => f.endsWith(".ts")).sort().map((f) => join(root, d, f)),
     ),

@@ -61,6 +61,16 @@ export const BYTE_TO_CHAR: readonly string[] = (() => {
   return out;
 })();
 
+/**
+ * Byte values in GPT-2's bytes_to_unicode order: the directly printable bytes first, then the
+ * rest. A byte-level vocabulary's first 256 tokens are BYTE_TO_CHAR of these, in this order.
+ */
+export const BYTE_LEVEL_ORDER: readonly number[] = (() => {
+  const direct = BYTE_TO_CHAR.map((ch, b) => (ch.charCodeAt(0) === b ? b : -1)).filter((b) => b >= 0);
+  const rest = BYTE_TO_CHAR.map((_, b) => b).filter((b) => !direct.includes(b));
+  return [...direct, ...rest];
+})();
+
 /** Character code of the byte-level alphabet -> byte value (-1 when not in the alphabet). */
 export const CHAR_TO_BYTE: Int16Array = (() => {
   const t = new Int16Array(512).fill(-1);
