@@ -11,18 +11,11 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Frame, Page } from "playwright-core";
 import { makeWorkspace, type E2eConfig } from "./workspace.ts";
-import { killAllServers, launchBrowser, startServer } from "./server.ts";
+import { ARTIFACTS, killAllServers, launchBrowser, startServer, uiStep, type UiResult } from "./server.ts";
 
 const ROOT = join(__dirname, "..", "..");
-const ARTIFACTS = join(ROOT, ".vscode-test", "artifacts");
 export const SCREENSHOT = "/tmp/hearth-chat.png";
 const EXT = "hearth-dev.hearth";
-
-export interface UiResult {
-  name: string;
-  ok: boolean;
-  ms: number;
-}
 
 const HOSTILE = [
   "Hostile reply test.",
@@ -96,21 +89,8 @@ export async function chatUiRun(base: string, workspace: string, config: E2eConf
   const server = await startServer(state, workspace);
   const context = await launchBrowser(join(base, "chromium-chat"));
   const page = context.pages()[0] ?? (await context.newPage());
-  const step = async (name: string, body: () => Promise<void>) => {
-    const t0 = Date.now();
-    try {
-      await body();
-      results.push({ name, ok: true, ms: Date.now() - t0 });
-      say(`✔ ${name} (${Date.now() - t0} ms)`);
-      return true;
-    } catch (err) {
-      results.push({ name, ok: false, ms: Date.now() - t0 });
-      const shot = join(ARTIFACTS, `chat-${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60)}.png`);
-      await page.screenshot({ path: shot }).catch(() => {});
-      say(`✖ ${name}: ${(err as Error).message.split("\n")[0]}\n    screenshot: ${shot}`);
-      return false;
-    }
-  };
+  const step = (name: string, body: () => Promise<void>): Promise<boolean> => uiStep(results, page, name, body, say, "chat-");
+
   try {
     const payload = [["extensionDevelopmentPath", `vscode-remote://127.0.0.1:${server.port}${ROOT}`]];
     await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);

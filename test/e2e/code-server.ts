@@ -14,40 +14,22 @@ import { join } from "node:path";
 import { format } from "node:util";
 import type { Page } from "playwright-core";
 import { makeWorkspace, type E2eConfig } from "./workspace.ts";
-import { installExtension, killAllServers, launchBrowser, startServer, type Server } from "./server.ts";
+import { ARTIFACTS, installExtension, killAllServers, launchBrowser, startServer, uiStep, type Server, type UiResult } from "./server.ts";
 import { chatUiRun } from "./chat-ui.ts";
 
 const ROOT = join(__dirname, "..", "..");
-const ARTIFACTS = join(ROOT, ".vscode-test", "artifacts");
 const SUITES = join(ROOT, ".vscode-test", "suites");
 const WATCHDOG_MS = 420_000;
 
-interface Result {
-  name: string;
-  ok: boolean;
-  ms: number;
-}
-const results: Result[] = [];
+const results: UiResult[] = [];
 let mochaCounts = { passed: 0, failed: 0 };
 
 function say(line: string): void {
   process.stdout.write(`[e2e] ${line}\n`);
 }
 
-async function step(page: Page, name: string, body: () => Promise<void>): Promise<boolean> {
-  const t0 = Date.now();
-  try {
-    await body();
-    results.push({ name, ok: true, ms: Date.now() - t0 });
-    say(`✔ ${name} (${Date.now() - t0} ms)`);
-    return true;
-  } catch (err) {
-    results.push({ name, ok: false, ms: Date.now() - t0 });
-    const shot = join(ARTIFACTS, `${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 80)}.png`);
-    await page.screenshot({ path: shot }).catch(() => {});
-    say(`✖ ${name}: ${(err as Error).message}\n    screenshot: ${shot}`);
-    return false;
-  }
+function step(page: Page, name: string, body: () => Promise<void>): Promise<boolean> {
+  return uiStep(results, page, name, body, say);
 }
 
 const statusItem = (page: Page, text: RegExp) => page.locator("#workbench\\.parts\\.statusbar .statusbar-item", { hasText: text }).first();

@@ -5,7 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { chromium, type BrowserContext } from "playwright-core";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
 
 const ROOT = join(__dirname, "..", "..");
 const ENTRY = join(ROOT, "node_modules", "code-server", "out", "node", "entry.js");
@@ -171,4 +171,40 @@ export function launchBrowser(profile: string): Promise<BrowserContext> {
     viewport: { width: 1400, height: 900 },
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
+}
+
+/** Where failed UI steps leave their screenshots (and the runs their servers' logs). */
+export const ARTIFACTS = join(ROOT, ".vscode-test", "artifacts");
+
+export interface UiResult {
+  name: string;
+  ok: boolean;
+  ms: number;
+}
+
+/**
+ * Runs one Playwright UI step: records its result in `results`, logs it with `say`, and on failure
+ * keeps a screenshot of the page (named `shotPrefix` + the step's name) in ARTIFACTS.
+ */
+export async function uiStep(
+  results: UiResult[],
+  page: Page,
+  name: string,
+  body: () => Promise<void>,
+  say: (line: string) => void,
+  shotPrefix = "",
+): Promise<boolean> {
+  const t0 = Date.now();
+  try {
+    await body();
+    results.push({ name, ok: true, ms: Date.now() - t0 });
+    say(`✔ ${name} (${Date.now() - t0} ms)`);
+    return true;
+  } catch (err) {
+    results.push({ name, ok: false, ms: Date.now() - t0 });
+    const shot = join(ARTIFACTS, `${shotPrefix}${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 80)}.png`);
+    await page.screenshot({ path: shot }).catch(() => {});
+    say(`✖ ${name}: ${(err as Error).message.split("\n")[0]}\n    screenshot: ${shot}`);
+    return false;
+  }
 }
