@@ -5,32 +5,14 @@
 /// <reference types="mocha" />
 import * as vscode from "vscode";
 import * as assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { HearthApi } from "../../../src/extension.ts";
 import type { ClientState } from "../../../src/client/engine-client.ts";
-import type { E2eConfig } from "../workspace.ts";
-
-const EXTENSION_ID = "hearth-dev.hearth";
-
-function config(): E2eConfig {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, "the test workspace is open");
-  return JSON.parse(readFileSync(join(folder.uri.fsPath, "e2e.json"), "utf8"));
-}
+import { EXTENSION_ID, config, waitFor } from "./common.ts";
 
 async function api(): Promise<HearthApi> {
   const ext = vscode.extensions.getExtension<HearthApi>(EXTENSION_ID);
   assert.ok(ext, `${EXTENSION_ID} is installed`);
   return ext.isActive ? ext.exports : await ext.activate();
-}
-
-async function waitFor(what: string, check: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function generate(hearth: HearthApi, prompt: string, maxTokens: number, token?: vscode.CancellationToken) {

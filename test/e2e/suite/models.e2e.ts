@@ -10,18 +10,11 @@ import * as assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { DownloadOutcome } from "../../../src/models/commands.ts";
-import type { E2eConfig } from "../workspace.ts";
+import { EXTENSION_ID, config } from "./common.ts";
 import { sha256Hex, startTestServer, type TestServer } from "../../helpers/http-server.ts";
 
-const EXTENSION_ID = "hearth-dev.hearth";
 const DOWNLOAD = "hearth.downloadModel";
 const REPO = "hearth-test/stories-GGUF";
-
-function config(): E2eConfig {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, "the test workspace is open");
-  return JSON.parse(readFileSync(join(folder.uri.fsPath, "e2e.json"), "utf8"));
-}
 
 async function activate(): Promise<void> {
   const ext = vscode.extensions.getExtension(EXTENSION_ID);

@@ -6,24 +6,12 @@
 /// <reference types="mocha" />
 import * as vscode from "vscode";
 import * as assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { HearthApi } from "../../../src/extension.ts";
 import type { ChatApi } from "../../../src/chat/index.ts";
 import type { HostMessage } from "../../../src/chat/protocol.ts";
-import type { E2eConfig } from "../workspace.ts";
-
-const EXTENSION_ID = "hearth-dev.hearth";
-
-function folder(): string {
-  const f = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(f, "the test workspace is open");
-  return f.uri.fsPath;
-}
-
-function config(): E2eConfig {
-  return JSON.parse(readFileSync(join(folder(), "e2e.json"), "utf8"));
-}
+import { EXTENSION_ID, folder, config } from "./common.ts";
 
 /** HearthApi plus `chat` (registerChat's result, returned by activate once extension.ts wires it). */
 type Api = HearthApi & { chat?: ChatApi };
