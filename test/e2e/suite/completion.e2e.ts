@@ -6,23 +6,11 @@
 /// <reference types="mocha" />
 import * as vscode from "vscode";
 import * as assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { HearthApi } from "../../../src/extension.ts";
 import type { CompletionController, CompletionRecord } from "../../../src/completion/index.ts";
-import type { E2eConfig } from "../workspace.ts";
-
-const EXTENSION_ID = "hearth-dev.hearth";
-
-function folder(): string {
-  const f = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(f, "the test workspace is open");
-  return f.uri.fsPath;
-}
-
-function config(): E2eConfig {
-  return JSON.parse(readFileSync(join(folder(), "e2e.json"), "utf8"));
-}
+import { EXTENSION_ID, folder, config, waitFor } from "./common.ts";
 
 async function completion(): Promise<{ hearth: HearthApi; controller: CompletionController }> {
   const ext = vscode.extensions.getExtension<HearthApi>(EXTENSION_ID);
@@ -31,16 +19,6 @@ async function completion(): Promise<{ hearth: HearthApi; controller: Completion
   const controller = (hearth as HearthApi & { completion?: CompletionController }).completion;
   assert.ok(controller, "activate() returns the inline completion controller as `completion` (registerInlineCompletion wired in extension.ts)");
   return { hearth, controller };
-}
-
-async function waitFor<T>(what: string, check: () => T | undefined | false, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 async function typeText(text: string): Promise<void> {
@@ -98,10 +76,14 @@ const me = suite("Hearth inline completion in a real VS Code", () => {
     assert.ok(controller.counters.requests < prompt.length, `${controller.counters.requests} requests for ${prompt.length} keystrokes`);
 
     const doc = editor.document;
-    await waitFor("the partial accept of one word", () => {
-      void vscode.commands.executeCommand("editor.action.inlineSuggest.acceptNextWord");
-      return doc.getText() !== prompt && doc.getText();
-    }, 10_000);
+    // Awaited one at a time: firing the command again before the previous one has applied could
+    // accept two words (the suggestion may not be shown yet the first times, so it is retried).
+    const end = Date.now() + 10_000;
+    while (doc.getText() === prompt) {
+      assert.ok(Date.now() < end, "timed out waiting for the partial accept of one word");
+      await vscode.commands.executeCommand("editor.action.inlineSuggest.acceptNextWord");
+      if (doc.getText() === prompt) await new Promise((r) => setTimeout(r, 25));
+    }
     const accepted = doc.getText().slice(prompt.length);
     assert.ok(record.text.startsWith(accepted) && /^\s*\S+\s*$/.test(accepted), `accept-next-word inserted the first word: ${JSON.stringify(accepted)}`);
     await waitFor("accepting the rest", () => {
