@@ -167,15 +167,19 @@ export class EngineClient {
   generate(params: GenerateParams, token?: CancellationLike): Generation {
     let cancel: () => void = () => {};
     const stream = new DeltaStream(() => cancel());
+    const flag = new SharedArrayBuffer(4);
     const stats = (async (): Promise<GenerateStats> => {
       try {
         await this.ensureModel();
         return await this.request(
           "generate",
-          params,
+          { ...params, cancelFlag: flag },
           token,
           (ev) => ev.kind === "delta" && stream.push(ev.text),
-          () => stream.end(), // a cancelled request stops yielding at once
+          () => {
+            Atomics.store(new Int32Array(flag), 0, 1); // seen by the engine between layers
+            stream.end(); // a cancelled request stops yielding at once
+          },
           (c) => (cancel = c),
         );
       } catch (err) {

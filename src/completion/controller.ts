@@ -12,9 +12,10 @@ import { AdaptiveDebounce } from "./debounce.ts";
 import { StreamingGeneration, type CompletionClient } from "./generation.ts";
 import { postProcess, type PostContext } from "./postprocess.ts";
 import { buildPrompt, FILE_SEPARATORS, type PromptFormat, type Snippet } from "./prompt.ts";
+import { SplitPoint } from "./split-point.ts";
 import { SuggestionCache } from "./suggestion-cache.ts";
 import { TokenEstimator } from "./tokens.ts";
-import { prefixWindow, suffixWindow, type LineSource } from "./window.ts";
+import { GRID_STEPS, prefixWindow, suffixWindow, type LineSource } from "./window.ts";
 
 /** The cursor and its document, as the provider sees them. */
 export interface CursorContext {
@@ -70,6 +71,7 @@ export class CompletionController {
   private inflight: StreamingGeneration | undefined;
   readonly cache = new SuggestionCache();
   readonly estimator = new TokenEstimator();
+  private readonly split = new SplitPoint();
   private readonly debounce: AdaptiveDebounce;
   private readonly formats = new Map<string, Promise<PromptFormat>>();
   /** Models whose characters-per-token ratio was measured by the worker's tokenizer. */
@@ -209,11 +211,15 @@ export class CompletionController {
     const wanted = { prefix: s.prefixTokens, suffix: format.kind === "fim" ? s.suffixTokens : 0, extra: s.extraContextTokens };
     const budgets = fitBudgets(wanted, info.contextSize - maxTokens - 16);
     const est = this.estimator;
+    const prefixChars = est.chars(budgets.prefix);
+    // Typed text may grow to what the prefix window would have slid by (window.ts's grid step).
+    const split = this.split.place(anchor, Math.max(64, Math.floor(prefixChars / GRID_STEPS)));
     const prompt = buildPrompt(
       {
         path: ctx.path,
         languageId: ctx.languageId,
-        prefix: prefixWindow(ctx.lines, ctx.line, ctx.character, est.chars(budgets.prefix)).text,
+        prefix: prefixWindow(ctx.lines, split.line, split.character, prefixChars).text,
+        typed: split.typed,
         suffix: budgets.suffix > 0 ? suffixWindow(ctx.lines, ctx.line, ctx.character, est.chars(budgets.suffix)) : "",
         snippets: budgets.extra > 0 ? this.deps.snippets(ctx.doc, est.chars(budgets.extra), ctx.languageId) : [],
       },

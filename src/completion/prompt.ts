@@ -3,9 +3,9 @@
 // CodeLlama's `▁<PRE>`, …) gets prefix + suffix in its trained PSM order; a model without them
 // (SmolLM3) continues the text: a path/language header and the text before the cursor.
 // Order is what keeps the engine's KV cache useful: what changes least comes first (other files,
-// recent edits in other files, the file's header), then the local prefix, whose end is where
-// typing happens. With FIM the suffix follows the prefix, so its tokens are re-evaluated after
-// every keystroke: that is why its default budget is small.
+// recent edits in other files, the file's header), then the local prefix, then (FIM) the suffix
+// and the middle marker, and last what was typed since the split (split-point.ts), which is the
+// only part that grows while the user types.
 import type { FimTokens } from "../worker/protocol.ts";
 
 /** A piece of context from elsewhere: the top of another open file, or a recent edit. */
@@ -23,7 +23,10 @@ export interface PromptInput {
   /** The file's path relative to the workspace (or its name). */
   path: string;
   languageId: string;
+  /** The text before the split point (see split-point.ts). */
   prefix: string;
+  /** What was typed between the split point and the cursor: the start of the middle. */
+  typed: string;
   suffix: string;
   /** In a stable order (see workspace-context.ts). */
   snippets: readonly Snippet[];
@@ -37,17 +40,17 @@ export interface Prompt {
 
 export function buildPrompt(input: PromptInput, format: PromptFormat): Prompt {
   if (format.kind === "prefix") {
-    return { text: input.snippets.map(commentedSnippet).join("") + fileHeader(input.path, input.languageId) + input.prefix, stop: [] };
+    return { text: input.snippets.map(commentedSnippet).join("") + fileHeader(input.path, input.languageId) + input.prefix + input.typed, stop: [] };
   }
   const { fim, fileSep } = format;
   const stop = [fim.prefix, fim.suffix, fim.middle, ...(fileSep ? [fileSep] : [])].map((s) => s.replace(/^▁/, ""));
   if (fileSep) {
     // Qwen2.5-Coder's repository format: each file after a separator and its path.
     const others = input.snippets.map((s) => `${fileSep}${s.path}\n${s.text}\n`).join("");
-    return { text: `${others}${fileSep}${input.path}\n${fim.prefix}${input.prefix}${fim.suffix}${input.suffix}${fim.middle}`, stop };
+    return { text: `${others}${fileSep}${input.path}\n${fim.prefix}${input.prefix}${fim.suffix}${input.suffix}${fim.middle}${input.typed}`, stop };
   }
   const before = input.snippets.map(commentedSnippet).join("") + fileHeader(input.path, input.languageId);
-  return { text: `${fim.prefix}${before}${input.prefix}${fim.suffix}${input.suffix}${fim.middle}`, stop };
+  return { text: `${fim.prefix}${before}${input.prefix}${fim.suffix}${input.suffix}${fim.middle}${input.typed}`, stop };
 }
 
 /** "// Path: a.ts" then the snippet, or the bare snippet for languages without comments. */

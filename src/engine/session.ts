@@ -3,6 +3,7 @@
 // streamed as text deltas. Cancellation is honoured between prompt batches and between tokens and
 // always leaves the slot consistent (its token list says exactly what its cache holds).
 import type { Model } from "./model/model.ts";
+import { abortError } from "./model/transformer.ts";
 import { Sampler, type SamplingOptions } from "./sampler.ts";
 import { StopMatcher } from "./stop-strings.ts";
 
@@ -24,6 +25,8 @@ export interface GenerateRequest {
   /** Prompts longer than the context: "error" (default) or "left" (drop the oldest tokens). */
   truncate?: "error" | "left";
   signal?: AbortSignal;
+  /** Set to non-zero by another thread to cancel: checked inside a forward pass, between layers. */
+  cancelFlag?: SharedArrayBuffer;
 }
 
 export interface GenerateStats {
@@ -55,7 +58,7 @@ export class Session {
    * Evaluates `tokens` into `slot`, reusing its cached prefix, and returns the logits after the
    * last token (a copy). Yields to the event loop between batches so cancellation can arrive.
    */
-  async evaluate(slotName: string, tokens: readonly number[], signal?: AbortSignal): Promise<{ logits: Float32Array; reused: number; evaluated: number }> {
+  async evaluate(slotName: string, tokens: readonly number[], signal?: AbortSignal, cancelFlag?: SharedArrayBuffer): Promise<{ logits: Float32Array; reused: number; evaluated: number }> {
     if (tokens.length === 0) throw new Error("nothing to evaluate: the prompt has no tokens");
     const slot = this.model.slot(slotName);
     const t = this.model.transformer;
@@ -65,11 +68,14 @@ export class Session {
     // Keep at least the last token to evaluate: its logits are what we need.
     const reused = Math.min(slot.commonPrefix(tokens), tokens.length - 1);
     slot.truncate(reused);
+    const interrupted = interruption(signal, cancelFlag);
     let logits: Float32Array | undefined;
     for (let pos = reused; pos < tokens.length; pos += t.maxBatch) {
-      if (signal?.aborted) throw abortError();
+      if (interrupted()) throw abortError();
       const batch = tokens.slice(pos, Math.min(pos + t.maxBatch, tokens.length));
-      logits = t.forward(slot, batch, pos, pos + batch.length === tokens.length);
+      // An interrupted batch (an AbortError from forward) is not appended: the slot's tokens
+      // still say what its cache holds.
+      logits = t.forward(slot, batch, pos, pos + batch.length === tokens.length, interrupted);
       slot.append(batch);
       await yieldToEventLoop();
     }
@@ -97,7 +103,7 @@ export class Session {
     };
     let first: Awaited<ReturnType<Session["evaluate"]>>;
     try {
-      first = await this.evaluate(req.slot, prompt, req.signal);
+      first = await this.evaluate(req.slot, prompt, req.signal, req.cancelFlag);
     } catch (err) {
       if (isAbort(err)) {
         stats.stopReason = "cancelled";
@@ -116,6 +122,7 @@ export class Session {
     const history = [...prompt];
     const maxTokens = req.maxTokens ?? 256;
     const logits = first.logits;
+    const interrupted = interruption(req.signal, req.cancelFlag);
     try {
       for (;;) {
         if (stats.generatedTokens >= maxTokens) {
@@ -146,7 +153,13 @@ export class Session {
         // The sampled token goes into the cache so the next request can reuse it too. The logits
         // are copied out of engine memory at once (another request's step may run before this one
         // samples again) into this request's own buffer: no allocation per token.
-        logits.set(this.model.transformer.forward(slot, [token], history.length - 1, true)!);
+        try {
+          logits.set(this.model.transformer.forward(slot, [token], history.length - 1, true, interrupted)!);
+        } catch (err) {
+          if (!isAbort(err)) throw err;
+          stats.stopReason = "cancelled"; // the token is not in the slot: its forward did not finish
+          break;
+        }
         slot.append([token]);
         await yieldToEventLoop();
       }
@@ -162,14 +175,14 @@ export class Session {
   }
 }
 
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+/** Whether a request was cancelled: by its signal (between steps) or its shared flag (any time). */
+function interruption(signal: AbortSignal | undefined, cancelFlag: SharedArrayBuffer | undefined): () => boolean {
+  const flag = cancelFlag && new Int32Array(cancelFlag);
+  return () => signal?.aborted === true || (flag !== undefined && Atomics.load(flag, 0) !== 0);
 }
 
-function abortError(): Error {
-  const err = new Error("cancelled");
-  err.name = "AbortError";
-  return err;
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function isAbort(err: unknown): boolean {

@@ -40,6 +40,12 @@ export interface GenerateParams {
   sampling?: SamplingOptions;
   stop?: string[];
   truncate?: "error" | "left";
+  /**
+   * A 4-byte SharedArrayBuffer the client sets to 1 on cancel (as for loads): a token's forward
+   * pass runs synchronously, so the cancel message is only read after it; the engine checks the
+   * flag between layers, and a keystroke does not wait for a whole token of the old suggestion.
+   */
+  cancelFlag?: SharedArrayBuffer;
 }
 
 export interface TokenizeParams {

@@ -7,15 +7,18 @@
 // cancelled. Twice: with the engine's prefix cache (the normal path) and without it (a unique
 // first line in every prompt, so nothing can be reused). The next keystroke comes as soon as
 // the first text arrived: every keystroke cancels the generation before it.
-// The bench vocabularies have no FIM tokens and no merges (one token per byte): the 0.5B shape
-// is given Qwen's FIM spellings, which then cost a few tokens each; token counts are the bench
-// tokenizer's. Prints markdown tables; asserts nothing.
+// The bench vocabularies have no merges (one token per byte; the 0.5B shape has Qwen's special
+// tokens, FIM ones included, at their real ids): token counts are the bench tokenizer's, about
+// three times what a real vocabulary makes of the same code. The kernels are the relaxed-SIMD
+// build, as in VS Code's Electron (`--simd simd128` for the build Node 20 and code-server run).
+// Prints markdown tables; asserts nothing.
 //
 //   npm run bench:completion
-//   npm run bench:completion -- --shapes qwen2.5-coder-0.5b --keystrokes 100 --cold 5 --threads 2
+//   npm run bench:completion -- --shapes qwen2.5-coder-0.5b --keystrokes 100 --cold 5 --threads 2 --simd simd128
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
 import { CancellationSource, type CancellationLike } from "../../src/client/cancellation.ts";
 import { EngineClient } from "../../src/client/engine-client.ts";
 import { CompletionController, type CompletionRecord } from "../../src/completion/controller.ts";
@@ -26,7 +29,6 @@ import { benchModelFile, SHAPES } from "./model-files.ts";
 
 const ROOT = join(__dirname, "..", "..");
 const SOURCE_FILE = join(ROOT, "src", "engine", "session.ts");
-const QWEN_FIM = { prefix: "<|fim_prefix|>", suffix: "<|fim_suffix|>", middle: "<|fim_middle|>" };
 
 interface Args {
   shapes: string[];
@@ -34,6 +36,7 @@ interface Args {
   cold: Record<string, number>;
   threads: number;
   contextSize: number;
+  simd: "relaxed" | "simd128";
 }
 
 function parseArgs(): Args {
@@ -53,6 +56,7 @@ function parseArgs(): Args {
     cold: per("cold", { "qwen2.5-coder-0.5b": 6, "smollm3-3b": 3 }),
     threads: Number(get("threads") ?? Math.max(1, Math.min(2, cpus().length))),
     contextSize: Number(get("context") ?? 4096),
+    simd: get("simd") === "simd128" ? "simd128" : "relaxed",
   };
 }
 
@@ -88,8 +92,9 @@ async function replay(client: EngineClient, info: ModelInfo, source: string, sta
   const anchors: string[] = [];
   for (let i = 0; i < keystrokes; i++) {
     const before = source.slice(0, start + i);
-    // The document: what was typed so far, and the rest of the file after the cursor.
-    const lines = linesOf(source);
+    // The user retypes source[start, start + keystrokes): the document holds what was typed so
+    // far, then the rest of the file after that region (it stays the same while they type).
+    const lines = linesOf(before + source.slice(start + keystrokes));
     const upTo = before.split("\n");
     const line = upTo.length - 1;
     const character = upTo[line].length;
@@ -140,15 +145,17 @@ function row(shape: string, mode: string, samples: Sample[], keystrokes: number,
 
 async function main(): Promise<void> {
   const args = parseArgs();
+  // Process-wide V8 flag, set before the worker compiles the kernels: WebAssembly.validate then
+  // accepts the relaxed build there.
+  if (args.simd === "relaxed") setFlagsFromString("--experimental-wasm-relaxed-simd");
   const source = readFileSync(SOURCE_FILE, "utf8");
   const lines: string[] = [];
-  console.log(`completion benchmark: typing through ${SOURCE_FILE.slice(ROOT.length + 1)} (${source.length} characters), ${args.threads} thread(s), context ${args.contextSize}\n`);
+  console.log(`completion benchmark: typing through ${SOURCE_FILE.slice(ROOT.length + 1)} (${source.length} characters), ${args.threads} thread(s), context ${args.contextSize}, ${args.simd} kernels\n`);
   for (const shape of args.shapes) {
     const path = benchModelFile(shape, (s) => console.log(s));
     const client = new EngineClient({ workerPath: join(ROOT, "dist", "worker.js") });
     try {
-      const loaded = await client.load({ path, threads: args.threads, contextSize: args.contextSize });
-      const info = SHAPES[shape].arch === "qwen2" ? { ...loaded, fim: QWEN_FIM } : loaded;
+      const info = await client.load({ path, threads: args.threads, contextSize: args.contextSize });
       const fileTokens = (await client.tokenize({ text: source, addSpecial: false })).length;
       console.log(`${SHAPES[shape].name}: ${info.fim ? "FIM" : "prefix-only"} prompts; the file is ${fileTokens} tokens for this vocabulary`);
       // Start typing in the middle of the file: the prefix window is full from the first keystroke.

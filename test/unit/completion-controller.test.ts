@@ -274,3 +274,30 @@ test("a keystroke before any text arrived is checked when the text comes: a mism
   client.last.push("R\n");
   assert.equal(await p, "R");
 });
+
+test("FIM while typing: the prompt keeps its prefix and suffix and the typed text follows the middle marker; a cursor move starts a new split", async () => {
+  const fim = { prefix: "<|fim_prefix|>", suffix: "<|fim_suffix|>", middle: "<|fim_middle|>" };
+  const { client, controller } = setup({}, { ...INFO, fim } as ModelInfo);
+  const doc = (typed: string, cursorLine = 1) => {
+    const text = `function f() {\n  return ${typed}\n}\n`;
+    const lines = linesOf(text);
+    const character = cursorLine === 1 ? "  return ".length + typed.length : "function f()".length;
+    const before = text.slice(0, lines.offsetAt(cursorLine) + character);
+    return { doc: "file:///a.ts", path: "a.ts", languageId: "typescript", lines, line: cursorLine, character, before, explicit: true } satisfies CursorContext;
+  };
+  const prompts: string[] = [];
+  for (const typed of ["", "a", "a +", "a + b"]) {
+    void controller.provide(doc(typed), new CancellationSource().token);
+    await tick();
+    await tick();
+    prompts.push(client.last.params.prompt as string);
+    client.last.push("QQQ\n"); // a suggestion the typing does not follow: every keystroke asks anew
+    await tick();
+  }
+  const head = "<|fim_prefix|>// Language: typescript\n// Path: a.ts\nfunction f() {\n  return <|fim_suffix|>\n}\n<|fim_middle|>";
+  assert.deepEqual(prompts, [head, head + "a", head + "a +", head + "a + b"]);
+  void controller.provide(doc("a + b", 0), new CancellationSource().token);
+  await tick();
+  await tick();
+  assert.equal(client.last.params.prompt, "<|fim_prefix|>// Language: typescript\n// Path: a.ts\nfunction f()<|fim_suffix|> {\n  return a + b\n}\n<|fim_middle|>", "moved: a new split at the cursor");
+});

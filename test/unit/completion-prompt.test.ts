@@ -10,6 +10,7 @@ const input: PromptInput = {
   path: "src/a.ts",
   languageId: "typescript",
   prefix: "function add(a, b) {\n  return ",
+  typed: "",
   suffix: "\n}\n",
   snippets: [{ path: "src/b.ts", languageId: "typescript", text: "export const B = 1;" }],
 };
@@ -47,6 +48,15 @@ test("typing only appends to the prompt (prefix-only): its start is unchanged, s
   const a = buildPrompt(input, { kind: "prefix" }).text;
   const b = buildPrompt({ ...input, prefix: input.prefix + "a" }, { kind: "prefix" }).text;
   assert.equal(b, a + "a");
+});
+
+test("text typed since the split goes after the middle marker (FIM) or after the prefix: only the prompt's end changes", () => {
+  const fim = { kind: "fim", fim: QWEN, fileSep: "<|file_sep|>" } as const;
+  const split = buildPrompt(input, fim).text;
+  const typed = buildPrompt({ ...input, typed: "a +" }, fim).text;
+  assert.equal(typed, split + "a +", "prefix, suffix and marker unchanged: the model is asked for a middle that starts with the typed text");
+  assert.ok(typed.endsWith("<|fim_suffix|>\n}\n<|fim_middle|>a +"));
+  assert.equal(buildPrompt({ ...input, typed: "a +" }, { kind: "prefix" }).text, buildPrompt({ ...input, prefix: input.prefix + "a +" }, { kind: "prefix" }).text);
 });
 
 test("comment syntax by language; plain text has no header", () => {

@@ -96,6 +96,32 @@ test("a stop string ends generation without being emitted; EOS ends it too", asy
   }
 });
 
+test("a cancel flag in shared memory stops a token's forward pass between layers; the slot keeps only finished tokens", async () => {
+  const engine = await Engine.load(STORIES_PATH, { threads: 1, contextSize: 512 });
+  try {
+    const prompt = [1, ...reference["<BOS only>"].greedy_ids.slice(0, 20)];
+    const flag = new SharedArrayBuffer(4);
+    // No AbortSignal: only the flag can stop it, and only inside forward() once the first token is out.
+    const gen = engine.generate({ slot: "completion", prompt, maxTokens: 50, cancelFlag: flag });
+    const first = await gen.next();
+    assert.equal(first.done, false);
+    Atomics.store(new Int32Array(flag), 0, 1); // what the client does from the extension host's thread
+    const r = await gen.next();
+    assert.equal(r.done, true);
+    assert.equal((r.value as { stopReason: string; generatedTokens: number }).stopReason, "cancelled");
+    assert.equal((r.value as { generatedTokens: number }).generatedTokens, 1);
+    assert.deepEqual(engine.model.slot("completion").tokens, prompt, "the sampled token's forward did not finish: not in the slot");
+    const ids: number[] = [];
+    const again = engine.generate({ slot: "completion", prompt, maxTokens: 4 });
+    let s = await again.next();
+    for (; !s.done; s = await again.next()) ids.push(s.value.token);
+    assert.equal(s.value.reusedTokens, prompt.length - 1);
+    assert.deepEqual(ids, reference["<BOS only>"].greedy_ids.slice(20, 24), "the cold-run answer");
+  } finally {
+    await engine.dispose();
+  }
+});
+
 test("cancelling during a long prompt stops between batches and leaves the slot consistent", async () => {
   const engine = await Engine.load(STORIES_PATH, { threads: 1, contextSize: 512, batchSize: 8 });
   try {

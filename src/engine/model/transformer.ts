@@ -73,8 +73,10 @@ export class Transformer {
    * Evaluates `tokens` at positions pos0.. into `slot` (keys and values of those positions are
    * written; the slot's token list is the caller's business) and returns the logits of the last
    * token when `logits` is set (a view into engine memory, valid until the next call).
+   * `interrupted` is asked between layers; when it says yes, an AbortError is thrown (the keys and
+   * values written so far are then garbage the caller must not count as cached).
    */
-  forward(slot: KvSlot, tokens: readonly number[], pos0: number, logits: boolean): Float32Array | undefined {
+  forward(slot: KvSlot, tokens: readonly number[], pos0: number, logits: boolean, interrupted?: () => boolean): Float32Array | undefined {
     const n = tokens.length;
     if (n === 0 || n > this.maxBatch) throw new Error(`a batch holds 1..${this.maxBatch} tokens, not ${n}`);
     if (pos0 + n > this.nCtx) throw new Error(`positions up to ${pos0 + n} exceed the context of ${this.nCtx}`);
@@ -87,7 +89,10 @@ export class Transformer {
     const positions = Array.from({ length: n }, (_, t) => pos0 + t);
     ropeCosSin(positions, hp.ropeDims, hp.ropeFreqBase, { freqScale: hp.ropeFreqScale }, this.ropeTable);
     this.k.f32(buf.rope, n * hp.ropeDims).set(this.ropeTable.subarray(0, n * hp.ropeDims));
-    for (let l = 0; l < hp.nLayer; l++) this.layer(l, slot, n, pos0);
+    for (let l = 0; l < hp.nLayer; l++) {
+      if (interrupted?.()) throw abortError();
+      this.layer(l, slot, n, pos0);
+    }
     if (!logits) return undefined;
     const last = buf.x + (n - 1) * hp.nEmbd * 4;
     e.rms_norm(last, w.outputNorm.ptr, buf.h, hp.nEmbd, hp.rmsEps);
@@ -136,4 +141,11 @@ export class Transformer {
 function maxQuantBytes(k: Kernels, w: ModelWeights, maxBatch: number): number {
   const all: Tensor[] = [w.output, ...w.layers.flatMap((L) => [L.wq, L.wk, L.wv, L.wo, L.gate, L.up, L.down])];
   return Math.max(...all.map((t) => k.exports.matmul_scratch_bytes(t.type, t.cols, maxBatch) as number));
+}
+
+/** The error of a cancelled evaluation (forward() here, the session between steps). */
+export function abortError(): Error {
+  const err = new Error("cancelled");
+  err.name = "AbortError";
+  return err;
 }
