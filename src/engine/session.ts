@@ -1,7 +1,9 @@
 // Generation on a loaded model: requests name a KV slot, the slot's longest common prefix with the
 // prompt is reused and only the rest is evaluated (in batches), tokens are sampled one by one and
-// streamed as text deltas. Cancellation is honoured between prompt batches and between tokens and
-// always leaves the slot consistent (its token list says exactly what its cache holds).
+// streamed as text deltas. Cancellation is honoured between prompt batches and between tokens
+// (the signal), and between the layers of a forward pass (the shared flag, which another thread
+// can set while this one computes), and always leaves the slot consistent (its token list says
+// exactly what its cache holds).
 import type { Model } from "./model/model.ts";
 import { abortError } from "./model/transformer.ts";
 import { Sampler, type SamplingOptions } from "./sampler.ts";
