@@ -36,8 +36,7 @@ EXPORT(matmul_scratch_bytes) int matmul_scratch_bytes(int wtype, int ncols, int 
 // as matmul_scratch_bytes says).
 EXPORT(quantize_activations) void quantize_activations(int wtype, const float *x, int ncols, int ntok, void *xq) {
   const int type = act_type(wtype), rb = row_bytes(type, ncols);
-  // Extras only serve the batched kernels (groups of VEC_DOT_N tokens).
-  const int eb = ntok >= VEC_DOT_N ? act_extra_bytes(wtype, ncols) : 0;
+  const int eb = act_extra_bytes(wtype, ncols);
   quantize_args a = { wtype, type, ncols, ntok, x, xq, rb, (uint8_t *)xq + (size_t)ntok * rb, eb };
   if (ntok == 1) quantize_task(&a, 0, 1);
   else pool_run(quantize_task, &a);
@@ -78,7 +77,8 @@ static void matmul_task(const void *p, int ith, int nth) {
     for (; t < a->ntok; t++) {
       const uint8_t *x = a->xq + (size_t)t * a->xq_row_bytes;
       float *y = a->y + (size_t)t * a->nrows;
-      for (int r = tile; r < tile_end; r++) y[r] = vec_dot(a->wtype, a->ncols, a->w + (size_t)r * a->w_row_bytes, x);
+      const uint8_t *ex = a->ex + (size_t)t * a->ex_row_bytes;
+      for (int r = tile; r < tile_end; r++) y[r] = vec_dot_ex(a->wtype, a->ncols, a->w + (size_t)r * a->w_row_bytes, x, ex);
     }
   }
 }

@@ -802,7 +802,7 @@ INLINE v128_t dot32_pre(v128_t lo, v128_t hi, const int8_t *q8, const int16_t *s
   return dot32_small(lo, hi, q8);
 }
 #endif
-#define LEGACY_DOTN(name, wblock, unpack)                                                                \
+#define LEGACY_DOTN(name, wblock, unpack, NT)                                                              \
   NOINLINE static void name(int n, const wblock *x, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, float *out) { \
     const int nb = n / QK;                                                                       \
     v128_t acc[NT];                                                                              \
@@ -851,8 +851,11 @@ INLINE void unpack_q4_0(const block_q4_0 *x, v128_t *lo, v128_t *hi) {
   *lo = wasm_i8x16_sub(nib_lo(q), eight);
   *hi = wasm_i8x16_sub(nib_hi(q), eight);
 }
-LEGACY_DOTN(dotn_q5_0, block_q5_0, unpack_q5_0)
-LEGACY_DOTN(dotn_q4_0, block_q4_0, unpack_q4_0)
+LEGACY_DOTN(dotn_q5_0, block_q5_0, unpack_q5_0, VEC_DOT_N)
+LEGACY_DOTN(dotn_q4_0, block_q4_0, unpack_q4_0, VEC_DOT_N)
+// One token (decode): the same kernel, so the same integers and float order as LEGACY_DOT.
+LEGACY_DOTN(dot1_q5_0, block_q5_0, unpack_q5_0, 1)
+LEGACY_DOTN(dot1_q4_0, block_q4_0, unpack_q4_0, 1)
 
 NOINLINE static void dotn_q8_0(int n, const block_q8_0 *x, const uint8_t *yb, int ystride, float *out) {
   const int nb = n / QK;
@@ -884,6 +887,16 @@ int vec_dot_n(int wtype, int n, const void *w, const void *x, int xstride, const
     case T_Q4_0: dotn_q4_0(n, w, x, xstride, ex, exstride, out); return 1;
     case T_Q8_0: dotn_q8_0(n, w, x, xstride, out); return 1;
     default: return 0;
+  }
+}
+
+// vec_dot with the row's act_extras at ex (the same result; faster for Q5_0 / Q4_0).
+float vec_dot_ex(int wtype, int n, const void *w, const void *x, const void *ex) {
+  float out;
+  switch (wtype) {
+    case T_Q5_0: dot1_q5_0(n, w, x, 0, ex, 0, &out); return out;
+    case T_Q4_0: dot1_q4_0(n, w, x, 0, ex, 0, &out); return out;
+    default: return vec_dot(wtype, n, w, x);
   }
 }
 
