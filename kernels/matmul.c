@@ -63,16 +63,22 @@ static void matmul_task(const void *p, int ith, int nth) {
   for (int tile = r0; tile < r1; tile += ROW_TILE) {
     const int tile_end = tile + ROW_TILE < r1 ? tile + ROW_TILE : r1;
     int t = 0;
-    // VEC_DOT_N tokens at a time: each weight row is unpacked once for all of them.
-    for (; t + VEC_DOT_N <= a->ntok; t += VEC_DOT_N) {
-      const uint8_t *x = a->xq + (size_t)t * a->xq_row_bytes, *ex = a->ex + (size_t)t * a->ex_row_bytes;
-      float out[VEC_DOT_N];
-      int r = tile;
-      for (; r < tile_end; r++) {
-        if (!vec_dot_n(a->wtype, a->ncols, a->w + (size_t)r * a->w_row_bytes, x, a->xq_row_bytes, ex, a->ex_row_bytes, out)) break;
-        for (int u = 0; u < VEC_DOT_N; u++) a->y[(size_t)(t + u) * a->nrows + r] = out[u];
+    // Groups of tokens: each weight row is unpacked once for all of them. 2·VEC_DOT_N where the
+    // type has such a kernel (Q5_0 / Q4_0), then VEC_DOT_N, then one at a time below.
+    for (int width = 2 * VEC_DOT_N; width >= VEC_DOT_N; width /= 2) {
+      for (; t + width <= a->ntok; t += width) {
+        const uint8_t *x = a->xq + (size_t)t * a->xq_row_bytes, *ex = a->ex + (size_t)t * a->ex_row_bytes;
+        float out[2 * VEC_DOT_N];
+        int r = tile;
+        for (; r < tile_end; r++) {
+          const uint8_t *w = a->w + (size_t)r * a->w_row_bytes;
+          const int done = width == VEC_DOT_N ? vec_dot_n(a->wtype, a->ncols, w, x, a->xq_row_bytes, ex, a->ex_row_bytes, out)
+                                              : vec_dot_n2(a->wtype, a->ncols, w, x, a->xq_row_bytes, ex, a->ex_row_bytes, out);
+          if (!done) break;
+          for (int u = 0; u < width; u++) a->y[(size_t)(t + u) * a->nrows + r] = out[u];
+        }
+        if (r < tile_end) break;  // no kernel of this width for this type
       }
-      if (r < tile_end) break;  // no batched kernel for this type: one token at a time below
     }
     for (; t < a->ntok; t++) {
       const uint8_t *x = a->xq + (size_t)t * a->xq_row_bytes;

@@ -853,6 +853,10 @@ INLINE void unpack_q4_0(const block_q4_0 *x, v128_t *lo, v128_t *hi) {
 }
 LEGACY_DOTN(dotn_q5_0, block_q5_0, unpack_q5_0, VEC_DOT_N)
 LEGACY_DOTN(dotn_q4_0, block_q4_0, unpack_q4_0, VEC_DOT_N)
+// Eight tokens: the weight unpacking (high bits, offsets) is the larger part of these formats'
+// work, so it pays to share it more widely (measured +8-20% on Q5_0; not for the K-quants).
+LEGACY_DOTN(dotn2_q5_0, block_q5_0, unpack_q5_0, 2 * VEC_DOT_N)
+LEGACY_DOTN(dotn2_q4_0, block_q4_0, unpack_q4_0, 2 * VEC_DOT_N)
 // One token (decode): the same kernel, so the same integers and float order as LEGACY_DOT.
 LEGACY_DOTN(dot1_q5_0, block_q5_0, unpack_q5_0, 1)
 LEGACY_DOTN(dot1_q4_0, block_q4_0, unpack_q4_0, 1)
@@ -886,6 +890,14 @@ int vec_dot_n(int wtype, int n, const void *w, const void *x, int xstride, const
     case T_Q5_0: dotn_q5_0(n, w, x, xstride, ex, exstride, out); return 1;
     case T_Q4_0: dotn_q4_0(n, w, x, xstride, ex, exstride, out); return 1;
     case T_Q8_0: dotn_q8_0(n, w, x, xstride, out); return 1;
+    default: return 0;
+  }
+}
+
+int vec_dot_n2(int wtype, int n, const void *w, const void *x, int xstride, const void *ex, int exstride, float *out) {
+  switch (wtype) {
+    case T_Q5_0: dotn2_q5_0(n, w, x, xstride, ex, exstride, out); return 1;
+    case T_Q4_0: dotn2_q4_0(n, w, x, xstride, ex, exstride, out); return 1;
     default: return 0;
   }
 }

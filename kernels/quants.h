@@ -23,5 +23,7 @@ void act_extras(int wtype, const void *xq, int n, void *ex);
 // ex + exstride, ...): out[t], identical to vec_dot of each. Returns 0 (and does nothing) for
 // types without a batched kernel.
 int vec_dot_n(int wtype, int n, const void *w, const void *x, int xstride, const void *ex, int exstride, float *out);
+// The same for 2·VEC_DOT_N tokens (Q5_0 and Q4_0 only; 0 for other types).
+int vec_dot_n2(int wtype, int n, const void *w, const void *x, int xstride, const void *ex, int exstride, float *out);
 // vec_dot of a row whose act_extras are at ex (same result).
 float vec_dot_ex(int wtype, int n, const void *w, const void *x, const void *ex);
