@@ -7,28 +7,37 @@
 #include "quants.h"
 
 typedef struct {
-  int type, n, rows;
+  int wtype, type, n, rows;
   const float *x;
   uint8_t *xq;
   int xq_row_bytes;
+  uint8_t *ex;  // act_extras rows (ex_row_bytes each) after the quantised rows, or none
+  int ex_row_bytes;
 } quantize_args;
 
 static void quantize_task(const void *p, int ith, int nth) {
   const quantize_args *a = p;
   int r0, r1;
   split_range(a->rows, ith, nth, &r0, &r1);
-  for (int r = r0; r < r1; r++) quantize_row(a->type, a->x + (size_t)r * a->n, a->xq + (size_t)r * a->xq_row_bytes, a->n);
+  for (int r = r0; r < r1; r++) {
+    uint8_t *xq = a->xq + (size_t)r * a->xq_row_bytes;
+    quantize_row(a->type, a->x + (size_t)r * a->n, xq, a->n);
+    if (a->ex_row_bytes) act_extras(a->wtype, xq, a->n, a->ex + (size_t)r * a->ex_row_bytes);
+  }
 }
 
-// Bytes of scratch that `ntok` activation rows of `ncols` need for weights of `wtype`.
+// Bytes of scratch that `ntok` activation rows of `ncols` need for weights of `wtype`: the
+// quantised rows, then (for the types that use them in batches) their act_extras rows.
 EXPORT(matmul_scratch_bytes) int matmul_scratch_bytes(int wtype, int ncols, int ntok) {
-  return ntok * row_bytes(act_type(wtype), ncols);
+  return ntok * (row_bytes(act_type(wtype), ncols) + act_extra_bytes(wtype, ncols));
 }
 
-// Quantises `ntok` float rows of `ncols` into the activation format of `wtype` (into xq).
+// Quantises `ntok` float rows of `ncols` into the activation format of `wtype` (into xq, laid out
+// as matmul_scratch_bytes says).
 EXPORT(quantize_activations) void quantize_activations(int wtype, const float *x, int ncols, int ntok, void *xq) {
-  const int type = act_type(wtype);
-  quantize_args a = { type, ncols, ntok, x, xq, row_bytes(type, ncols) };
+  const int type = act_type(wtype), rb = row_bytes(type, ncols);
+  const int eb = act_extra_bytes(wtype, ncols);
+  quantize_args a = { wtype, type, ncols, ntok, x, xq, rb, (uint8_t *)xq + (size_t)ntok * rb, eb };
   if (ntok == 1) quantize_task(&a, 0, 1);
   else pool_run(quantize_task, &a);
 }
@@ -39,6 +48,8 @@ typedef struct {
   int w_row_bytes;
   const uint8_t *xq;
   int xq_row_bytes;
+  const uint8_t *ex;
+  int ex_row_bytes;
   float *y;
 } matmul_args;
 
@@ -52,21 +63,28 @@ static void matmul_task(const void *p, int ith, int nth) {
   for (int tile = r0; tile < r1; tile += ROW_TILE) {
     const int tile_end = tile + ROW_TILE < r1 ? tile + ROW_TILE : r1;
     int t = 0;
-    // VEC_DOT_N tokens at a time: each weight row is unpacked once for all of them.
-    for (; t + VEC_DOT_N <= a->ntok; t += VEC_DOT_N) {
-      const uint8_t *x = a->xq + (size_t)t * a->xq_row_bytes;
-      float out[VEC_DOT_N];
-      int r = tile;
-      for (; r < tile_end; r++) {
-        if (!vec_dot_n(a->wtype, a->ncols, a->w + (size_t)r * a->w_row_bytes, x, a->xq_row_bytes, out)) break;
-        for (int u = 0; u < VEC_DOT_N; u++) a->y[(size_t)(t + u) * a->nrows + r] = out[u];
+    // Groups of tokens: each weight row is unpacked once for all of them. 2·VEC_DOT_N where the
+    // type has such a kernel (Q5_0 / Q4_0), then VEC_DOT_N, then one at a time below.
+    for (int width = 2 * VEC_DOT_N; width >= VEC_DOT_N; width /= 2) {
+      for (; t + width <= a->ntok; t += width) {
+        const uint8_t *x = a->xq + (size_t)t * a->xq_row_bytes, *ex = a->ex + (size_t)t * a->ex_row_bytes;
+        float out[2 * VEC_DOT_N];
+        int r = tile;
+        for (; r < tile_end; r++) {
+          const uint8_t *w = a->w + (size_t)r * a->w_row_bytes;
+          const int done = width == VEC_DOT_N ? vec_dot_n(a->wtype, a->ncols, w, x, a->xq_row_bytes, ex, a->ex_row_bytes, out)
+                                              : vec_dot_n2(a->wtype, a->ncols, w, x, a->xq_row_bytes, ex, a->ex_row_bytes, out);
+          if (!done) break;
+          for (int u = 0; u < width; u++) a->y[(size_t)(t + u) * a->nrows + r] = out[u];
+        }
+        if (r < tile_end) break;  // no kernel of this width for this type
       }
-      if (r < tile_end) break;  // no batched kernel for this type: one token at a time below
     }
     for (; t < a->ntok; t++) {
       const uint8_t *x = a->xq + (size_t)t * a->xq_row_bytes;
       float *y = a->y + (size_t)t * a->nrows;
-      for (int r = tile; r < tile_end; r++) y[r] = vec_dot(a->wtype, a->ncols, a->w + (size_t)r * a->w_row_bytes, x);
+      const uint8_t *ex = a->ex + (size_t)t * a->ex_row_bytes;
+      for (int r = tile; r < tile_end; r++) y[r] = vec_dot_ex(a->wtype, a->ncols, a->w + (size_t)r * a->w_row_bytes, x, ex);
     }
   }
 }
@@ -74,7 +92,9 @@ static void matmul_task(const void *p, int ith, int nth) {
 // y[t][r] = W[r] · x[t] for already quantised activations xq (see quantize_activations).
 // W: nrows rows of ncols elements of wtype; y: ntok rows of nrows floats.
 EXPORT(matmul_quantized) void matmul_quantized(int wtype, const void *w, int nrows, int ncols, const void *xq, int ntok, float *y) {
-  matmul_args a = { wtype, nrows, ncols, ntok, w, row_bytes(wtype, ncols), xq, row_bytes(act_type(wtype), ncols), y };
+  const int rb = row_bytes(act_type(wtype), ncols);
+  matmul_args a = { wtype, nrows, ncols, ntok, w, row_bytes(wtype, ncols), xq, rb,
+                    (const uint8_t *)xq + (size_t)ntok * rb, act_extra_bytes(wtype, ncols), y };
   pool_run(matmul_task, &a);
 }
 

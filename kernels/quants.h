@@ -15,6 +15,15 @@ float vec_dot(int wtype, int n, const void *w, const void *x);
 void dequantize_row(int type, const void *x, float *y, int n);
 // Tokens a vec_dot_n call takes at once.
 #define VEC_DOT_N 4
-// One weight row against VEC_DOT_N activation rows (x, x + xstride, ...): out[t], identical to
-// vec_dot of each. Returns 0 (and does nothing) for types without a batched kernel.
-int vec_dot_n(int wtype, int n, const void *w, const void *x, int xstride, float *out);
+// Bytes of per-token extras that batched products of `wtype` read beside the quantised
+// activations (0 for most types), and their computation from one quantised row xq.
+int act_extra_bytes(int wtype, int n);
+void act_extras(int wtype, const void *xq, int n, void *ex);
+// One weight row against VEC_DOT_N activation rows (x, x + xstride, ...; their extras at ex,
+// ex + exstride, ...): out[t], identical to vec_dot of each. Returns 0 (and does nothing) for
+// types without a batched kernel.
+int vec_dot_n(int wtype, int n, const void *w, const void *x, int xstride, const void *ex, int exstride, float *out);
+// The same for 2·VEC_DOT_N tokens (Q5_0 and Q4_0 only; 0 for other types).
+int vec_dot_n2(int wtype, int n, const void *w, const void *x, int xstride, const void *ex, int exstride, float *out);
+// vec_dot of a row whose act_extras are at ex (same result).
+float vec_dot_ex(int wtype, int n, const void *w, const void *x, const void *ex);

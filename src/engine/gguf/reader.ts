@@ -1,5 +1,5 @@
 // GGUF reader: the header (metadata + tensor placements) without loading the file.
-// The file is read as a growing prefix: start with 1 MiB, and when the parser reaches the end of
+// The file is read as a growing prefix: start with 8 MiB, and when the parser reaches the end of
 // what is loaded (NeedMore) load at least twice as much and parse again. The parse is synchronous
 // over bytes in memory, so 100k vocabulary strings cost no async calls; re-parsing after doubling
 // costs at most 2x a single parse of the header. Tensor data is never read here.
@@ -16,7 +16,9 @@ export { GgufError } from "./errors.ts";
 export { GgufFile } from "./file.ts";
 export * from "./types.ts";
 
-const INITIAL_PREFIX = 1 << 20;
+// 8 MiB: the headers of real vocabularies (150k tokens and merges: 3 MiB) parse once instead of
+// three times (1, 2, 4 MiB); measured 58-80 -> 33-65 ms for the 0.5B bench file.
+const INITIAL_PREFIX = 8 << 20;
 
 /** Reads the header of a GGUF file (v2/v3). Throws GgufError for a bad file. */
 export async function readGguf(path: string): Promise<GgufFile> {

@@ -46,7 +46,7 @@ export class Model {
     checkFits(file, weights + kv + scratchEstimate + (2 << 20));
     const kernels = await Kernels.create({ threads: options.threads ?? 1 });
     try {
-      const w = loadWeights(file, hp, kernels, options.onProgress);
+      const w = await loadWeights(file, hp, kernels, options.onProgress);
       const slots = new Map(slotNames.map((name) => [name, allocateSlot(kernels, name, layout)]));
       const transformer = new Transformer(kernels, hp, w, batch, nCtx);
       return new Model(file, hp, kernels, transformer, slots);

@@ -1,13 +1,16 @@
 // The model's tensors, copied from the GGUF file straight into the kernels' memory (no
 // conversion, no dequantisation), with the memory the model needs computed before anything is
 // allocated.
-import { openSync, readSync, closeSync } from "node:fs";
+import { open } from "node:fs/promises";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import { GgufError } from "../gguf/errors.ts";
 import { assertSupported, GgmlType, typeName } from "../quant/types.ts";
 import { MAX_MEMORY_BYTES } from "../wasm/arena.ts";
 import type { Kernels } from "../wasm/kernels.ts";
 import type { HParams } from "./hparams.ts";
+
+const READERS = 4;
+const CHUNK = 16 * 2 ** 20;
 
 /** A tensor in kernel memory: `rows` rows of `cols` elements of `type`, at `ptr`. */
 export interface Tensor {
@@ -107,25 +110,46 @@ export function checkFits(file: GgufFile, needed: number): void {
   }
 }
 
-/** Copies every tensor the model uses from the file into kernel memory. */
-export function loadWeights(file: GgufFile, hp: HParams, k: Kernels, onProgress?: (fraction: number) => void): ModelWeights {
+/**
+ * Copies every tensor the model uses from the file into kernel memory. The copy runs as
+ * READERS concurrent reads of CHUNK bytes (libuv's thread pool): most of a copy into fresh wasm
+ * memory is the kernel's first-touch page faults, which then proceed on several cores (measured
+ * on the 0.5B bench file: 210-260 ms as one synchronous read loop, 120-165 ms this way).
+ */
+export async function loadWeights(file: GgufFile, hp: HParams, k: Kernels, onProgress?: (fraction: number) => void): Promise<ModelWeights> {
   const { names, check } = plan(file, hp);
   for (const n of names) check(file.requireTensor(n));
   const total = names.reduce((s, n) => s + file.requireTensor(n).byteSize, 0);
-  const fd = openSync(file.path, "r");
   const loaded = new Map<string, Tensor>();
+  // Everything is allocated before any read: views made now stay valid (no growth meanwhile).
+  const chunks: { name: string; dst: Uint8Array; position: number }[] = [];
+  for (const name of names) {
+    const info = file.requireTensor(name);
+    const ptr = k.alloc(info.byteSize, 64);
+    loaded.set(name, { name, type: info.type, ptr, cols: info.dims[0], rows: info.dims[1] ?? 1 });
+    for (let at = 0; at < info.byteSize; at += CHUNK) {
+      chunks.push({ name, dst: k.bytes(ptr + at, Math.min(CHUNK, info.byteSize - at)), position: info.offset + at });
+    }
+  }
+  const fh = await open(file.path, "r");
+  let next = 0;
   let done = 0;
-  try {
-    for (const name of names) {
-      const info = file.requireTensor(name);
-      const ptr = k.alloc(info.byteSize, 64);
-      readExactly(fd, k.bytes(ptr, info.byteSize), info.offset, file.path, name);
-      loaded.set(name, { name, type: info.type, ptr, cols: info.dims[0], rows: info.dims[1] ?? 1 });
-      done += info.byteSize;
+  const reader = async (): Promise<void> => {
+    while (next < chunks.length) {
+      const { name, dst, position } = chunks[next++];
+      for (let got = 0; got < dst.length; ) {
+        const { bytesRead } = await fh.read(dst, got, dst.length - got, position + got);
+        if (bytesRead === 0) throw new GgufError(file.path, `the file ends inside tensor "${name}"`);
+        got += bytesRead;
+      }
+      done += dst.length;
       onProgress?.(done / total);
     }
+  };
+  try {
+    await Promise.all(Array.from({ length: READERS }, reader));
   } finally {
-    closeSync(fd);
+    await fh.close();
   }
   const t = (n: string): Tensor => loaded.get(n)!;
   const opt = (n: string): Tensor | undefined => loaded.get(n);
@@ -153,15 +177,4 @@ export function loadWeights(file: GgufFile, hp: HParams, k: Kernels, onProgress?
       };
     }),
   };
-}
-
-function readExactly(fd: number, dst: Uint8Array, position: number, path: string, name: string): void {
-  // Large tensors are read in chunks: one readSync is capped at 2 GiB and may return less.
-  const CHUNK = 64 * 2 ** 20;
-  let done = 0;
-  while (done < dst.length) {
-    const n = readSync(fd, dst, done, Math.min(CHUNK, dst.length - done), position + done);
-    if (n === 0) throw new GgufError(path, `the file ends inside tensor "${name}"`);
-    done += n;
-  }
 }

@@ -100,6 +100,7 @@ export class Kernels {
     const memory = new WebAssembly.Memory({ initial: minPages, maximum: MAX_MEMORY_BYTES / 65536, shared: true });
     const instance = new WebAssembly.Instance(module, { env: { memory } });
     const exports = instance.exports as KernelExports;
+    exports.init_tables(); // before any kernel runs (the helpers share the memory)
     const arena = new Arena(memory, exports.__heap_base.value as number);
     const helpers: Worker[] = [];
     const generation = exports.pool_generation() as number;
