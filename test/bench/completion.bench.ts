@@ -103,9 +103,11 @@ async function replay(client: EngineClient, info: ModelInfo, source: string, sta
       const b = controller.onDidFinish((r) => r.anchor.before === before && (a.dispose(), b.dispose(), resolve()));
     });
     const token = new CancellationSource();
+    const requests = controller.counters.requests;
     void controller.provide({ doc: "file:///bench.ts", path: "src/engine/session.ts", languageId: "typescript", lines, line, character, before, explicit: false }, token.token);
-    // No request when the cache or the running generation answered: nothing to wait for.
-    await Promise.race([firstText, new Promise((r) => setTimeout(r, 50)).then(() => (controller.busy ? firstText : undefined))]);
+    // No new request when the suggestion cache or the running generation (the typed character
+    // matched its text) answered: nothing of this keystroke's own to wait for.
+    await Promise.race([firstText, new Promise((r) => setTimeout(r, 50)).then(() => (controller.counters.requests > requests ? firstText : undefined))]);
     token.cancel();
     anchors.push(before);
     if (process.env.HEARTH_BENCH_VERBOSE) console.error(`keystroke ${i}: requests ${controller.counters.requests}, busy ${controller.busy}`);
