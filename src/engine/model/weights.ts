@@ -134,16 +134,24 @@ export async function loadWeights(file: GgufFile, hp: HParams, k: Kernels, onPro
   const fh = await open(file.path, "r");
   let next = 0;
   let done = 0;
+  // After one reader fails (a read error, or a cancel thrown by onProgress) the others stop at
+  // their next chunk: the error is reported then, not after the rest of the file was read.
+  let failed = false;
   const reader = async (): Promise<void> => {
-    while (next < chunks.length) {
-      const { name, dst, position } = chunks[next++];
-      for (let got = 0; got < dst.length; ) {
-        const { bytesRead } = await fh.read(dst, got, dst.length - got, position + got);
-        if (bytesRead === 0) throw new GgufError(file.path, `the file ends inside tensor "${name}"`);
-        got += bytesRead;
+    try {
+      while (!failed && next < chunks.length) {
+        const { name, dst, position } = chunks[next++];
+        for (let got = 0; got < dst.length; ) {
+          const { bytesRead } = await fh.read(dst, got, dst.length - got, position + got);
+          if (bytesRead === 0) throw new GgufError(file.path, `the file ends inside tensor "${name}"`);
+          got += bytesRead;
+        }
+        done += dst.length;
+        onProgress?.(done / total);
       }
-      done += dst.length;
-      onProgress?.(done / total);
+    } catch (err) {
+      failed = true;
+      throw err;
     }
   };
   try {
