@@ -650,6 +650,19 @@ NOINLINE static float dot_q6_K(int n, const block_q6_K *x, const block_q8_K *y) 
 // ---------------------------------------------------------------------------------------------
 #define NT VEC_DOT_N
 
+// The end of block i of a Q4_K row for NT tokens (both builds of dotn_q4_K): the integer sums
+// scaled by d·d8, less dmin·d8 times the sub-block mins against the tokens' block sums.
+INLINE void k4_block_end_n(v128_t acc[NT], const v128_t sumi[NT], const block_q4_K *xi, const uint32_t s[4], const uint8_t *yb, int ystride, int i) {
+  const float dx = f16_lut(xi->d), dminx = f16_lut(xi->dmin);
+  for (int t = 0; t < NT; t++) {
+    const block_q8_K *y = (const block_q8_K *)(yb + (size_t)t * ystride);
+    const v128_t mins = k4_min_products(s[2], s[3], y[i].bsums);
+    const float d = y[i].d * dx, dmin = y[i].d * dminx;
+    acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_splat(d), wasm_f32x4_convert_i32x4(sumi[t])));
+    acc[t] = wasm_f32x4_sub(acc[t], wasm_f32x4_mul(wasm_f32x4_splat(dmin), wasm_f32x4_convert_i32x4(mins)));
+  }
+}
+
 #if !RELAXED
 // SIMD128: the 64 elements of a step at once per token (measured faster than the split below).
 NOINLINE static void dotn_q4_K(int n, const block_q4_K *x, const uint8_t *yb, int ystride, float *out) {
@@ -684,14 +697,7 @@ NOINLINE static void dotn_q4_K(int n, const block_q4_K *x, const uint8_t *yb, in
         sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_dot_i16x8(hi, sh));
       }
     }
-    const float dx = f16_lut(x[i].d), dminx = f16_lut(x[i].dmin);
-    for (int t = 0; t < NT; t++) {
-      const block_q8_K *y = (const block_q8_K *)(yb + (size_t)t * ystride);
-      const v128_t mins = k4_min_products(s[2], s[3], y[i].bsums);
-      const float d = y[i].d * dx, dmin = y[i].d * dminx;
-      acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_splat(d), wasm_f32x4_convert_i32x4(sumi[t])));
-      acc[t] = wasm_f32x4_sub(acc[t], wasm_f32x4_mul(wasm_f32x4_splat(dmin), wasm_f32x4_convert_i32x4(mins)));
-    }
+    k4_block_end_n(acc, sumi, &x[i], s, yb, ystride, i);
   }
   for (int t = 0; t < NT; t++) out[t] = hsum_f32x4(acc[t]);
 }
@@ -727,14 +733,7 @@ NOINLINE static void dotn_q4_K(int n, const block_q4_K *x, const uint8_t *yb, in
         sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_dot_i16x8(p, sv));
       }
     }
-    const float dx = f16_lut(x[i].d), dminx = f16_lut(x[i].dmin);
-    for (int t = 0; t < NT; t++) {
-      const block_q8_K *y = (const block_q8_K *)(yb + (size_t)t * ystride);
-      const v128_t mins = k4_min_products(s[2], s[3], y[i].bsums);
-      const float d = y[i].d * dx, dmin = y[i].d * dminx;
-      acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_splat(d), wasm_f32x4_convert_i32x4(sumi[t])));
-      acc[t] = wasm_f32x4_sub(acc[t], wasm_f32x4_mul(wasm_f32x4_splat(dmin), wasm_f32x4_convert_i32x4(mins)));
-    }
+    k4_block_end_n(acc, sumi, &x[i], s, yb, ystride, i);
   }
   for (int t = 0; t < NT; t++) out[t] = hsum_f32x4(acc[t]);
 }
