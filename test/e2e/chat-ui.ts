@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Frame, Page } from "playwright-core";
 import { makeWorkspace, type E2eConfig } from "./workspace.ts";
-import { ARTIFACTS, killAllServers, launchBrowser, startServer, uiStep, type UiResult } from "./server.ts";
+import { ARTIFACTS, killAllServers, launchBrowser, runCommand, startServer, uiStep, type UiResult } from "./server.ts";
 
 const ROOT = join(__dirname, "..", "..");
 export const SCREENSHOT = "/tmp/hearth-chat.png";
@@ -37,15 +37,6 @@ const HOSTILE = [
 
 function say(line: string): void {
   process.stdout.write(`[e2e chat] ${line}\n`);
-}
-
-async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press("F1");
-  const input = page.locator(".quick-input-widget .quick-input-box input");
-  await input.waitFor({ state: "visible", timeout: 10_000 });
-  await input.fill(`>${title}`);
-  await page.locator(".quick-input-widget .monaco-list-row", { hasText: title }).first().waitFor({ timeout: 10_000 });
-  await page.keyboard.press("Enter");
 }
 
 /** The chat page's frame (webview → #active-frame), once it is there. */

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { format } from "node:util";
 import type { Page } from "playwright-core";
 import { makeWorkspace, type E2eConfig } from "./workspace.ts";
-import { ARTIFACTS, installExtension, killAllServers, launchBrowser, startServer, uiStep, type Server, type UiResult } from "./server.ts";
+import { ARTIFACTS, installExtension, killAllServers, launchBrowser, runCommand, startServer, uiStep, type Server, type UiResult } from "./server.ts";
 import { chatUiRun } from "./chat-ui.ts";
 
 const ROOT = join(__dirname, "..", "..");
@@ -33,15 +33,6 @@ function step(page: Page, name: string, body: () => Promise<void>): Promise<bool
 }
 
 const statusItem = (page: Page, text: RegExp) => page.locator("#workbench\\.parts\\.statusbar .statusbar-item", { hasText: text }).first();
-
-async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press("F1");
-  const input = page.locator(".quick-input-widget .quick-input-box input");
-  await input.waitFor({ state: "visible", timeout: 10_000 });
-  await input.fill(`>${title}`);
-  await page.locator(".quick-input-widget .monaco-list-row", { hasText: title }).first().waitFor({ timeout: 10_000 });
-  await page.keyboard.press("Enter");
-}
 
 /**
  * Phase 1: mocha suites in the extension host. (The host stops when the suites end, so the UI
