@@ -33,7 +33,7 @@ export class SplitPoint {
 }
 
 /** Line and character of the end of `before` (all the text before a position). */
-function positionOf(before: string): { line: number; character: number } {
+export function positionOf(before: string): { line: number; character: number } {
   let line = 0;
   for (let i = before.indexOf("\n"); i >= 0; i = before.indexOf("\n", i + 1)) line++;
   return { line, character: before.length - before.lastIndexOf("\n") - 1 };

@@ -23,6 +23,7 @@ import { CancellationSource, type CancellationLike } from "../../src/client/canc
 import { EngineClient } from "../../src/client/engine-client.ts";
 import { CompletionController, type CompletionRecord } from "../../src/completion/controller.ts";
 import { DEFAULTS } from "../../src/completion/config.ts";
+import { positionOf } from "../../src/completion/split-point.ts";
 import { linesOf } from "../../src/completion/window.ts";
 import type { GenerateParams, ModelInfo } from "../../src/worker/protocol.ts";
 import { benchModelFile, SHAPES } from "./model-files.ts";
@@ -95,9 +96,7 @@ async function replay(client: EngineClient, info: ModelInfo, source: string, sta
     // The user retypes source[start, start + keystrokes): the document holds what was typed so
     // far, then the rest of the file after that region (it stays the same while they type).
     const lines = linesOf(before + source.slice(start + keystrokes));
-    const upTo = before.split("\n");
-    const line = upTo.length - 1;
-    const character = upTo[line].length;
+    const { line, character } = positionOf(before);
     const firstText = new Promise<void>((resolve) => {
       const a = controller.onDidReceiveFirstText((anchor) => anchor.before === before && (a.dispose(), b.dispose(), resolve()));
       const b = controller.onDidFinish((r) => r.anchor.before === before && (a.dispose(), b.dispose(), resolve()));

@@ -9,6 +9,7 @@ import { Engine } from "../../src/engine/engine.ts";
 import { makeModelFixture } from "../conformance/fixtures.ts";
 import { STORIES_PATH } from "../helpers/gguf-fixtures.ts";
 import { buildPrompt, type PromptFormat } from "../../src/completion/prompt.ts";
+import { positionOf } from "../../src/completion/split-point.ts";
 import { linesOf, prefixWindow, suffixWindow } from "../../src/completion/window.ts";
 
 const SOURCE = `import { readFileSync } from "node:fs";
@@ -36,12 +37,8 @@ export function main(path: string): void {
 function promptAt(split: number, offset: number, end: number, format: PromptFormat): string {
   const text = SOURCE.slice(0, offset) + SOURCE.slice(end);
   const doc = linesOf(text);
-  const position = (o: number) => {
-    const before = text.slice(0, o).split("\n");
-    return { line: before.length - 1, character: before[before.length - 1].length };
-  };
-  const s = position(split);
-  const c = position(offset);
+  const s = positionOf(text.slice(0, split));
+  const c = positionOf(text.slice(0, offset));
   return buildPrompt(
     {
       path: "src/total.ts",
