@@ -5,7 +5,6 @@
 // can set while this one computes), and always leaves the slot consistent (its token list says
 // exactly what its cache holds).
 import type { Model } from "./model/model.ts";
-import { abortError } from "./model/transformer.ts";
 import { Sampler, type SamplingOptions } from "./sampler.ts";
 import { StopMatcher } from "./stop-strings.ts";
 
@@ -73,10 +72,10 @@ export class Session {
     const interrupted = interruption(signal, cancelFlag);
     let logits: Float32Array | undefined;
     for (let pos = reused; pos < tokens.length; pos += t.maxBatch) {
-      if (interrupted()) throw abortError();
       const batch = tokens.slice(pos, Math.min(pos + t.maxBatch, tokens.length));
-      // An interrupted batch (an AbortError from forward) is not appended: the slot's tokens
-      // still say what its cache holds.
+      // forward() checks `interrupted` before every layer (the first included) and throws an
+      // AbortError: an interrupted batch is not appended, so the slot's tokens still say what
+      // its cache holds.
       logits = t.forward(slot, batch, pos, pos + batch.length === tokens.length, interrupted);
       slot.append(batch);
       await yieldToEventLoop();

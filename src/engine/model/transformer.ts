@@ -143,8 +143,8 @@ function maxQuantBytes(k: Kernels, w: ModelWeights, maxBatch: number): number {
   return Math.max(...all.map((t) => k.exports.matmul_scratch_bytes(t.type, t.cols, maxBatch) as number));
 }
 
-/** The error of a cancelled evaluation (forward() here, the session between steps). */
-export function abortError(): Error {
+/** The error of an interrupted forward(): the session and the scheduler treat AbortErrors as a cancel. */
+function abortError(): Error {
   const err = new Error("cancelled");
   err.name = "AbortError";
   return err;
