@@ -10,6 +10,7 @@ static struct {
   int32_t sleepers;     // helpers sleeping in wait32 on `generation`
   int32_t caller_sleeping;
   int32_t n_threads;    // threads taking part, caller included
+  int32_t n_helpers;    // helpers running pool_worker_loop; every one of them checks in per task
   int32_t spin;         // polls before sleeping
   int32_t shutdown;
   task_fn fn;
@@ -20,6 +21,11 @@ static struct {
 #define STORE(p, v) __atomic_store_n(p, v, __ATOMIC_SEQ_CST)
 
 EXPORT(pool_set_threads) void pool_set_threads(int n) { pool.n_threads = n < 1 ? 1 : n; }
+// Helpers started (Kernels.create, once they are all in pool_worker_loop). Every started helper
+// answers every task, also those with ith >= n_threads that only skip it: the count the caller
+// waits for is n_helpers, never n_threads - 1 (that deadlocked after setThreads(n) with n below
+// the threads the pool was made with). Waiting for all also means no helper can lag a task behind.
+EXPORT(pool_set_helpers) void pool_set_helpers(int n) { pool.n_helpers = n < 0 ? 0 : n; }
 EXPORT(pool_threads) int pool_threads(void) { return pool.n_threads; }
 EXPORT(pool_set_spin) void pool_set_spin(int n) { pool.spin = n < 0 ? 0 : n; }
 
@@ -75,15 +81,16 @@ void pool_run(task_fn fn, const void *args) {
   }
   pool.fn = fn;
   pool.args = args;
-  announce(nth - 1);
+  announce(pool.n_helpers);
   fn(args, 0, nth);
   wait_helpers();
 }
 
-// Stops `helpers` helper workers (all that run pool_worker_loop).
-EXPORT(pool_shutdown) void pool_shutdown(int helpers) {
+// Stops every helper worker (all that run pool_worker_loop).
+EXPORT(pool_shutdown) void pool_shutdown(void) {
   STORE(&pool.shutdown, 1);
-  announce(helpers);
+  announce(pool.n_helpers);
   wait_helpers();
   STORE(&pool.shutdown, 0);
+  pool.n_helpers = 0;
 }

@@ -119,6 +119,7 @@ export class Kernels {
       await Promise.all(helpers.map((w) => w.terminate()));
       throw err;
     }
+    exports.pool_set_helpers(helpers.length);
     exports.pool_set_threads(threads);
     return new Kernels(memory, exports, arena, helpers);
   }
@@ -172,7 +173,7 @@ export class Kernels {
         w.ref();
         return new Promise((resolve) => w.once("exit", resolve));
       });
-      this.exports.pool_shutdown(this.helpers.length);
+      this.exports.pool_shutdown();
       await Promise.all(stopped);
     }
   }
