@@ -1,9 +1,9 @@
 // Generation on a loaded model: requests name a KV slot, the slot's longest common prefix with the
 // prompt is reused and only the rest is evaluated (in batches), tokens are sampled one by one and
-// streamed as text deltas. Cancellation is honoured between prompt batches and between tokens
-// (the signal), and between the layers of a forward pass (the shared flag, which another thread
-// can set while this one computes), and always leaves the slot consistent (its token list says
-// exactly what its cache holds).
+// streamed as text deltas. Cancellation (the request's CancelFlag, which another thread can set
+// while this one computes) is honoured between the layers of a forward pass and between tokens,
+// and always leaves the slot consistent (its token list says exactly what its cache holds).
+import { isAbort, type CancelFlag } from "./cancel.ts";
 import type { Model } from "./model/model.ts";
 import { Sampler, type SamplingOptions } from "./sampler.ts";
 import { StopMatcher } from "./stop-strings.ts";
@@ -25,9 +25,8 @@ export interface GenerateRequest {
   stop?: readonly string[];
   /** Prompts longer than the context: "error" (default) or "left" (drop the oldest tokens). */
   truncate?: "error" | "left";
-  signal?: AbortSignal;
-  /** Set to non-zero by another thread to cancel: checked inside a forward pass, between layers. */
-  cancelFlag?: SharedArrayBuffer;
+  /** Polled inside a forward pass, between layers, and between tokens. */
+  cancel?: CancelFlag;
 }
 
 export interface GenerateStats {
@@ -57,9 +56,9 @@ export class Session {
 
   /**
    * Evaluates `tokens` into `slot`, reusing its cached prefix, and returns the logits after the
-   * last token (a copy). Yields to the event loop between batches so cancellation can arrive.
+   * last token (a copy). Yields to the event loop between batches so other requests' messages are read.
    */
-  async evaluate(slotName: string, tokens: readonly number[], signal?: AbortSignal, cancelFlag?: SharedArrayBuffer): Promise<{ logits: Float32Array; reused: number; evaluated: number }> {
+  async evaluate(slotName: string, tokens: readonly number[], cancel?: CancelFlag): Promise<{ logits: Float32Array; reused: number; evaluated: number }> {
     if (tokens.length === 0) throw new Error("nothing to evaluate: the prompt has no tokens");
     const slot = this.model.slot(slotName);
     const t = this.model.transformer;
@@ -69,14 +68,13 @@ export class Session {
     // Keep at least the last token to evaluate: its logits are what we need.
     const reused = Math.min(slot.commonPrefix(tokens), tokens.length - 1);
     slot.truncate(reused);
-    const interrupted = interruption(signal, cancelFlag);
     let logits: Float32Array | undefined;
     for (let pos = reused; pos < tokens.length; pos += t.maxBatch) {
       const batch = tokens.slice(pos, Math.min(pos + t.maxBatch, tokens.length));
-      // forward() checks `interrupted` before every layer (the first included) and throws an
+      // forward() polls `cancel` before every layer (the first included) and throws an
       // AbortError: an interrupted batch is not appended, so the slot's tokens still say what
       // its cache holds.
-      logits = t.forward(slot, batch, pos, pos + batch.length === tokens.length, interrupted);
+      logits = t.forward(slot, batch, pos, pos + batch.length === tokens.length, cancel);
       slot.append(batch);
       await yieldToEventLoop();
     }
@@ -104,7 +102,7 @@ export class Session {
     };
     let first: Awaited<ReturnType<Session["evaluate"]>>;
     try {
-      first = await this.evaluate(req.slot, prompt, req.signal, req.cancelFlag);
+      first = await this.evaluate(req.slot, prompt, req.cancel);
     } catch (err) {
       if (isAbort(err)) {
         stats.stopReason = "cancelled";
@@ -123,14 +121,13 @@ export class Session {
     const history = [...prompt];
     const maxTokens = req.maxTokens ?? 256;
     const logits = first.logits;
-    const interrupted = interruption(req.signal, req.cancelFlag);
     try {
       for (;;) {
         if (stats.generatedTokens >= maxTokens) {
           stats.stopReason = "length";
           break;
         }
-        if (req.signal?.aborted) {
+        if (req.cancel?.cancelled) {
           stats.stopReason = "cancelled";
           break;
         }
@@ -155,7 +152,7 @@ export class Session {
         // are copied out of engine memory at once (another request's step may run before this one
         // samples again) into this request's own buffer: no allocation per token.
         try {
-          logits.set(this.model.transformer.forward(slot, [token], history.length - 1, true, interrupted)!);
+          logits.set(this.model.transformer.forward(slot, [token], history.length - 1, true, req.cancel)!);
         } catch (err) {
           if (!isAbort(err)) throw err;
           stats.stopReason = "cancelled"; // the token is not in the slot: its forward did not finish
@@ -176,16 +173,6 @@ export class Session {
   }
 }
 
-/** Whether a request was cancelled: by its signal (between steps) or its shared flag (any time). */
-function interruption(signal: AbortSignal | undefined, cancelFlag: SharedArrayBuffer | undefined): () => boolean {
-  const flag = cancelFlag && new Int32Array(cancelFlag);
-  return () => signal?.aborted === true || (flag !== undefined && Atomics.load(flag, 0) !== 0);
-}
-
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-function isAbort(err: unknown): boolean {
-  return err instanceof Error && err.name === "AbortError";
 }

@@ -5,8 +5,10 @@
 //   runnable completion gets its own steps first. Each request names its own KV slot, so the two
 //   caches never mix, and only one engine step runs at a time (steps are never overlapped: the
 //   model's scratch buffers are shared).
-// - Cancellation is checked by the engine between prompt batches and tokens; a request cancelled
-//   before its first step ends at once without touching the engine.
+// - Each job has one CancelFlag (the client's, or its own): the scheduler polls it before every
+//   step and the engine between layers; a request cancelled before its first step ends at once
+//   without touching the engine.
+import { CancelFlag } from "../engine/cancel.ts";
 import type { GenerateChunk, GenerateStats } from "../engine/session.ts";
 import type { EngineGenerateRequest } from "../engine/engine.ts";
 import type { ChatPrompt, GenerateParams, Slot } from "./protocol.ts";
@@ -26,10 +28,9 @@ export interface JobSink {
 const PRIORITY: Record<Slot, number> = { completion: 0, chat: 1 };
 
 interface Job {
-  id: number;
   params: GenerateParams;
   sink: JobSink;
-  controller: AbortController;
+  cancel: CancelFlag;
   seq: number;
   gen?: AsyncGenerator<GenerateChunk, GenerateStats>;
 }
@@ -47,25 +48,21 @@ export class Scheduler {
 
   constructor(private readonly engine: GeneratingEngine) {}
 
-  /** Queues a generation; a completion cancels the completions before it. */
-  submit(id: number, params: GenerateParams, sink: JobSink): void {
+  /**
+   * Queues a generation, cancelled through `cancel` (by default the flag whose buffer the params
+   * carry); a completion cancels the completions before it.
+   */
+  submit(params: GenerateParams, sink: JobSink, cancel = new CancelFlag(params.cancelFlag)): void {
     if (params.slot === "completion") {
-      for (const j of this.jobs) if (j.params.slot === "completion") j.controller.abort();
+      for (const j of this.jobs) if (j.params.slot === "completion") j.cancel.cancel();
     }
-    this.jobs.push({ id, params, sink, controller: new AbortController(), seq: this.seq++ });
-    this.kick();
-  }
-
-  /** Cancels a job by id (unknown ids are ignored: the job may have just finished). */
-  cancel(id: number): void {
-    this.jobs.find((j) => j.id === id)?.controller.abort();
+    this.jobs.push({ params, sink, cancel, seq: this.seq++ });
     this.kick();
   }
 
   /** Cancels everything and waits until no engine step is running (before unloading the engine). */
   async drain(): Promise<void> {
-    for (const j of this.jobs) j.controller.abort();
-    this.kick();
+    for (const j of this.jobs) j.cancel.cancel();
     await this.idle;
   }
 
@@ -89,8 +86,8 @@ export class Scheduler {
   }
 
   private async loop(): Promise<void> {
-    // Start on the next turn of the event loop: requests and cancels already queued as messages
-    // are seen first, so a completion replaced at once never reaches the engine.
+    // Start on the next turn of the event loop: requests already queued as messages are seen
+    // first, so a completion replaced at once never reaches the engine.
     try {
       await new Promise((resolve) => setImmediate(resolve));
       for (let job = this.pick(); job; job = this.pick()) {
@@ -104,17 +101,17 @@ export class Scheduler {
 
   /** Runs one engine step of `job` (its prompt, or one token) and delivers what it produced. */
   private async step(job: Job): Promise<void> {
-    const signal = job.controller.signal;
+    const { cancel } = job;
     try {
       if (!job.gen) {
-        if (signal.aborted) return this.finish(job, cancelledStats());
-        job.gen = this.engine.generate({ ...job.params, signal });
+        if (cancel.cancelled) return this.finish(job, cancelledStats());
+        job.gen = this.engine.generate({ ...job.params, cancel });
       }
       const r = await job.gen.next();
       if (r.done) return this.finish(job, r.value);
       // After a cancel the engine may still flush a partial character: nobody wants it.
       // A chunk is one token, except the final flush (token -1).
-      if (!signal.aborted) job.sink.delta(r.value.text, r.value.token >= 0 ? 1 : 0);
+      if (!cancel.cancelled) job.sink.delta(r.value.text, r.value.token >= 0 ? 1 : 0);
     } catch (err) {
       this.remove(job);
       job.sink.error(err);
@@ -123,7 +120,7 @@ export class Scheduler {
 
   private finish(job: Job, stats: GenerateStats): void {
     this.remove(job);
-    job.sink.done(job.controller.signal.aborted ? { ...stats, stopReason: "cancelled" } : stats);
+    job.sink.done(job.cancel.cancelled ? { ...stats, stopReason: "cancelled" } : stats);
   }
 
   private remove(job: Job): void {
