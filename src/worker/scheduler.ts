@@ -35,7 +35,7 @@ interface Job {
 }
 
 export function cancelledStats(promptTokens = 0): GenerateStats {
-  return { promptTokens, reusedTokens: 0, evaluatedTokens: 0, generatedTokens: 0, promptMs: 0, generateMs: 0, stopReason: "cancelled" };
+  return { promptTokens, reusedTokens: 0, restoredTokens: 0, evaluatedTokens: 0, generatedTokens: 0, promptMs: 0, generateMs: 0, stopReason: "cancelled" };
 }
 
 export class Scheduler {

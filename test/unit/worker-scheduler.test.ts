@@ -18,7 +18,7 @@ class FakeEngine implements GeneratingEngine {
     const name = String(req.prompt);
     this.started.push(name);
     if (name.startsWith("fail")) throw new Error(`engine failure in ${name}`);
-    const stats: GenerateStats = { promptTokens: 1, reusedTokens: 0, evaluatedTokens: 1, generatedTokens: 0, promptMs: 0, generateMs: 0, stopReason: "length" };
+    const stats: GenerateStats = { promptTokens: 1, reusedTokens: 0, restoredTokens: 0, evaluatedTokens: 1, generatedTokens: 0, promptMs: 0, generateMs: 0, stopReason: "length" };
     for (let i = 0; i < (req.maxTokens ?? 5); i++) {
       // Like the real session: the signal is checked between tokens.
       if (req.signal?.aborted) return { ...stats, stopReason: "cancelled" };
