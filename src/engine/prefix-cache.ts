@@ -15,7 +15,7 @@ import { readFileSync } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { beginKvFile, KvFileError, parseKvFile, readKvHead, sealKvFile, type KvFileExpectation } from "./kv-file.ts";
-import { commonPrefixLength, kvBytesPerToken, type KvLayout, type KvSlot } from "./kv-cache.ts";
+import { commonPrefixLength, kvBytesPerToken, type KvLayout, type KvSlot, type SlotWatch } from "./kv-cache.ts";
 import type { Kernels } from "./wasm/kernels.ts";
 
 export const DEFAULT_PREFIX_CACHE_BYTES = 1 << 30;
@@ -148,11 +148,22 @@ export class PrefixCache {
   }
 
   private async saveNow(slot: KvSlot, n: number, tag: string | undefined): Promise<boolean> {
-    n = Math.min(n, slot.tokens.length);
+    // Watched from before its tokens are read to the end of the copy: positions below `n`
+    // rewritten meanwhile (a request truncated the slot) would make a torn entry.
+    const watch = slot.watch();
+    try {
+      return await this.write(slot, Math.min(n, slot.tokens.length), tag, watch);
+    } finally {
+      watch.stop();
+    }
+  }
+
+  private async write(slot: KvSlot, n: number, tag: string | undefined, watch: SlotWatch): Promise<boolean> {
     const payloadBytes = n * this.bytesPerToken;
     if (n < this.minTokens || payloadBytes > this.maxBytes) return false;
     const tokens = slot.tokens.slice(0, n);
     const covering = await this.longest(tokens);
+    if (watch.low < n) return false;
     if (covering && covering.common === n) {
       const now = new Date();
       await utimes(join(this.modelDir, covering.entry.file), now, now).catch(() => {});
@@ -160,20 +171,15 @@ export class PrefixCache {
     }
     const { head, hash } = beginKvFile({ model: this.expect.model, layout: this.expect.layout, tokens: n, payloadBytes, tag }, tokens);
     const payload = Buffer.allocUnsafe(payloadBytes);
-    const watch = slot.watch();
-    try {
-      for (let l = 0, at = 0; l < this.layout.nLayer; l++) {
-        for (const [base, dim] of [[slot.keys[l], this.layout.kDim], [slot.values[l], this.layout.vDim]]) {
-          const part = this.kernels.bytes(base, n * dim * 2);
-          payload.set(part, at);
-          hash.update(payload.subarray(at, at + part.length));
-          at += part.length;
-        }
-        await new Promise((resolve) => setImmediate(resolve));
-        if (watch.low < n) return false; // rewritten meanwhile: the copy is not of one state
+    for (let l = 0, at = 0; l < this.layout.nLayer; l++) {
+      for (const [base, dim] of [[slot.keys[l], this.layout.kDim], [slot.values[l], this.layout.vDim]]) {
+        const part = this.kernels.bytes(base, n * dim * 2);
+        payload.set(part, at);
+        hash.update(payload.subarray(at, at + part.length));
+        at += part.length;
       }
-    } finally {
-      watch.stop();
+      await new Promise((resolve) => setImmediate(resolve));
+      if (watch.low < n) return false; // rewritten meanwhile: the copy is not of one state
     }
     sealKvFile(head, hash);
     const file = `${createHash("sha256").update(this.expect.model).update(this.expect.layout).update(head.subarray(48)).digest("hex").slice(0, 40)}.kv`;

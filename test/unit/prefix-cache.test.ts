@@ -6,10 +6,13 @@
 // the prompt is evaluated as if cold, with the same logits.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Engine } from "../../src/engine/engine.ts";
+import { PrefixCache } from "../../src/engine/prefix-cache.ts";
+import { modelIdentity } from "../../src/engine/model/identity.ts";
+import { readGguf } from "../../src/engine/gguf/reader.ts";
 import { makeModelFixture } from "../conformance/fixtures.ts";
 import { STORIES_PATH } from "../helpers/gguf-fixtures.ts";
 
@@ -41,6 +44,7 @@ function prompt(e: Engine, n: number): number[] {
 }
 
 function entries(dir: string): string[] {
+  if (!existsSync(dir)) return [];
   return readdirSync(dir).flatMap((d) => readdirSync(join(dir, d)).map((f) => join(dir, d, f)));
 }
 
@@ -127,3 +131,83 @@ for (const [what, spoil] of Object.entries(BAD_FILES)) {
     assert.equal(log.filter((l) => /skipped and deleted/.test(l)).length, 1, log.join("\n"));
   });
 }
+
+test("the size cap deletes the least recently used entries (a restore counts as a use); clear() deletes everything", async () => {
+  const dir = join(root, "cap");
+  const w = await load(MODELS.stories260K(), dir);
+  const docs = [1, 2, 3].map((d) => prompt(w, 40).map((t, i) => (i === 0 ? t : (t + d * 101) % w.tokenizer.vocabSize)));
+  const cache = w.session.prefixCache!;
+  for (const [i, tokens] of docs.slice(0, 2).entries()) {
+    await w.session.evaluate({ slot: "completion", document: `d${i}` }, tokens);
+    assert.equal(await w.session.savePrefix({ slot: "completion", document: `d${i}` }), true);
+    await new Promise((r) => setTimeout(r, 20)); // distinct mtimes
+  }
+  const oneEntry = (await cache.usage()).bytes / 2;
+  // Entry 0 is used (restored) after entry 1 was written: entry 1 is now the least recently used.
+  const r = await load(MODELS.stories260K(), dir);
+  assert.equal((await r.session.evaluate("completion", docs[0])).restored, 39);
+  await new Promise((r) => setTimeout(r, 20));
+  const capped = await load(MODELS.stories260K(), dir);
+  const small = new PrefixCache(capped.model.kernels, capped.model.layout, {
+    dir,
+    model: await capped.model.identity(),
+    maxBytes: Math.floor(oneEntry * 2.5),
+    minTokens: 8,
+  });
+  capped.session.prefixCache = small;
+  await capped.session.evaluate({ slot: "completion", document: "d2" }, docs[2]);
+  assert.equal(await capped.session.savePrefix({ slot: "completion", document: "d2" }), true);
+  const left = await load(MODELS.stories260K(), dir);
+  const restored = [];
+  for (const tokens of docs) {
+    left.model.slot("completion").clear();
+    restored.push((await left.session.evaluate("completion", tokens)).restored);
+  }
+  assert.deepEqual(restored, [39, 0, 39], "entry 1 (least recently used) was evicted");
+  await small.clear();
+  assert.deepEqual(await small.usage(), { bytes: 0, entries: 0 });
+});
+
+test("a save gives up when the slot is rewritten while it copies (no torn entries)", async () => {
+  const dir = join(root, "torn");
+  const e = await load(MODELS.smollm3(), dir);
+  await e.session.evaluate("completion", prompt(e, 60));
+  const slot = e.model.pool("completion").peek("")!;
+  // The save copies one layer per event-loop turn: a request truncates the slot after the first.
+  const k = e.model.kernels;
+  const bytes = k.bytes.bind(k);
+  k.bytes = (ptr, n) => {
+    k.bytes = bytes;
+    setImmediate(() => slot.truncate(10));
+    return bytes(ptr, n);
+  };
+  assert.equal(await e.session.savePrefix("completion"), false);
+  assert.deepEqual(entries(dir), []);
+  await e.session.evaluate("completion", prompt(e, 60));
+  assert.equal(await e.session.savePrefix("completion"), true, "undisturbed, the same save is written");
+});
+
+test("pre-warm (warm) evaluates every token without logits; interrupted, the slot keeps the finished batches", async () => {
+  const e = await load(MODELS.stories260K());
+  const tokens = prompt(e, 100);
+  // Cancelled after the first batch (16 tokens): the abort runs between two batches.
+  const c = new AbortController();
+  const warming = e.session.warm({ slot: "completion", document: "w" }, tokens, c.signal);
+  setImmediate(() => c.abort());
+  await assert.rejects(warming, { name: "AbortError" });
+  const slot = e.model.pool("completion").peek("w")!;
+  assert.equal(slot.tokens.length, 16, "the finished batch is kept");
+  const rest = await e.session.warm({ slot: "completion", document: "w" }, tokens);
+  assert.deepEqual(rest, { reused: 16, restored: 0, evaluated: 84 }, "resumed where it stopped");
+  assert.equal(slot.tokens.length, 100);
+  const next = await e.session.evaluate({ slot: "completion", document: "w" }, [...tokens, 7]);
+  assert.equal(next.evaluated, 1);
+});
+
+test("a model's identity is computed once per file state and differs between files", async () => {
+  const ids = [];
+  for (const p of [MODELS.smollm3(), MODELS.qwen2(), MODELS.smollm3()]) ids.push(await modelIdentity(p, (await readGguf(p)).dataOffset));
+  assert.equal(ids[0], ids[2]);
+  assert.notEqual(ids[0], ids[1]);
+  assert.match(ids[0], /^[0-9a-f]{64}$/);
+});
