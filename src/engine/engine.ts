@@ -2,7 +2,7 @@
 // kernels with its tokenizer and chat template, and generation from text or tokens.
 import { Model, type ModelOptions } from "./model/model.ts";
 import { Tokenizer } from "./tokenizer/index.ts";
-import { Session, type GenerateChunk, type GenerateRequest, type GenerateStats } from "./session.ts";
+import { Session, type GenerateChunk, type GenerateRequest, type GenerateStats, type WarmStats } from "./session.ts";
 import { ChatTemplate } from "./chat-template.ts";
 import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.ts";
 
@@ -92,6 +92,12 @@ export class Engine {
   generate(req: EngineGenerateRequest): AsyncGenerator<GenerateChunk, GenerateStats> {
     const prompt = typeof req.prompt === "string" ? this.tokenize(req.prompt) : req.prompt;
     return this.session.generate({ ...req, prompt });
+  }
+
+  /** Pre-warm: evaluates the prompt into its slot without generating (see Session.warm). */
+  warm(req: { slot: string; document?: string; prompt: string | readonly number[] }, interrupted?: () => boolean): Promise<WarmStats> {
+    const prompt = typeof req.prompt === "string" ? this.tokenize(req.prompt) : req.prompt;
+    return this.session.warm(req, prompt, interrupted);
   }
 
   /**

@@ -51,6 +51,15 @@ export interface GenerateStats {
   stopReason: "eog" | "stop" | "length" | "context" | "cancelled";
 }
 
+/** What a pre-warm (Session.warm) evaluated. */
+export interface WarmStats {
+  promptTokens: number;
+  reusedTokens: number;
+  restoredTokens: number;
+  evaluatedTokens: number;
+  promptMs: number;
+}
+
 export interface GenerateChunk {
   /** Text to append (empty while a stop string or a character is incomplete). One chunk per token. */
   text: string;
@@ -87,14 +96,16 @@ export class Session {
 
   /**
    * Pre-warm: evaluates every one of `tokens` into the slot (no logits), so a request starting
-   * with them evaluates only what follows. Interrupted, it throws an AbortError and the slot
-   * keeps the batches that finished: the next warm or request goes on from there.
+   * with them evaluates only what follows. `interrupted` is asked before every layer (the
+   * scheduler's preemption); when it says yes, an AbortError is thrown and the slot keeps the
+   * batches that finished: the next warm or request goes on from there.
    */
-  async warm(at: SlotRef, tokens: readonly number[], signal?: AbortSignal, cancelFlag?: SharedArrayBuffer): Promise<{ reused: number; restored: number; evaluated: number }> {
+  async warm(at: SlotRef, tokens: readonly number[], interrupted: () => boolean = () => false): Promise<WarmStats> {
+    const t0 = performance.now();
     const slot = this.slotOf(at, tokens);
     const { reused, restored } = await this.reuse(slot, tokens, tokens.length);
-    await this.run(slot, tokens, reused + restored, false, interruption(signal, cancelFlag));
-    return { reused, restored, evaluated: tokens.length - reused - restored };
+    await this.run(slot, tokens, reused + restored, false, interrupted);
+    return { promptTokens: tokens.length, reusedTokens: reused, restoredTokens: restored, evaluatedTokens: tokens.length - reused - restored, promptMs: performance.now() - t0 };
   }
 
   /** Writes the slot's first `n` positions (default: all) to the prefix cache, tagged with its document. */

@@ -7,13 +7,28 @@
 //   model's scratch buffers are shared).
 // - Cancellation is checked by the engine between prompt batches and tokens; a request cancelled
 //   before its first step ends at once without touching the engine.
+// - Pre-warms (evaluate a prompt into its slot, no output) run at idle priority: only when no
+//   other job is queued and no user request is on its way (`userRequestPending`, which the
+//   service answers from a counter the client bumps in shared memory before it posts a request:
+//   checked between layers, so a user request waits for at most one layer of a pre-warm). A
+//   preempted pre-warm stays queued and resumes later from its finished batches; one for a
+//   document is dropped when a user request for that document arrives (the request evaluates
+//   what it needs itself) or a newer pre-warm of that document replaces it.
 import type { GenerateChunk, GenerateStats } from "../engine/session.ts";
 import type { EngineGenerateRequest } from "../engine/engine.ts";
-import type { ChatPrompt, GenerateParams, Slot } from "./protocol.ts";
+import type { ChatPrompt, GenerateParams, Slot, WarmParams, WarmStats } from "./protocol.ts";
 
 /** What the scheduler needs of an engine (the real one, or a fake in unit tests). */
 export interface GeneratingEngine {
   generate(req: Omit<EngineGenerateRequest, "prompt"> & { prompt: EngineGenerateRequest["prompt"] | ChatPrompt }): AsyncGenerator<GenerateChunk, GenerateStats>;
+  /** Evaluates `req.prompt` into its slot; throws an AbortError when `interrupted` says so (between layers). */
+  warm(req: WarmParams, interrupted: () => boolean): Promise<WarmStats>;
+}
+
+/** Where a pre-warm's outcome goes. */
+export interface WarmSink {
+  done(stats: WarmStats & { preemptions: number; ms: number }): void;
+  error(err: unknown): void;
 }
 
 /** Where a job's output goes. */
@@ -34,43 +49,74 @@ interface Job {
   gen?: AsyncGenerator<GenerateChunk, GenerateStats>;
 }
 
+interface WarmJob {
+  id: number;
+  params: WarmParams;
+  sink: WarmSink;
+  controller: AbortController;
+  preemptions: number;
+  t0: number;
+}
+
+export interface SchedulerOptions {
+  /** Whether a user request was posted that the worker has not received yet (see the header). */
+  userRequestPending?: () => boolean;
+}
+
 export function cancelledStats(promptTokens = 0): GenerateStats {
   return { promptTokens, reusedTokens: 0, restoredTokens: 0, evaluatedTokens: 0, generatedTokens: 0, promptMs: 0, generateMs: 0, stopReason: "cancelled" };
 }
 
+const sameSlot = (a: { slot: Slot; document?: string }, b: { slot: Slot; document?: string }): boolean => a.slot === b.slot && (a.document ?? "") === (b.document ?? "");
+
 export class Scheduler {
   private readonly jobs: Job[] = [];
+  /** Pre-warms, oldest first. */
+  private readonly warms: WarmJob[] = [];
   private seq = 0;
   private running = false;
   /** Resolves when the run loop is idle (for dispose and tests). */
   private idle: Promise<void> = Promise.resolve();
 
-  constructor(private readonly engine: GeneratingEngine) {}
+  constructor(
+    private readonly engine: GeneratingEngine,
+    private readonly options: SchedulerOptions = {},
+  ) {}
 
   /** Queues a generation; a completion cancels the completions before it. */
   submit(id: number, params: GenerateParams, sink: JobSink): void {
     if (params.slot === "completion") {
       for (const j of this.jobs) if (j.params.slot === "completion") j.controller.abort();
     }
+    for (const w of this.warms) if (sameSlot(w.params, params)) w.controller.abort();
     this.jobs.push({ id, params, sink, controller: new AbortController(), seq: this.seq++ });
+    this.kick();
+  }
+
+  /** Queues a pre-warm at idle priority; it replaces a queued pre-warm of the same slot. */
+  warm(id: number, params: WarmParams, sink: WarmSink): void {
+    for (const w of this.warms) if (sameSlot(w.params, params)) w.controller.abort();
+    this.warms.push({ id, params, sink, controller: new AbortController(), preemptions: 0, t0: performance.now() });
     this.kick();
   }
 
   /** Cancels a job by id (unknown ids are ignored: the job may have just finished). */
   cancel(id: number): void {
     this.jobs.find((j) => j.id === id)?.controller.abort();
+    this.warms.find((w) => w.id === id)?.controller.abort();
     this.kick();
   }
 
   /** Cancels everything and waits until no engine step is running (before unloading the engine). */
   async drain(): Promise<void> {
+    for (const w of this.warms) w.controller.abort();
     for (const j of this.jobs) j.controller.abort();
     this.kick();
     await this.idle;
   }
 
   get size(): number {
-    return this.jobs.length;
+    return this.jobs.length + this.warms.length;
   }
 
   private kick(): void {
@@ -93,8 +139,17 @@ export class Scheduler {
     // are seen first, so a completion replaced at once never reaches the engine.
     try {
       await new Promise((resolve) => setImmediate(resolve));
-      for (let job = this.pick(); job; job = this.pick()) {
-        await this.step(job);
+      for (;;) {
+        const job = this.pick();
+        if (job) {
+          await this.step(job);
+          continue;
+        }
+        // Cancelled pre-warms end at once; the others wait while a user request is on its way
+        // (its message starts a new loop).
+        const warm = this.warms.find((w) => w.controller.signal.aborted) ?? (this.options.userRequestPending?.() ? undefined : this.warms[0]);
+        if (!warm) break;
+        await this.stepWarm(warm);
       }
     } finally {
       // Cleared in the same turn as the last pick: a submit after it starts a new loop.
@@ -118,6 +173,26 @@ export class Scheduler {
     } catch (err) {
       this.remove(job);
       job.sink.error(err);
+    }
+  }
+
+  /** Runs a pre-warm until it finishes, is cancelled (it ends) or preempted (it stays queued). */
+  private async stepWarm(w: WarmJob): Promise<void> {
+    const signal = w.controller.signal;
+    const preempted = (): boolean => this.jobs.length > 0 || this.options.userRequestPending?.() === true;
+    const remove = (): void => void this.warms.splice(this.warms.indexOf(w), 1);
+    try {
+      if (signal.aborted) throw Object.assign(new Error("pre-warm cancelled"), { name: "AbortError" });
+      const stats = await this.engine.warm(w.params, () => signal.aborted || preempted());
+      remove();
+      w.sink.done({ ...stats, preemptions: w.preemptions, ms: performance.now() - w.t0 });
+    } catch (err) {
+      if (err instanceof Error && err.name === "AbortError" && !signal.aborted) {
+        w.preemptions++; // stays queued: resumes from its finished batches
+        return;
+      }
+      remove();
+      w.sink.error(err);
     }
   }
 
