@@ -190,15 +190,15 @@ test("a save gives up when the slot is rewritten while it copies (no torn entrie
 test("pre-warm (warm) evaluates every token without logits; interrupted, the slot keeps the finished batches", async () => {
   const e = await load(MODELS.stories260K());
   const tokens = prompt(e, 100);
-  // Cancelled after the first batch (16 tokens): the abort runs between two batches.
+  // Cancelled after the first batch (8 tokens, the pre-warm's batch): the abort runs between two batches.
   let stop = false;
   const warming = e.session.warm({ slot: "completion", document: "w" }, tokens, () => stop);
   setImmediate(() => (stop = true));
   await assert.rejects(warming, { name: "AbortError" });
   const slot = e.model.pool("completion").peek("w")!;
-  assert.equal(slot.tokens.length, 16, "the finished batch is kept");
+  assert.equal(slot.tokens.length, 8, "the finished batch is kept");
   const rest = await e.session.warm({ slot: "completion", document: "w" }, tokens);
-  assert.deepEqual([rest.reusedTokens, rest.restoredTokens, rest.evaluatedTokens], [16, 0, 84], "resumed where it stopped");
+  assert.deepEqual([rest.reusedTokens, rest.restoredTokens, rest.evaluatedTokens], [8, 0, 92], "resumed where it stopped");
   assert.equal(slot.tokens.length, 100);
   const next = await e.session.evaluate({ slot: "completion", document: "w" }, [...tokens, 7]);
   assert.equal(next.evaluated, 1);
