@@ -116,7 +116,7 @@ function replay(text: string): ChatGenerate {
         }
       } finally {
         const stopReason = cancel.cancelled ? "cancelled" : "eog";
-        settle({ promptTokens: 0, reusedTokens: 0, evaluatedTokens: 0, generatedTokens: n, promptMs: 0, generateMs: 0, stopReason });
+        settle({ promptTokens: 0, reusedTokens: 0, restoredTokens: 0, evaluatedTokens: 0, generatedTokens: n, promptMs: 0, generateMs: 0, stopReason });
       }
     })();
     return Object.assign(iterable, { stats });

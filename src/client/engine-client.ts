@@ -328,5 +328,5 @@ export class EngineClient {
   }
 }
 
-const NO_STATS: GenerateStats = { promptTokens: 0, reusedTokens: 0, evaluatedTokens: 0, generatedTokens: 0, promptMs: 0, generateMs: 0, stopReason: "length" };
+const NO_STATS: GenerateStats = { promptTokens: 0, reusedTokens: 0, restoredTokens: 0, evaluatedTokens: 0, generatedTokens: 0, promptMs: 0, generateMs: 0, stopReason: "length" };
 

@@ -7,7 +7,12 @@
 // that holds this object (ending a stream, waking a sleep); the other thread only polls.
 // No imports: the client reaches this file through src/worker/protocol.ts.
 
-export class CancelFlag {
+/** What the engine polls: a CancelFlag, or a condition made of one (a pre-warm's preemption). */
+export interface Cancellation {
+  readonly cancelled: boolean;
+}
+
+export class CancelFlag implements Cancellation {
   private readonly cell: Int32Array;
   private listeners: Set<() => void> | undefined = new Set();
 

@@ -6,11 +6,11 @@
 // Only types live here, plus tiny helpers and the import-free CancelFlag, so the client can
 // import this file without pulling in the engine.
 import type { FimTokens, ModelInfo } from "../engine/engine.ts";
-import type { GenerateStats } from "../engine/session.ts";
+import type { GenerateStats, WarmStats } from "../engine/session.ts";
 import type { SamplingOptions } from "../engine/sampler.ts";
 import type { ChatPrompt } from "../chat/render-prompt.ts";
 
-export type { FimTokens, ModelInfo, GenerateStats, SamplingOptions, ChatPrompt };
+export type { FimTokens, ModelInfo, GenerateStats, WarmStats, SamplingOptions, ChatPrompt };
 export { AbortError, CancelFlag, isAbort } from "../engine/cancel.ts";
 
 /** KV slots the worker's engine has; a request's slot also decides its priority. */
@@ -28,6 +28,8 @@ export interface LoadParams {
 
 export interface GenerateParams {
   slot: Slot;
+  /** The document a completion is for: each recently used one keeps its own KV slot. */
+  document?: string;
   /**
    * Text (tokenised in the worker), token ids, or a conversation rendered in the worker with the
    * model's chat template (oldest turns dropped to fit; the stats then carry `droppedTurns`).
@@ -42,6 +44,14 @@ export interface GenerateParams {
    * pass between layers, so a keystroke does not wait for a whole token of the old suggestion.
    */
   cancelFlag?: SharedArrayBuffer;
+}
+
+/** A pre-warm: the prompt evaluated into its slot at idle priority, nothing generated. */
+export interface WarmParams {
+  slot: Slot;
+  document?: string;
+  /** Text (tokenised in the worker), token ids, or (chat) the conversation whose common start is warmed. */
+  prompt: string | number[] | ChatPrompt;
 }
 
 export interface TokenizeParams {

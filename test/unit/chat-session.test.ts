@@ -15,7 +15,7 @@ function memento(): MementoLike & { data: Record<string, unknown> } {
   return { data, get: <T>(k: string) => data[k] as T | undefined, update: async (k, v) => void (data[k] = structuredClone(v)) };
 }
 
-const STATS: GenerateStats = { promptTokens: 10, reusedTokens: 0, evaluatedTokens: 10, generatedTokens: 3, promptMs: 1, generateMs: 1, stopReason: "eog" };
+const STATS: GenerateStats = { promptTokens: 10, reusedTokens: 0, restoredTokens: 0, evaluatedTokens: 10, generatedTokens: 3, promptMs: 1, generateMs: 1, stopReason: "eog" };
 
 /** A fake EngineClient.generate: yields `pieces` (or forever), honours the cancel flag like the real one. */
 function fakeGenerate(pieces: string[] | "forever", extra: Partial<ChatGenerateStats> = {}) {

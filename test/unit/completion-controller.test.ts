@@ -14,7 +14,7 @@ import { linesOf } from "../../src/completion/window.ts";
 import type { Anchor } from "../../src/completion/anchor.ts";
 import type { GenerateParams, GenerateStats, ModelInfo } from "../../src/worker/protocol.ts";
 
-const STATS: GenerateStats = { promptTokens: 10, reusedTokens: 0, evaluatedTokens: 10, generatedTokens: 3, promptMs: 1, generateMs: 1, stopReason: "eog" };
+const STATS: GenerateStats = { promptTokens: 10, reusedTokens: 0, restoredTokens: 0, evaluatedTokens: 10, generatedTokens: 3, promptMs: 1, generateMs: 1, stopReason: "eog" };
 
 interface Call {
   params: GenerateParams;

@@ -1,14 +1,17 @@
 // The worker's scheduler with a fake engine whose every step is logged: completion before chat,
 // a chat generation yielding between tokens to a completion, a new completion cancelling older
 // ones (pending: without touching the engine; running: between tokens), a request's own cancel
-// flag, errors
-// delivered to their own request only, drain cancelling everything.
+// flag, errors delivered to their own request only, drain cancelling everything; pre-warms at idle
+// priority, preempted between two layers by any user request, resumed from their finished batches.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Scheduler, type GeneratingEngine, type JobSink } from "../../src/worker/scheduler.ts";
-import type { GenerateChunk, GenerateStats } from "../../src/engine/session.ts";
+import type { GenerateChunk, GenerateStats, WarmStats } from "../../src/engine/session.ts";
 import type { EngineGenerateRequest } from "../../src/engine/engine.ts";
-import { CancelFlag, type GenerateParams } from "../../src/worker/protocol.ts";
+import { CancelFlag, type GenerateParams, type WarmParams } from "../../src/worker/protocol.ts";
+import type { Cancellation } from "../../src/engine/cancel.ts";
+
+const LAYERS = 4;
 
 /** An engine that "generates" `maxTokens` tokens named after the prompt, logging each step. */
 class FakeEngine implements GeneratingEngine {
@@ -19,7 +22,7 @@ class FakeEngine implements GeneratingEngine {
     const name = String(req.prompt);
     this.started.push(name);
     if (name.startsWith("fail")) throw new Error(`engine failure in ${name}`);
-    const stats: GenerateStats = { promptTokens: 1, reusedTokens: 0, evaluatedTokens: 1, generatedTokens: 0, promptMs: 0, generateMs: 0, stopReason: "length" };
+    const stats: GenerateStats = { promptTokens: 1, reusedTokens: 0, restoredTokens: 0, evaluatedTokens: 1, generatedTokens: 0, promptMs: 0, generateMs: 0, stopReason: "length" };
     for (let i = 0; i < (req.maxTokens ?? 5); i++) {
       // Like the real session: the flag is polled between tokens.
       if (req.cancel?.cancelled) return { ...stats, stopReason: "cancelled" };
@@ -30,6 +33,29 @@ class FakeEngine implements GeneratingEngine {
     }
     return stats;
   }
+
+  /** Batches done per document: a warm resumes after them, as the real slot keeps them. */
+  readonly warmed = new Map<string, number>();
+
+  /** "Evaluates" `prompt` = "name:batches", one batch per event-loop turn of LAYERS layers each. */
+  async warm(req: WarmParams, cancel: Cancellation): Promise<WarmStats> {
+    const [name, n] = String(req.prompt).split(":");
+    const key = req.document ?? "";
+    const from = this.warmed.get(key) ?? 0;
+    for (let b = from; b < Number(n); b++) {
+      for (let l = 0; l < LAYERS; l++) {
+        if (cancel.cancelled) throw Object.assign(new Error("cancelled"), { name: "AbortError" });
+        this.log.push(`${name}.b${b}.l${l}`);
+      }
+      this.warmed.set(key, b + 1);
+      await new Promise((r) => setImmediate(r));
+    }
+    return { promptTokens: Number(n), reusedTokens: from, restoredTokens: 0, evaluatedTokens: Number(n) - from, promptMs: 0 };
+  }
+}
+
+function warm(s: Scheduler, params: WarmParams) {
+  return new Promise<{ stats?: WarmStats & { preemptions: number }; error?: Error }>((resolve) => s.warm(params, { done: (stats) => resolve({ stats }), error: (e) => resolve({ error: e as Error }) }));
 }
 
 interface Outcome {
@@ -167,4 +193,60 @@ test("a flag set before the first step (the params carry its buffer, as from the
   const r = await a.finished;
   assert.equal(r.stats?.stopReason, "cancelled");
   assert.deepEqual(engine.started, []);
+});
+
+test("a pre-warm runs at idle priority: a user request preempts it at the next layer, then it resumes from its finished batches", async () => {
+  const engine = new FakeEngine();
+  // A user request "posted" while batch 1 of the warm computes: the worker sees it in shared
+  // memory at the next layer, before the message itself arrives.
+  let posted = false;
+  const s = new Scheduler(engine, { userRequestPending: () => posted });
+  const origLog = engine.log.push.bind(engine.log);
+  let user: Promise<Outcome> | undefined;
+  engine.log.push = (...items: string[]) => {
+    const n = origLog(...items);
+    if (items[0] === "w.b1.l1" && !user) {
+      posted = true;
+      user = new Promise((resolve) => setImmediate(resolve)).then(() => {
+        posted = false; // the message arrived
+        return run(s, { slot: "completion", document: "other.ts", prompt: "k", maxTokens: 2 }).finished;
+      });
+    }
+    return n;
+  };
+  const w = await warm(s, { slot: "completion", document: "a.ts", prompt: "w:3" });
+  await user;
+  assert.deepEqual([...engine.log], ["w.b0.l0", "w.b0.l1", "w.b0.l2", "w.b0.l3", "w.b1.l0", "w.b1.l1", "k0", "k1", "w.b1.l0", "w.b1.l1", "w.b1.l2", "w.b1.l3", "w.b2.l0", "w.b2.l1", "w.b2.l2", "w.b2.l3"]);
+  assert.equal(w.stats?.preemptions, 1);
+  assert.equal(w.stats?.reusedTokens, 1, "resumed after the finished batch");
+});
+
+test("a pre-warm waits while other jobs are queued or a user request is on its way", async () => {
+  const engine = new FakeEngine();
+  let posted = true;
+  const s = new Scheduler(engine, { userRequestPending: () => posted });
+  const chat = run(s, { slot: "chat", prompt: "c", maxTokens: 2 });
+  const w = warm(s, { slot: "completion", document: "a.ts", prompt: "w:1" });
+  await chat.finished;
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(engine.log, ["c0", "c1"], "nothing warmed while a user request is announced");
+  posted = false;
+  run(s, { slot: "chat", prompt: "d", maxTokens: 1 }); // the announced request arrives
+  assert.equal((await w).stats?.evaluatedTokens, 1);
+  assert.deepEqual(engine.log, ["c0", "c1", "d0", "w.b0.l0", "w.b0.l1", "w.b0.l2", "w.b0.l3"]);
+});
+
+test("a user request for a document drops its queued pre-warm; a newer pre-warm replaces an older one", async () => {
+  const engine = new FakeEngine();
+  const s = new Scheduler(engine);
+  const old = warm(s, { slot: "completion", document: "a.ts", prompt: "old:2" });
+  const newer = warm(s, { slot: "completion", document: "a.ts", prompt: "new:1" });
+  const other = warm(s, { slot: "completion", document: "b.ts", prompt: "b:1" });
+  const dropped = warm(s, { slot: "completion", document: "c.ts", prompt: "c:1" });
+  run(s, { slot: "completion", document: "c.ts", prompt: "k", maxTokens: 1 });
+  assert.equal((await old).error?.name, "AbortError");
+  assert.equal((await dropped).error?.name, "AbortError");
+  assert.equal((await newer).stats?.evaluatedTokens, 1);
+  assert.equal((await other).stats?.evaluatedTokens, 1);
+  assert.deepEqual(engine.log.filter((l) => !l.includes(".l") || l.endsWith(".l0")), ["k0", "new.b0.l0", "b.b0.l0"]);
 });

@@ -6,7 +6,7 @@ import type { KvSlot } from "../kv-cache.ts";
 import { RopeMode, type HParams } from "./hparams.ts";
 import type { ModelWeights, Tensor } from "./weights.ts";
 import { ropeCosSin } from "./rope.ts";
-import type { CancelFlag } from "../cancel.ts";
+import { AbortError, type Cancellation } from "../cancel.ts";
 
 interface Buffers {
   x: number; // residual stream [batch][nEmbd]
@@ -77,7 +77,7 @@ export class Transformer {
    * `cancel` is polled before every layer; once set, an AbortError is thrown (the keys and values
    * written so far are then garbage the caller must not count as cached).
    */
-  forward(slot: KvSlot, tokens: readonly number[], pos0: number, logits: boolean, cancel?: CancelFlag): Float32Array | undefined {
+  forward(slot: KvSlot, tokens: readonly number[], pos0: number, logits: boolean, cancel?: Cancellation): Float32Array | undefined {
     const n = tokens.length;
     if (n === 0 || n > this.maxBatch) throw new Error(`a batch holds 1..${this.maxBatch} tokens, not ${n}`);
     if (pos0 + n > this.nCtx) throw new Error(`positions up to ${pos0 + n} exceed the context of ${this.nCtx}`);
@@ -91,7 +91,7 @@ export class Transformer {
     ropeCosSin(positions, hp.ropeDims, hp.ropeFreqBase, { freqScale: hp.ropeFreqScale }, this.ropeTable);
     this.k.f32(buf.rope, n * hp.ropeDims).set(this.ropeTable.subarray(0, n * hp.ropeDims));
     for (let l = 0; l < hp.nLayer; l++) {
-      cancel?.throwIfCancelled();
+      if (cancel?.cancelled) throw new AbortError();
       this.layer(l, slot, n, pos0);
     }
     if (!logits) return undefined;
