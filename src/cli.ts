@@ -70,7 +70,7 @@ async function loadEngine(o: Options): Promise<Engine> {
 function statsLine(s: GenerateStats): string {
   const tps = s.generateMs > 0 ? (s.generatedTokens / s.generateMs) * 1000 : 0;
   const pps = s.promptMs > 0 ? (s.evaluatedTokens / s.promptMs) * 1000 : 0;
-  return `[prompt: ${s.promptTokens} tokens (${s.reusedTokens} reused, ${pps.toFixed(1)} tok/s); generated ${s.generatedTokens} tokens, ${tps.toFixed(1)} tok/s; stop: ${s.stopReason}]`;
+  return `[prompt: ${s.promptTokens} tokens (${s.reusedTokens} reused, ${s.restoredTokens} restored, ${s.evaluatedTokens} evaluated, ${pps.toFixed(1)} tok/s); generated ${s.generatedTokens} tokens, ${tps.toFixed(1)} tok/s; stop: ${s.stopReason}]`;
 }
 
 interface Command {
@@ -118,11 +118,11 @@ const commands: Record<string, Command> = {
   generate: {
     summary: "continue a prompt, streaming the text",
     usage:
-      "hearth generate --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--seed S] [--threads N] [--context N] [--json]",
+      "hearth generate --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--seed S] [--threads N] [--context N] [--prompt-cache DIR] [--json]",
     async run(args) {
       const o = options(args, {
         model: "string", prompt: "string", "max-tokens": "string", temperature: "string", seed: "string",
-        "top-k": "string", "top-p": "string", "min-p": "string", threads: "string", context: "string", json: "boolean",
+        "top-k": "string", "top-p": "string", "min-p": "string", threads: "string", context: "string", "prompt-cache": "string", json: "boolean",
       });
       const prompt = o.prompt;
       if (typeof prompt !== "string") throw new UsageError("--prompt is required");
@@ -136,15 +136,23 @@ const commands: Record<string, Command> = {
       };
       const engine = await loadEngine(o);
       try {
+        // --prompt-cache DIR: the prompt's longest stored prefix is restored, and the prompt is
+        // stored for the next run (the same files and format as the extension's cache).
+        const cacheDir = o["prompt-cache"];
+        if (typeof cacheDir === "string") {
+          await engine.usePrefixCache({ dir: cacheDir, log: (_level, message) => process.stderr.write(`${message}\n`) });
+        }
         const ids: number[] = [];
         let text = "";
-        const gen = engine.generate({ slot: "completion", prompt, maxTokens, sampling });
+        const promptIds = engine.tokenize(prompt);
+        const gen = engine.generate({ slot: "completion", prompt: promptIds, maxTokens, sampling });
         let r = await gen.next();
         for (; !r.done; r = await gen.next()) {
           if (r.value.token >= 0) ids.push(r.value.token);
           text += r.value.text;
           if (!o.json) process.stdout.write(r.value.text);
         }
+        if (typeof cacheDir === "string") await engine.session.savePrefix("completion", promptIds.length);
         if (o.json) process.stdout.write(JSON.stringify({ ids, text, stats: r.value }) + "\n");
         else process.stdout.write("\n" + statsLine(r.value) + "\n");
       } finally {

@@ -37,7 +37,7 @@ export function readChatSettings(): ChatSettings {
 
 export function registerChat(context: vscode.ExtensionContext, deps: ChatDeps): ChatApi {
   // The conversation goes to the worker as is; it is rendered there with the model's template.
-  const generate: ChatGenerate = (params, token) => deps.client.generate(params, token);
+  const generate: ChatGenerate = (params, cancel) => deps.client.generate(params, { cancel });
   const session = new ChatSession({
     generate,
     store: context.workspaceState,
@@ -103,21 +103,21 @@ function explainTarget(): ExplainTarget | undefined {
 
 /** A stand-in generation streaming `text` in small pieces (the developer replay). */
 function replay(text: string): ChatGenerate {
-  return (_params, token) => {
+  return (_params, cancel) => {
     let settle: (s: GenerateStats) => void = () => {};
     const stats = new Promise<GenerateStats>((r) => (settle = r));
     const iterable = (async function* () {
       let n = 0;
       try {
         for (const piece of text.match(/[\s\S]{1,7}/g) ?? []) {
-          if (token.isCancellationRequested) break;
+          if (cancel.cancelled) break;
           n++;
           yield piece;
           await new Promise((r) => setTimeout(r, 5));
         }
       } finally {
-        const stopReason = token.isCancellationRequested ? "cancelled" : "eog";
-        settle({ promptTokens: 0, reusedTokens: 0, evaluatedTokens: 0, generatedTokens: n, promptMs: 0, generateMs: 0, stopReason });
+        const stopReason = cancel.cancelled ? "cancelled" : "eog";
+        settle({ promptTokens: 0, reusedTokens: 0, restoredTokens: 0, evaluatedTokens: 0, generatedTokens: n, promptMs: 0, generateMs: 0, stopReason });
       }
     })();
     return Object.assign(iterable, { stats });

@@ -5,7 +5,8 @@
 // nothing heavy on the extension host.
 import type { ChatMessage, ChatTemplate } from "../engine/chat-template.ts";
 import type { EngineGenerateRequest } from "../engine/engine.ts";
-import { ContextOverflowError, type GenerateChunk, type GenerateStats } from "../engine/session.ts";
+import type { Cancellation } from "../engine/cancel.ts";
+import { ContextOverflowError, type GenerateChunk, type GenerateStats, type WarmStats } from "../engine/session.ts";
 
 /** A `generate` prompt given as a conversation, rendered in the worker. */
 export interface ChatPrompt {
@@ -68,15 +69,49 @@ export function renderChatPrompt(engine: PromptEngine, prompt: ChatPrompt): Rend
   }
 }
 
+/**
+ * The tokens every conversation starting with `prompt`'s system message begins with: the common
+ * prefix of two renderings that differ only in the user's message. (Rendering the system message
+ * alone would not do: a template may write it differently, or add text after it, when a user turn
+ * follows.) Empty without a system message.
+ */
+export function chatPrefixIds(engine: PromptEngine, prompt: ChatPrompt): number[] {
+  const system = prompt.messages[0]?.role === "system" ? prompt.messages[0] : undefined;
+  if (!system) return [];
+  const [a, b] = ["a", "b"].map((q) => renderChatPrompt(engine, { ...prompt, messages: [system, { role: "user", content: q }] }).ids);
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return a.slice(0, n);
+}
+
 /** The engine as the scheduler sees it, taking conversation prompts too. */
 export interface ChatCapableEngine {
   generate(req: ChatEngineRequest): AsyncGenerator<GenerateChunk, ChatGenerateStats>;
+  warm(req: ChatWarmRequest, cancel: Cancellation): Promise<WarmStats>;
 }
 export type ChatEngineRequest = Omit<EngineGenerateRequest, "prompt"> & { prompt: EngineGenerateRequest["prompt"] | ChatPrompt };
+export interface ChatWarmRequest {
+  slot: string;
+  document?: string;
+  prompt: string | readonly number[] | ChatPrompt;
+}
 
-/** Wraps an engine so `generate` accepts a ChatPrompt (rendered on the request's first step, in scheduler order). */
-export function withChatPrompts(engine: PromptEngine & { generate(req: EngineGenerateRequest): AsyncGenerator<GenerateChunk, GenerateStats> }): ChatCapableEngine {
+type WarmableEngine = PromptEngine & {
+  generate(req: EngineGenerateRequest): AsyncGenerator<GenerateChunk, GenerateStats>;
+  warm(req: { slot: string; document?: string; prompt: string | readonly number[] }, cancel?: Cancellation): Promise<WarmStats>;
+};
+
+/**
+ * Wraps an engine so `generate` accepts a ChatPrompt (rendered on the request's first step, in
+ * scheduler order), and `warm` one too (its system prompt's part: see chatPrefixIds).
+ */
+export function withChatPrompts(engine: WarmableEngine): ChatCapableEngine {
   return {
+    warm(req, cancel) {
+      const prompt = req.prompt;
+      if (!isChatPrompt(prompt)) return engine.warm({ ...req, prompt }, cancel);
+      return engine.warm({ ...req, prompt: chatPrefixIds(engine, prompt) }, cancel);
+    },
     generate(req) {
       const prompt = req.prompt;
       if (!isChatPrompt(prompt)) return engine.generate({ ...req, prompt });

@@ -2,7 +2,7 @@
 // workspace's storage), one generation at a time in the engine's "chat" KV slot, streaming its
 // text to the view, Stop, New Chat, the thinking switch. The view (view.ts) and the commands
 // only forward to it, so it is tested in plain node with a fake engine client.
-import { CancellationSource, type CancellationLike } from "../client/cancellation.ts";
+import { CancelFlag, isAbort } from "../client/cancellation.ts";
 import type { SamplingOptions } from "../engine/sampler.ts";
 import type { GenerateStats } from "../engine/session.ts";
 import { conversationMessages, loadHistory, saveHistory, type MementoLike, type StoredHistory } from "./history.ts";
@@ -22,7 +22,7 @@ export interface ChatRequestParams {
  */
 export type ChatGenerate = (
   params: ChatRequestParams,
-  token: CancellationLike,
+  cancel: CancelFlag,
   onPromptProgress?: (done: number, total: number) => void,
 ) => AsyncIterable<string> & { stats: Promise<GenerateStats> };
 
@@ -72,7 +72,7 @@ function newId(): string {
 export class ChatSession {
   // Read on first use, not at activation.
   private stored: { history: StoredHistory; thinking: boolean } | undefined;
-  private running: { source: CancellationSource; done: Promise<void> } | undefined;
+  private running: { cancel: CancelFlag; done: Promise<void> } | undefined;
   private readonly listeners = new Set<(m: HostMessage) => void>();
   /** Models (by path) whose missing chat template was already pointed out. */
   private readonly noticed = new Set<string>();
@@ -140,13 +140,13 @@ export class ChatSession {
     await this.stop();
     const user: ChatEntry = { id: newId(), role: "user", text };
     const reply: ChatEntry = { id: newId(), role: "assistant", text: "", status: "streaming" };
-    const source = new CancellationSource();
+    const cancel = new CancelFlag();
     let finished: () => void = () => {};
-    this.running = { source, done: new Promise<void>((r) => (finished = r)) };
+    this.running = { cancel, done: new Promise<void>((r) => (finished = r)) };
     this.history.entries.push(user, reply);
     this.postState();
     try {
-      await this.generate(reply, options.enableThinking ?? this.thinking, source, options.generate ?? this.deps.generate, options.skipModel === true);
+      await this.generate(reply, options.enableThinking ?? this.thinking, cancel, options.generate ?? this.deps.generate, options.skipModel === true);
     } finally {
       this.running = undefined;
       finished();
@@ -156,14 +156,14 @@ export class ChatSession {
     return reply;
   }
 
-  private async generate(reply: ChatEntry, enableThinking: boolean, source: CancellationSource, generate: ChatGenerate, skipModel: boolean): Promise<void> {
+  private async generate(reply: ChatEntry, enableThinking: boolean, cancel: CancelFlag, generate: ChatGenerate, skipModel: boolean): Promise<void> {
     try {
       if (!skipModel && !(await this.deps.ensureModel())) {
         reply.status = "error";
         reply.note = NO_MODEL_NOTE;
         return;
       }
-      if (source.token.isCancellationRequested) {
+      if (cancel.cancelled) {
         reply.status = "stopped";
         reply.note = "Stopped.";
         return;
@@ -179,7 +179,7 @@ export class ChatSession {
           maxTokens: s.maxTokens,
           sampling: s.temperature > 0 ? { temperature: s.temperature, topK: 40, topP: 0.95, minP: 0.05, seed: (Date.now() >>> 0) || 1 } : {},
         },
-        source.token,
+        cancel,
         (done, total) => this.post({ type: "progress", id: reply.id, done, total }),
       );
       for await (const delta of gen) {
@@ -203,7 +203,7 @@ export class ChatSession {
       this.deps.log?.info(`chat: ${stats.generatedTokens} tokens (${stats.stopReason}); prompt ${stats.promptTokens} tokens, ${stats.reusedTokens} reused from the chat slot${dropped ? `, ${dropped} turns dropped` : ""}`);
     } catch (err) {
       const e = err as Error;
-      if (e.name === "AbortError") {
+      if (isAbort(e)) {
         reply.status = "stopped";
         reply.note = "Stopped.";
       } else {
@@ -228,7 +228,7 @@ export class ChatSession {
   async stop(): Promise<void> {
     const r = this.running;
     if (!r) return;
-    r.source.cancel();
+    r.cancel.cancel();
     await r.done;
   }
 

@@ -1,38 +1,20 @@
-// The part of VS Code's CancellationToken the client needs, so the client runs (and is tested)
-// without the `vscode` module. A real vscode.CancellationToken satisfies it as is.
-export interface CancellationLike {
+// Cancellation on the extension host's side: the request's CancelFlag (src/engine/cancel.ts,
+// reached through the protocol), and the one bridge from VS Code's CancellationToken to it, so
+// the client runs (and is tested) without the `vscode` module.
+import { CancelFlag } from "../worker/protocol.ts";
+
+export { AbortError, CancelFlag, isAbort } from "../worker/protocol.ts";
+
+/** The part of vscode.CancellationToken the bridge needs (a real token satisfies it as is). */
+export interface CancellationTokenLike {
   readonly isCancellationRequested: boolean;
   onCancellationRequested(listener: () => unknown): { dispose(): unknown };
 }
 
-/** A token source for plain node (tests, the CLI): same shape as vscode.CancellationTokenSource. */
-export class CancellationSource {
-  private readonly listeners = new Set<() => unknown>();
-  private cancelled = false;
-  readonly token: CancellationLike;
-
-  constructor() {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the token object is not a class
-    const source = this;
-    this.token = {
-      get isCancellationRequested() {
-        return source.cancelled;
-      },
-      onCancellationRequested(listener) {
-        if (source.cancelled) {
-          queueMicrotask(() => listener());
-          return { dispose() {} };
-        }
-        source.listeners.add(listener);
-        return { dispose: () => source.listeners.delete(listener) };
-      },
-    };
-  }
-
-  cancel(): void {
-    if (this.cancelled) return;
-    this.cancelled = true;
-    for (const l of [...this.listeners]) l();
-    this.listeners.clear();
-  }
+/** A flag set when `token` fires (already set if it has). */
+export function flagOf(token: CancellationTokenLike): CancelFlag {
+  const flag = new CancelFlag();
+  if (token.isCancellationRequested) flag.cancel();
+  else token.onCancellationRequested(() => flag.cancel());
+  return flag;
 }

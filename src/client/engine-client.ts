@@ -1,23 +1,28 @@
 // The extension host's side of the engine: starts the one engine worker on first need, sends it
-// typed requests, turns its events into promises and async iterables of text deltas, and maps
-// cancellation tokens to cancel messages. If the worker dies (crash, out of memory, exit), every
-// pending request fails with a WorkerDiedError, the state says so, and the next request starts a
-// fresh worker and reloads the model the user had. No `vscode` import: tested in plain node.
+// typed requests, turns its events into promises and async iterables of text deltas, and hands
+// each cancellable request's CancelFlag to the worker. If the worker dies (crash, out of memory,
+// exit), every pending request fails with a WorkerDiedError, the state says so, and the next
+// request starts a fresh worker and reloads the model the user had. No `vscode` import: tested in
+// plain node.
 import { Worker } from "node:worker_threads";
-import type { CancellationLike } from "./cancellation.ts";
 import { DeltaStream } from "./stream.ts";
-import type {
-  Event,
-  GenerateParams,
-  GenerateStats,
-  LoadParams,
-  Method,
-  Methods,
-  ModelInfo,
-  Request,
-  TokenizeParams,
-  WireError,
+import {
+  AbortError,
+  CancelFlag,
+  isAbort,
+  type Event,
+  type GenerateParams,
+  type GenerateStats,
+  type LoadParams,
+  type Method,
+  type Methods,
+  type ModelInfo,
+  type Request,
+  type TokenizeParams,
+  type WireError,
 } from "../worker/protocol.ts";
+
+export { isAbort };
 
 export type ClientState =
   | { kind: "none" }
@@ -51,6 +56,21 @@ export class EngineError extends Error {
     super(wire.message);
     this.name = wire.name;
   }
+}
+
+/** How a caller cancels a request: setting its flag (nothing is sent; the worker polls it). */
+export interface RequestOptions {
+  cancel?: CancelFlag;
+}
+
+export interface LoadOptions extends RequestOptions {
+  onProgress?: (fraction: number) => void;
+}
+
+/** What request() needs besides the method and its parameters. */
+interface SendOptions extends RequestOptions {
+  /** The request's progress and delta events. */
+  onEvent?: (ev: Event) => void;
 }
 
 export interface Generation extends AsyncIterable<string> {
@@ -105,26 +125,26 @@ export class EngineClient {
 
   /**
    * Loads a model (no-op when the worker already holds it). Progress goes to `onProgress` and
-   * to the state; cancelling the token stops the load after the tensor being read.
+   * to the state; cancelling stops the load after the tensor being read.
    */
-  async load(model: ModelRequest, token?: CancellationLike, onProgress?: (fraction: number) => void): Promise<ModelInfo> {
+  async load(model: ModelRequest, { cancel, onProgress }: LoadOptions = {}): Promise<ModelInfo> {
     this.wanted = model;
     const key = JSON.stringify(model);
     if (this.loadedKey === key && this.current.kind === "ready") return this.current.info;
-    const flag = new SharedArrayBuffer(4);
     this.setState({ kind: "loading", path: model.path, fraction: 0 });
     this.loadedKey = undefined;
     const started = performance.now();
     const attempt = this.request(
       "load",
-      { ...model, cancelFlag: flag },
-      token,
-      (ev) => {
-        if (ev.kind !== "progress") return;
-        this.setState({ kind: "loading", path: model.path, fraction: ev.fraction });
-        onProgress?.(ev.fraction);
+      { ...model, cancelFlag: cancel?.buffer },
+      {
+        cancel,
+        onEvent: (ev) => {
+          if (ev.kind !== "progress") return;
+          this.setState({ kind: "loading", path: model.path, fraction: ev.fraction });
+          onProgress?.(ev.fraction);
+        },
       },
-      () => Atomics.store(new Int32Array(flag), 0, 1),
     );
     this.loading = attempt;
     try {
@@ -161,31 +181,23 @@ export class EngineClient {
 
   /**
    * Streams the text of a generation. Iterating starts nothing extra: the request is sent at
-   * once. Cancelling the token (or leaving the loop early) ends the iteration and cancels the
-   * request in the worker; an error (worker death, bad request) is thrown from the loop.
+   * once. Cancelling (or leaving the loop early) ends the iteration at once and the worker stops
+   * between two layers; an error (worker death, bad request) is thrown from the loop.
    */
-  generate(params: GenerateParams, token?: CancellationLike): Generation {
-    let cancel: () => void = () => {};
-    const stream = new DeltaStream(() => cancel());
-    const flag = new SharedArrayBuffer(4);
+  generate(params: GenerateParams, { cancel = new CancelFlag() }: RequestOptions = {}): Generation {
+    const stream = new DeltaStream(() => cancel.cancel());
+    const sub = cancel.onCancel(() => stream.end()); // a cancelled request stops yielding at once
     const stats = (async (): Promise<GenerateStats> => {
       try {
         await this.ensureModel();
-        return await this.request(
-          "generate",
-          { ...params, cancelFlag: flag },
-          token,
-          (ev) => ev.kind === "delta" && stream.push(ev.text),
-          () => {
-            Atomics.store(new Int32Array(flag), 0, 1); // seen by the engine between layers
-            stream.end(); // a cancelled request stops yielding at once
-          },
-          (c) => (cancel = c),
-        );
+        const onEvent = (ev: Event) => ev.kind === "delta" && stream.push(ev.text);
+        return await this.request("generate", { ...params, cancelFlag: cancel.buffer }, { cancel, onEvent });
       } catch (err) {
         // Cancelled before the request reached the worker: the same quiet end as after.
         if (isAbort(err)) return { ...NO_STATS, stopReason: "cancelled" };
         throw err;
+      } finally {
+        sub.dispose();
       }
     })();
     stats.then(
@@ -198,9 +210,9 @@ export class EngineClient {
     return Object.assign(stream, { stats });
   }
 
-  async tokenize(params: TokenizeParams, token?: CancellationLike): Promise<number[]> {
+  async tokenize(params: TokenizeParams): Promise<number[]> {
     await this.ensureModel();
-    return this.request("tokenize", params, token);
+    return this.request("tokenize", params);
   }
 
   /** The loaded model's info (loading the wanted model first if the worker restarted). */
@@ -250,41 +262,25 @@ export class EngineClient {
     }
   }
 
-  private request<M extends Method>(
-    method: M,
-    params: Methods[M]["params"],
-    token?: CancellationLike,
-    onEvent?: (ev: Event) => void,
-    onCancel?: () => void,
-    exposeCancel?: (cancel: () => void) => void,
-  ): Promise<Methods[M]["result"]> {
+  /**
+   * Sends one request and settles with its `done` (or its error). A cancellable request carries
+   * its flag's buffer in `params`; here the flag only stops a request not yet sent.
+   */
+  private request<M extends Method>(method: M, params: Methods[M]["params"], { cancel, onEvent }: SendOptions = {}): Promise<Methods[M]["result"]> {
     if (this.disposed) return Promise.reject(new WorkerDiedError("the engine was shut down"));
-    if (token?.isCancellationRequested) return Promise.reject(abortError());
+    if (cancel?.cancelled) return Promise.reject(new AbortError());
     const worker = this.ensureWorker();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      const sub = token?.onCancellationRequested(() => cancel());
-      let cancelled = false;
-      const cancel = () => {
-        if (cancelled || !this.pending.has(id)) return;
-        cancelled = true;
-        onCancel?.();
-        worker.postMessage({ kind: "cancel", id } satisfies Request);
-      };
-      exposeCancel?.(cancel);
       this.pending.set(id, {
         onEvent: (ev) => {
           if (ev.kind === "done" || ev.kind === "error") {
             this.pending.delete(id);
-            sub?.dispose();
             if (ev.kind === "done") resolve(ev.result as Methods[M]["result"]);
-            else reject(new EngineError(ev.error));
+            else reject(ev.error.name === "AbortError" ? new AbortError(ev.error.message) : new EngineError(ev.error));
           } else onEvent?.(ev);
         },
-        fail: (err) => {
-          sub?.dispose();
-          reject(err);
-        },
+        fail: reject,
       });
       worker.postMessage({ kind: "request", id, method, params } as Request);
     });
@@ -332,12 +328,5 @@ export class EngineClient {
   }
 }
 
-const NO_STATS: GenerateStats = { promptTokens: 0, reusedTokens: 0, evaluatedTokens: 0, generatedTokens: 0, promptMs: 0, generateMs: 0, stopReason: "length" };
+const NO_STATS: GenerateStats = { promptTokens: 0, reusedTokens: 0, restoredTokens: 0, evaluatedTokens: 0, generatedTokens: 0, promptMs: 0, generateMs: 0, stopReason: "length" };
 
-function abortError(): Error {
-  return new EngineError({ name: "AbortError", message: "cancelled" });
-}
-
-export function isAbort(err: unknown): boolean {
-  return err instanceof Error && err.name === "AbortError";
-}

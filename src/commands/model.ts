@@ -4,6 +4,7 @@
 import * as vscode from "vscode";
 import { readGguf } from "../engine/gguf/reader.ts";
 import { isAbort, type EngineClient, type ModelRequest } from "../client/engine-client.ts";
+import { flagOf } from "../client/cancellation.ts";
 import type { ModelInfo } from "../worker/protocol.ts";
 import { SECTION, activeModelSetting, readSettings } from "./settings.ts";
 
@@ -105,11 +106,12 @@ export class ModelController {
         { location: vscode.ProgressLocation.Notification, title: `Hearth: loading ${name}`, cancellable: true },
         async (progress, token) => {
           let reported = 0;
-          return this.client.load(req, token, (fraction) => {
+          const onProgress = (fraction: number) => {
             const percent = Math.floor(fraction * 100);
             if (percent > reported) progress.report({ increment: percent - reported, message: `${percent}%` });
             reported = Math.max(reported, percent);
-          });
+          };
+          return this.client.load(req, { cancel: flagOf(token), onProgress });
         },
       );
     } catch (err) {

@@ -3,8 +3,8 @@
 // wait out the debounce, build the prompt and start a generation, and return its first line as
 // soon as it is complete (or a partial one after the time budget). When the suggestion grows
 // later, it asks the editor to query again. A position that does not continue the running
-// generation cancels it at once, in the worker too (the client forwards the cancel).
-import type { CancellationLike } from "../client/cancellation.ts";
+// generation cancels it at once, in the worker too (the request's CancelFlag is shared with it).
+import { isAbort, type CancelFlag } from "../client/cancellation.ts";
 import type { GenerateStats, ModelInfo, TokenizeParams } from "../worker/protocol.ts";
 import { remainderAfter, typedSince, type Anchor } from "./anchor.ts";
 import { fitBudgets, languageEnabled, maxNewTokens, type CompletionSettings } from "./config.ts";
@@ -40,7 +40,7 @@ export interface ControllerLog {
 }
 
 export interface ControllerDeps {
-  client: CompletionClient & { tokenize(params: TokenizeParams, token?: CancellationLike): Promise<number[]> };
+  client: CompletionClient & { tokenize(params: TokenizeParams): Promise<number[]> };
   /** The loaded model's info; undefined when there is none yet (nothing is suggested then). */
   model(): Promise<ModelInfo | undefined>;
   settings(): CompletionSettings;
@@ -49,8 +49,8 @@ export interface ControllerDeps {
   log: ControllerLog;
   /** Ask the editor to query the provider again (the suggestion for `anchor` grew). */
   refresh?(anchor: Anchor): void;
-  /** Waits `ms` or until `token` is cancelled (tests pass fake time). */
-  sleep?(ms: number, token: CancellationLike): Promise<void>;
+  /** Waits `ms` or until `cancel` is set (tests pass fake time). */
+  sleep?(ms: number, cancel: CancelFlag): Promise<void>;
   now?(): number;
 }
 
@@ -109,7 +109,7 @@ export class CompletionController {
   }
 
   /** The suggestion to show at the cursor (text to insert there), or undefined. */
-  async provide(ctx: CursorContext, token: CancellationLike): Promise<string | undefined> {
+  async provide(ctx: CursorContext, cancel: CancelFlag): Promise<string | undefined> {
     const s = this.deps.settings();
     const delay = this.debounce.next(s.debounceMs, s.adaptiveDebounce);
     if (!languageEnabled(s, ctx.languageId)) {
@@ -117,20 +117,20 @@ export class CompletionController {
       return undefined;
     }
     const anchor = anchorOf(ctx);
-    const followed = await this.follow(anchor, s, token);
+    const followed = await this.follow(anchor, s, cancel);
     if (followed !== "no") return followed;
     const cached = this.cache.get(anchor);
     if (cached !== undefined) {
       this.counters.cacheHits++;
       return cached;
     }
-    if (!ctx.explicit && delay > 0) await this.sleep(delay, token);
-    if (token.isCancellationRequested) return undefined;
+    if (!ctx.explicit && delay > 0) await this.sleep(delay, cancel);
+    if (cancel.cancelled) return undefined;
     const info = await this.deps.model();
-    if (!info || token.isCancellationRequested) return undefined;
+    if (!info || cancel.cancelled) return undefined;
     const gen = await this.start(ctx, anchor, info, s);
-    if (token.isCancellationRequested) return undefined; // the next request adopts or cancels it
-    return this.fromGeneration(gen, "", s, token);
+    if (cancel.cancelled) return undefined; // the next request adopts or cancels it
+    return this.fromGeneration(gen, "", s, cancel);
   }
 
   /**
@@ -157,7 +157,7 @@ export class CompletionController {
   }
 
   /** The running generation, when the user typed along it: its rest, or "no" to go on. */
-  private async follow(anchor: Anchor, s: CompletionSettings, token: CancellationLike): Promise<string | undefined | "no"> {
+  private async follow(anchor: Anchor, s: CompletionSettings, cancel: CancelFlag): Promise<string | undefined | "no"> {
     const g = this.inflight;
     if (!g) return "no";
     const typed = typedSince(g.anchor, anchor);
@@ -166,8 +166,8 @@ export class CompletionController {
       return "no";
     }
     this.counters.followed++;
-    const shown = await this.fromGeneration(g, typed, s, token);
-    if (token.isCancellationRequested) return undefined;
+    const shown = await this.fromGeneration(g, typed, s, cancel);
+    if (cancel.cancelled) return undefined;
     // Its text turned out to differ from what was typed: stop it and ask anew.
     if (!couldStillMatch(g, typed)) {
       this.cancelInflight();
@@ -185,11 +185,11 @@ export class CompletionController {
    * Waits (within the first-line budget) until `g` has something after `typed`, or its text
    * no longer agrees with `typed`, and returns what there is to show.
    */
-  private async fromGeneration(g: StreamingGeneration, typed: string, s: CompletionSettings, token: CancellationLike): Promise<string | undefined> {
+  private async fromGeneration(g: StreamingGeneration, typed: string, s: CompletionSettings, cancel: CancelFlag): Promise<string | undefined> {
     const ready = () => remainderAfter(g.view(g.partialShown).text, typed) !== undefined;
     const left = s.firstLineMs - (this.now() - g.startedAt);
-    await g.wait(() => ready() || !couldStillMatch(g, typed), left, token);
-    if (token.isCancellationRequested) return undefined;
+    await g.wait(() => ready() || !couldStillMatch(g, typed), left, cancel);
+    if (cancel.cancelled) return undefined;
     if (!ready() && !g.isDone) g.partialShown = true;
     const text = g.view(g.partialShown).text;
     g.shown = text;
@@ -265,7 +265,7 @@ export class CompletionController {
     this.updateBusy();
     if (!stats) {
       const err = gen.error as Error | undefined;
-      if (err?.name !== "AbortError") this.deps.log.warn(`completion failed: ${err?.message ?? err}`);
+      if (!isAbort(err)) this.deps.log.warn(`completion failed: ${err?.message ?? err}`);
       return;
     }
     if (stats.stopReason !== "cancelled" && stats.promptTokens > 0) this.estimator.observe(gen.promptChars, stats.promptTokens);
@@ -340,10 +340,10 @@ export class CompletionController {
     for (const l of this.busyListeners) l(busy);
   }
 
-  private sleep(ms: number, token: CancellationLike): Promise<void> {
-    if (this.deps.sleep) return this.deps.sleep(ms, token);
+  private sleep(ms: number, cancel: CancelFlag): Promise<void> {
+    if (this.deps.sleep) return this.deps.sleep(ms, cancel);
     return new Promise((resolve) => {
-      const sub = token.onCancellationRequested(() => {
+      const sub = cancel.onCancel(() => {
         clearTimeout(timer);
         resolve();
       });

@@ -1,17 +1,17 @@
 // One completion generation as it streams: the raw text so far, what post-processing makes of
 // it, and waiting for "enough to show". It owns the cancellation of its request: whoever decides
-// the user moved on calls cancel(), and the client sends the cancel to the worker, so the engine
-// stops between two tokens. Later provider calls at positions that continue the anchor read the
+// the user moved on calls cancel(), which sets the request's CancelFlag, so the engine stops
+// between two layers. Later provider calls at positions that continue the anchor read the
 // same generation instead of starting another (that is how the ghost text grows while typing).
-import type { CancellationLike } from "../client/cancellation.ts";
-import { CancellationSource } from "../client/cancellation.ts";
+import { CancelFlag } from "../client/cancellation.ts";
+import type { RequestOptions } from "../client/engine-client.ts";
 import type { GenerateParams, GenerateStats } from "../worker/protocol.ts";
 import type { Anchor } from "./anchor.ts";
 import type { Processed } from "./postprocess.ts";
 
 /** What a generation needs of the engine client (EngineClient has it; tests pass a fake). */
 export interface CompletionClient {
-  generate(params: GenerateParams, token?: CancellationLike): AsyncIterable<string> & { readonly stats: Promise<GenerateStats> };
+  generate(params: GenerateParams, options?: RequestOptions): AsyncIterable<string> & { readonly stats: Promise<GenerateStats> };
 }
 
 export type PostProcessor = (raw: string, opts: { final: boolean; partial?: boolean }) => Processed;
@@ -20,7 +20,7 @@ export class StreamingGeneration {
   private raw = "";
   private finished = false;
   private failure: unknown;
-  private readonly source = new CancellationSource();
+  private readonly flag = new CancelFlag();
   private readonly listeners = new Set<() => void>();
   /** Settles with the request's stats (stopReason "cancelled" after cancel()), or undefined after an error. */
   readonly done: Promise<GenerateStats | undefined>;
@@ -43,7 +43,7 @@ export class StreamingGeneration {
     private readonly now: () => number = () => performance.now(),
   ) {
     this.startedAt = now();
-    const g = client.generate(params, this.source.token);
+    const g = client.generate(params, { cancel: this.flag });
     this.done = this.consume(g).then(
       () => g.stats,
       (err) => {
@@ -65,7 +65,7 @@ export class StreamingGeneration {
       // Once the rules have ended the suggestion, more tokens are wasted work: stop the engine.
       if (this.post(this.raw, { final: false }).stopped) {
         this.stoppedByRules = true;
-        this.source.cancel();
+        this.flag.cancel();
         break;
       }
       this.emit();
@@ -101,11 +101,11 @@ export class StreamingGeneration {
 
   cancel(): void {
     if (!this.finished && !this.stoppedByRules) this.cancelledFromOutside = true;
-    this.source.cancel();
+    this.flag.cancel();
   }
 
   get cancelled(): boolean {
-    return this.source.token.isCancellationRequested;
+    return this.flag.cancelled;
   }
 
   /** Calls `listener` after each new piece of text and at the end. */
@@ -115,11 +115,11 @@ export class StreamingGeneration {
   }
 
   /**
-   * Resolves when `enough()` holds, the generation ends, `ms` pass or `token` is cancelled,
+   * Resolves when `enough()` holds, the generation ends, `ms` pass or `cancel` is set,
    * whichever comes first.
    */
-  wait(enough: () => boolean, ms: number, token?: CancellationLike): Promise<void> {
-    if (this.finished || enough() || token?.isCancellationRequested) return Promise.resolve();
+  wait(enough: () => boolean, ms: number, cancel?: CancelFlag): Promise<void> {
+    if (this.finished || enough() || cancel?.cancelled) return Promise.resolve();
     return new Promise((resolve) => {
       const subs: { dispose(): unknown }[] = [];
       const end = () => {
@@ -129,7 +129,7 @@ export class StreamingGeneration {
       };
       const timer = setTimeout(end, Math.max(0, ms));
       subs.push(this.onDidChange(() => (this.finished || enough()) && end()));
-      if (token) subs.push(token.onCancellationRequested(end));
+      if (cancel) subs.push(cancel.onCancel(end));
     });
   }
 

@@ -2,6 +2,7 @@
 // plain-data CursorContext and its text back to InlineCompletionItems. Items insert at the
 // cursor; VS Code's own accept-word / accept-line commands then work on them as on any item.
 import * as vscode from "vscode";
+import { flagOf } from "../client/cancellation.ts";
 import type { CompletionController, CursorContext } from "./controller.ts";
 import type { LineSource } from "./window.ts";
 
@@ -17,7 +18,7 @@ export class HearthInlineProvider implements vscode.InlineCompletionItemProvider
     // While the suggest widget is open, its item decides what an inline item must start with:
     // ours would be hidden or conflict. Leave that moment to IntelliSense.
     if (context.selectedCompletionInfo) return undefined;
-    const text = await this.controller.provide(cursorContext(document, position, context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke), token);
+    const text = await this.controller.provide(cursorContext(document, position, context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke), flagOf(token));
     if (!text || token.isCancellationRequested) return undefined;
     return [new vscode.InlineCompletionItem(text, new vscode.Range(position, position))];
   }

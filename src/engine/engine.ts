@@ -2,8 +2,10 @@
 // kernels with its tokenizer and chat template, and generation from text or tokens.
 import { Model, type ModelOptions } from "./model/model.ts";
 import { Tokenizer } from "./tokenizer/index.ts";
-import { Session, type GenerateChunk, type GenerateRequest, type GenerateStats } from "./session.ts";
+import { Session, type GenerateChunk, type GenerateRequest, type GenerateStats, type WarmStats } from "./session.ts";
 import { ChatTemplate } from "./chat-template.ts";
+import type { Cancellation } from "./cancel.ts";
+import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.ts";
 
 export type EngineOptions = ModelOptions;
 
@@ -91,6 +93,23 @@ export class Engine {
   generate(req: EngineGenerateRequest): AsyncGenerator<GenerateChunk, GenerateStats> {
     const prompt = typeof req.prompt === "string" ? this.tokenize(req.prompt) : req.prompt;
     return this.session.generate({ ...req, prompt });
+  }
+
+  /** Pre-warm: evaluates the prompt into its slot without generating (see Session.warm). */
+  warm(req: { slot: string; document?: string; prompt: string | readonly number[] }, cancel?: Cancellation): Promise<WarmStats> {
+    const prompt = typeof req.prompt === "string" ? this.tokenize(req.prompt) : req.prompt;
+    return this.session.warm(req, prompt, cancel);
+  }
+
+  /**
+   * Keeps evaluated prefixes on disk under `options.dir` (across processes and restarts): a
+   * prompt starting with a stored prefix restores it instead of evaluating it. Save with
+   * session.savePrefix.
+   */
+  async usePrefixCache(options: Omit<PrefixCacheOptions, "model">): Promise<PrefixCache> {
+    const cache = new PrefixCache(this.model.kernels, this.model.layout, { ...options, model: await this.model.identity() });
+    this.session.prefixCache = cache;
+    return cache;
   }
 
   /** Logits after the last of `ids` (evaluated in `slot`, reusing its cache). */

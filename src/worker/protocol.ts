@@ -1,16 +1,17 @@
 // The messages between the extension host (src/client) and the engine worker (src/worker/main).
 // Every request carries an id chosen by the client; the worker answers it with zero or more
-// events (progress, delta) and exactly one `done` or `error`. `cancel` names the id to cancel and
-// gets no answer of its own: the cancelled request ends with `done` (a generation's stats say
-// stopReason "cancelled") or with an error named "AbortError" (a load).
-// Only types live here, plus tiny helpers with no imports at run time, so the client can import
-// this file without pulling in the engine.
+// events (progress, delta) and exactly one `done` or `error`. A request that can be cancelled
+// (load, generate) carries its CancelFlag's buffer; the cancelled request ends with `done` (a
+// generation's stats say stopReason "cancelled") or with an AbortError (a load).
+// Only types live here, plus tiny helpers and the import-free CancelFlag, so the client can
+// import this file without pulling in the engine.
 import type { FimTokens, ModelInfo } from "../engine/engine.ts";
-import type { GenerateStats } from "../engine/session.ts";
+import type { GenerateStats, WarmStats } from "../engine/session.ts";
 import type { SamplingOptions } from "../engine/sampler.ts";
 import type { ChatPrompt } from "../chat/render-prompt.ts";
 
-export type { FimTokens, ModelInfo, GenerateStats, SamplingOptions, ChatPrompt };
+export type { FimTokens, ModelInfo, GenerateStats, WarmStats, SamplingOptions, ChatPrompt };
+export { AbortError, CancelFlag, isAbort } from "../engine/cancel.ts";
 
 /** KV slots the worker's engine has; a request's slot also decides its priority. */
 export type Slot = "completion" | "chat";
@@ -21,16 +22,14 @@ export interface LoadParams {
   threads: number;
   contextSize?: number;
   batchSize?: number;
-  /**
-   * A 4-byte SharedArrayBuffer: the client sets its first Int32 to 1 to cancel. Loading reads
-   * weights synchronously, so a message could not be seen until it ends; the flag is checked
-   * after every tensor.
-   */
+  /** The request's CancelFlag buffer: polled after every tensor read. */
   cancelFlag?: SharedArrayBuffer;
 }
 
 export interface GenerateParams {
   slot: Slot;
+  /** The document a completion is for: each recently used one keeps its own KV slot. */
+  document?: string;
   /**
    * Text (tokenised in the worker), token ids, or a conversation rendered in the worker with the
    * model's chat template (oldest turns dropped to fit; the stats then carry `droppedTurns`).
@@ -41,11 +40,18 @@ export interface GenerateParams {
   stop?: string[];
   truncate?: "error" | "left";
   /**
-   * A 4-byte SharedArrayBuffer the client sets to 1 on cancel (as for loads): a token's forward
-   * pass runs synchronously, so the cancel message is only read after it; the engine checks the
-   * flag between layers, and a keystroke does not wait for a whole token of the old suggestion.
+   * The request's CancelFlag buffer: polled by the scheduler before each step and by the forward
+   * pass between layers, so a keystroke does not wait for a whole token of the old suggestion.
    */
   cancelFlag?: SharedArrayBuffer;
+}
+
+/** A pre-warm: the prompt evaluated into its slot at idle priority, nothing generated. */
+export interface WarmParams {
+  slot: Slot;
+  document?: string;
+  /** Text (tokenised in the worker), token ids, or (chat) the conversation whose common start is warmed. */
+  prompt: string | number[] | ChatPrompt;
 }
 
 export interface TokenizeParams {
@@ -71,9 +77,7 @@ export interface Methods {
 export type Method = keyof Methods;
 
 /** Host → worker. */
-export type Request =
-  | { [M in Method]: { kind: "request"; id: number; method: M; params: Methods[M]["params"] } }[Method]
-  | { kind: "cancel"; id: number };
+export type Request = { [M in Method]: { kind: "request"; id: number; method: M; params: Methods[M]["params"] } }[Method];
 
 /** Worker → host. */
 export type Event =

@@ -5,15 +5,32 @@
 //   runnable completion gets its own steps first. Each request names its own KV slot, so the two
 //   caches never mix, and only one engine step runs at a time (steps are never overlapped: the
 //   model's scratch buffers are shared).
-// - Cancellation is checked by the engine between prompt batches and tokens; a request cancelled
-//   before its first step ends at once without touching the engine.
+// - Each job has one CancelFlag (the client's, or its own): the scheduler polls it before every
+//   step and the engine between layers; a request cancelled before its first step ends at once
+//   without touching the engine.
+// - Pre-warms (evaluate a prompt into its slot, no output) run at idle priority: only when no
+//   other job is queued and no user request is on its way (`userRequestPending`, which the
+//   service answers from a counter the client bumps in shared memory before it posts a request:
+//   checked between layers, so a user request waits for at most one layer of a pre-warm). A
+//   preempted pre-warm stays queued and resumes later from its finished batches; one for a
+//   document is dropped when a user request for that document arrives (the request evaluates
+//   what it needs itself) or a newer pre-warm of that document replaces it.
+import { AbortError, CancelFlag, isAbort, type Cancellation } from "../engine/cancel.ts";
 import type { GenerateChunk, GenerateStats } from "../engine/session.ts";
 import type { EngineGenerateRequest } from "../engine/engine.ts";
-import type { ChatPrompt, GenerateParams, Slot } from "./protocol.ts";
+import type { ChatPrompt, GenerateParams, Slot, WarmParams, WarmStats } from "./protocol.ts";
 
 /** What the scheduler needs of an engine (the real one, or a fake in unit tests). */
 export interface GeneratingEngine {
   generate(req: Omit<EngineGenerateRequest, "prompt"> & { prompt: EngineGenerateRequest["prompt"] | ChatPrompt }): AsyncGenerator<GenerateChunk, GenerateStats>;
+  /** Evaluates `req.prompt` into its slot; throws an AbortError once `cancel` is set (polled between layers). */
+  warm(req: WarmParams, cancel: Cancellation): Promise<WarmStats>;
+}
+
+/** Where a pre-warm's outcome goes. */
+export interface WarmSink {
+  done(stats: WarmStats & { preemptions: number; ms: number }): void;
+  error(err: unknown): void;
 }
 
 /** Where a job's output goes. */
@@ -26,51 +43,76 @@ export interface JobSink {
 const PRIORITY: Record<Slot, number> = { completion: 0, chat: 1 };
 
 interface Job {
-  id: number;
   params: GenerateParams;
   sink: JobSink;
-  controller: AbortController;
+  cancel: CancelFlag;
   seq: number;
   gen?: AsyncGenerator<GenerateChunk, GenerateStats>;
 }
 
-export function cancelledStats(promptTokens = 0): GenerateStats {
-  return { promptTokens, reusedTokens: 0, evaluatedTokens: 0, generatedTokens: 0, promptMs: 0, generateMs: 0, stopReason: "cancelled" };
+interface WarmJob {
+  params: WarmParams;
+  sink: WarmSink;
+  cancel: CancelFlag;
+  preemptions: number;
+  t0: number;
 }
+
+export interface SchedulerOptions {
+  /** Whether a user request was posted that the worker has not received yet (see the header). */
+  userRequestPending?: () => boolean;
+}
+
+export function cancelledStats(promptTokens = 0): GenerateStats {
+  return { promptTokens, reusedTokens: 0, restoredTokens: 0, evaluatedTokens: 0, generatedTokens: 0, promptMs: 0, generateMs: 0, stopReason: "cancelled" };
+}
+
+const sameSlot = (a: { slot: Slot; document?: string }, b: { slot: Slot; document?: string }): boolean => a.slot === b.slot && (a.document ?? "") === (b.document ?? "");
 
 export class Scheduler {
   private readonly jobs: Job[] = [];
+  /** Pre-warms, oldest first. */
+  private readonly warms: WarmJob[] = [];
   private seq = 0;
   private running = false;
   /** Resolves when the run loop is idle (for dispose and tests). */
   private idle: Promise<void> = Promise.resolve();
 
-  constructor(private readonly engine: GeneratingEngine) {}
+  constructor(
+    private readonly engine: GeneratingEngine,
+    private readonly options: SchedulerOptions = {},
+  ) {}
 
-  /** Queues a generation; a completion cancels the completions before it. */
-  submit(id: number, params: GenerateParams, sink: JobSink): void {
+  /**
+   * Queues a generation, cancelled through `cancel` (by default the flag whose buffer the params
+   * carry); a completion cancels the completions before it.
+   */
+  submit(params: GenerateParams, sink: JobSink, cancel = new CancelFlag(params.cancelFlag)): void {
     if (params.slot === "completion") {
-      for (const j of this.jobs) if (j.params.slot === "completion") j.controller.abort();
+      for (const j of this.jobs) if (j.params.slot === "completion") j.cancel.cancel();
     }
-    this.jobs.push({ id, params, sink, controller: new AbortController(), seq: this.seq++ });
+    for (const w of this.warms) if (sameSlot(w.params, params)) w.cancel.cancel();
+    this.jobs.push({ params, sink, cancel, seq: this.seq++ });
     this.kick();
   }
 
-  /** Cancels a job by id (unknown ids are ignored: the job may have just finished). */
-  cancel(id: number): void {
-    this.jobs.find((j) => j.id === id)?.controller.abort();
+  /** Queues a pre-warm at idle priority; it replaces a queued pre-warm of the same slot. */
+  warm(params: WarmParams, sink: WarmSink, cancel = new CancelFlag()): void {
+    for (const w of this.warms) if (sameSlot(w.params, params)) w.cancel.cancel();
+    this.warms.push({ params, sink, cancel, preemptions: 0, t0: performance.now() });
     this.kick();
   }
 
   /** Cancels everything and waits until no engine step is running (before unloading the engine). */
   async drain(): Promise<void> {
-    for (const j of this.jobs) j.controller.abort();
+    for (const w of this.warms) w.cancel.cancel();
+    for (const j of this.jobs) j.cancel.cancel();
     this.kick();
     await this.idle;
   }
 
   get size(): number {
-    return this.jobs.length;
+    return this.jobs.length + this.warms.length;
   }
 
   private kick(): void {
@@ -89,12 +131,21 @@ export class Scheduler {
   }
 
   private async loop(): Promise<void> {
-    // Start on the next turn of the event loop: requests and cancels already queued as messages
-    // are seen first, so a completion replaced at once never reaches the engine.
+    // Start on the next turn of the event loop: requests already queued as messages are seen
+    // first, so a completion replaced at once never reaches the engine.
     try {
       await new Promise((resolve) => setImmediate(resolve));
-      for (let job = this.pick(); job; job = this.pick()) {
-        await this.step(job);
+      for (;;) {
+        const job = this.pick();
+        if (job) {
+          await this.step(job);
+          continue;
+        }
+        // Cancelled pre-warms end at once; the others wait while a user request is on its way
+        // (its message starts a new loop).
+        const warm = this.warms.find((w) => w.cancel.cancelled) ?? (this.options.userRequestPending?.() ? undefined : this.warms[0]);
+        if (!warm) break;
+        await this.stepWarm(warm);
       }
     } finally {
       // Cleared in the same turn as the last pick: a submit after it starts a new loop.
@@ -104,26 +155,47 @@ export class Scheduler {
 
   /** Runs one engine step of `job` (its prompt, or one token) and delivers what it produced. */
   private async step(job: Job): Promise<void> {
-    const signal = job.controller.signal;
+    const { cancel } = job;
     try {
       if (!job.gen) {
-        if (signal.aborted) return this.finish(job, cancelledStats());
-        job.gen = this.engine.generate({ ...job.params, signal });
+        if (cancel.cancelled) return this.finish(job, cancelledStats());
+        job.gen = this.engine.generate({ ...job.params, cancel });
       }
       const r = await job.gen.next();
       if (r.done) return this.finish(job, r.value);
       // After a cancel the engine may still flush a partial character: nobody wants it.
       // A chunk is one token, except the final flush (token -1).
-      if (!signal.aborted) job.sink.delta(r.value.text, r.value.token >= 0 ? 1 : 0);
+      if (!cancel.cancelled) job.sink.delta(r.value.text, r.value.token >= 0 ? 1 : 0);
     } catch (err) {
       this.remove(job);
       job.sink.error(err);
     }
   }
 
+  /** Runs a pre-warm until it finishes, is cancelled (it ends) or preempted (it stays queued). */
+  private async stepWarm(w: WarmJob): Promise<void> {
+    const preempted = (): boolean => this.jobs.length > 0 || this.options.userRequestPending?.() === true;
+    // What the engine polls between layers: the warm's own flag, or a user request's arrival.
+    const stop: Cancellation = { get cancelled() { return w.cancel.cancelled || preempted(); } };
+    const remove = (): void => void this.warms.splice(this.warms.indexOf(w), 1);
+    try {
+      if (w.cancel.cancelled) throw new AbortError("pre-warm cancelled");
+      const stats = await this.engine.warm(w.params, stop);
+      remove();
+      w.sink.done({ ...stats, preemptions: w.preemptions, ms: performance.now() - w.t0 });
+    } catch (err) {
+      if (isAbort(err) && !w.cancel.cancelled) {
+        w.preemptions++; // stays queued: resumes from its finished batches
+        return;
+      }
+      remove();
+      w.sink.error(err);
+    }
+  }
+
   private finish(job: Job, stats: GenerateStats): void {
     this.remove(job);
-    job.sink.done(job.controller.signal.aborted ? { ...stats, stopReason: "cancelled" } : stats);
+    job.sink.done(job.cancel.cancelled ? { ...stats, stopReason: "cancelled" } : stats);
   }
 
   private remove(job: Job): void {

@@ -2,6 +2,7 @@
 // same code runs in the worker and in-process in tests. One engine at a time: loading another
 // model first cancels the running generations and disposes the old engine. Loads and unloads run
 // one after another; requests that need the model wait for a load in progress.
+import { CancelFlag } from "../engine/cancel.ts";
 import { Engine } from "../engine/engine.ts";
 import { Scheduler } from "./scheduler.ts";
 import { withChatPrompts } from "../chat/render-prompt.ts";
@@ -14,12 +15,6 @@ class NoModelError extends Error {
   constructor() {
     super("no model is loaded: choose a model file first");
   }
-}
-
-function abortError(): Error {
-  const err = new Error("model loading was cancelled");
-  err.name = "AbortError";
-  return err;
 }
 
 export class EngineService {
@@ -36,10 +31,6 @@ export class EngineService {
   ) {}
 
   handle(msg: Request): void {
-    if (msg.kind === "cancel") {
-      this.scheduler?.cancel(msg.id);
-      return;
-    }
     const { id } = msg;
     const reply = (p: Promise<unknown>) =>
       p.then(
@@ -64,7 +55,7 @@ export class EngineService {
         this.ready()
           .then(() => {
             this.need();
-            this.scheduler!.submit(id, msg.params, {
+            this.scheduler!.submit(msg.params, {
               delta: (text, tokens) => this.post({ kind: "delta", id, text, tokens }),
               done: (stats) => this.post({ kind: "done", id, result: stats }),
               error: (err) => this.post({ kind: "error", id, error: toWireError(err) }),
@@ -95,7 +86,7 @@ export class EngineService {
     const key = JSON.stringify([p.path, p.threads, p.contextSize, p.batchSize]);
     if (this.engine && key === this.loadedKey) return this.engine.info();
     await this.unload();
-    const flag = p.cancelFlag ? new Int32Array(p.cancelFlag) : undefined;
+    const cancel = p.cancelFlag && new CancelFlag(p.cancelFlag);
     let lastPercent = -1;
     const engine = await Engine.load(p.path, {
       threads: p.threads,
@@ -103,7 +94,7 @@ export class EngineService {
       batchSize: p.batchSize,
       onProgress: (fraction) => {
         // Called after every tensor, synchronously: the only place a cancel can be seen.
-        if (flag && Atomics.load(flag, 0) !== 0) throw abortError();
+        cancel?.throwIfCancelled("model loading was cancelled");
         const percent = Math.floor(fraction * 100);
         if (percent !== lastPercent) {
           lastPercent = percent;

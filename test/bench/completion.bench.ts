@@ -19,8 +19,8 @@ import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
-import { CancellationSource, type CancellationLike } from "../../src/client/cancellation.ts";
-import { EngineClient } from "../../src/client/engine-client.ts";
+import { CancelFlag } from "../../src/client/cancellation.ts";
+import { EngineClient, type RequestOptions } from "../../src/client/engine-client.ts";
 import { CompletionController, type CompletionRecord } from "../../src/completion/controller.ts";
 import { DEFAULTS } from "../../src/completion/config.ts";
 import { positionOf } from "../../src/completion/split-point.ts";
@@ -73,7 +73,7 @@ interface Sample {
 function withoutPrefixCache(client: EngineClient): EngineClient {
   let n = 0;
   return Object.assign(Object.create(client) as EngineClient, {
-    generate: (params: GenerateParams, token?: CancellationLike) => client.generate({ ...params, prompt: `#${n++}#\n${params.prompt as string}` }, token),
+    generate: (params: GenerateParams, options?: RequestOptions) => client.generate({ ...params, prompt: `#${n++}#\n${params.prompt as string}` }, options),
   });
 }
 
@@ -101,13 +101,13 @@ async function replay(client: EngineClient, info: ModelInfo, source: string, sta
       const a = controller.onDidReceiveFirstText((anchor) => anchor.before === before && (a.dispose(), b.dispose(), resolve()));
       const b = controller.onDidFinish((r) => r.anchor.before === before && (a.dispose(), b.dispose(), resolve()));
     });
-    const token = new CancellationSource();
+    const cancel = new CancelFlag();
     const requests = controller.counters.requests;
-    void controller.provide({ doc: "file:///bench.ts", path: "src/engine/session.ts", languageId: "typescript", lines, line, character, before, explicit: false }, token.token);
+    void controller.provide({ doc: "file:///bench.ts", path: "src/engine/session.ts", languageId: "typescript", lines, line, character, before, explicit: false }, cancel);
     // No new request when the suggestion cache or the running generation (the typed character
     // matched its text) answered: nothing of this keystroke's own to wait for.
     await Promise.race([firstText, new Promise((r) => setTimeout(r, 50)).then(() => (controller.counters.requests > requests ? firstText : undefined))]);
-    token.cancel();
+    cancel.cancel();
     anchors.push(before);
     if (process.env.HEARTH_BENCH_VERBOSE) console.error(`keystroke ${i}: requests ${controller.counters.requests}, busy ${controller.busy}`);
   }

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { Engine } from "../../src/engine/engine.ts";
 import type { ChatMessage } from "../../src/engine/chat-template.ts";
 import { Scheduler } from "../../src/worker/scheduler.ts";
+import { CancelFlag } from "../../src/engine/cancel.ts";
 import type { GenerateParams } from "../../src/worker/protocol.ts";
 import { renderChatPrompt, withChatPrompts, type ChatGenerateStats, type ChatPrompt } from "../../src/chat/render-prompt.ts";
 import { makeModelFixture } from "../conformance/fixtures.ts";
@@ -56,13 +57,14 @@ test("through the worker's scheduler: a chat prompt streams, and a cancel stops 
   const params = { slot: "chat", prompt: { messages: [{ role: "user", content: "Tell me a long story." }] }, maxTokens: 200 } as unknown as GenerateParams;
   let deltas = 0;
   const stats = await new Promise<ChatGenerateStats>((resolve, reject) => {
-    scheduler.submit(7, params, {
+    const cancel = new CancelFlag();
+    scheduler.submit(params, {
       delta: () => {
-        if (++deltas === 3) scheduler.cancel(7);
+        if (++deltas === 3) cancel.cancel();
       },
       done: resolve,
       error: reject,
-    });
+    }, cancel);
   });
   assert.equal(stats.stopReason, "cancelled");
   assert.ok(deltas >= 3 && deltas <= 4, `${deltas} deltas`);

@@ -3,7 +3,7 @@
 // the thinking switch, the note when older turns were dropped, and no model.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { CancellationLike } from "../../src/client/cancellation.ts";
+import type { CancelFlag } from "../../src/client/cancellation.ts";
 import type { GenerateStats } from "../../src/engine/session.ts";
 import { ChatSession, NO_MODEL_NOTE, type ChatGenerate, type ChatRequestParams } from "../../src/chat/session.ts";
 import type { HostMessage } from "../../src/chat/protocol.ts";
@@ -15,12 +15,12 @@ function memento(): MementoLike & { data: Record<string, unknown> } {
   return { data, get: <T>(k: string) => data[k] as T | undefined, update: async (k, v) => void (data[k] = structuredClone(v)) };
 }
 
-const STATS: GenerateStats = { promptTokens: 10, reusedTokens: 0, evaluatedTokens: 10, generatedTokens: 3, promptMs: 1, generateMs: 1, stopReason: "eog" };
+const STATS: GenerateStats = { promptTokens: 10, reusedTokens: 0, restoredTokens: 0, evaluatedTokens: 10, generatedTokens: 3, promptMs: 1, generateMs: 1, stopReason: "eog" };
 
-/** A fake EngineClient.generate: yields `pieces` (or forever), honours the token like the real one. */
+/** A fake EngineClient.generate: yields `pieces` (or forever), honours the cancel flag like the real one. */
 function fakeGenerate(pieces: string[] | "forever", extra: Partial<ChatGenerateStats> = {}) {
   const calls: ChatRequestParams[] = [];
-  const generate: ChatGenerate = (params, token: CancellationLike) => {
+  const generate: ChatGenerate = (params, cancel: CancelFlag) => {
     calls.push(params);
     let settle: (s: GenerateStats) => void = () => {};
     const stats = new Promise<GenerateStats>((r) => (settle = r));
@@ -28,13 +28,13 @@ function fakeGenerate(pieces: string[] | "forever", extra: Partial<ChatGenerateS
       let n = 0;
       try {
         for (let i = 0; pieces === "forever" || i < pieces.length; i++) {
-          if (token.isCancellationRequested) break;
+          if (cancel.cancelled) break;
           n++;
           yield pieces === "forever" ? "tok " : pieces[i];
           await new Promise((r) => setTimeout(r, 1));
         }
       } finally {
-        settle({ ...STATS, generatedTokens: n, stopReason: token.isCancellationRequested ? "cancelled" : "eog", ...extra });
+        settle({ ...STATS, generatedTokens: n, stopReason: cancel.cancelled ? "cancelled" : "eog", ...extra });
       }
     })();
     return Object.assign(it, { stats });

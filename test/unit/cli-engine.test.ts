@@ -3,7 +3,8 @@
 // the chat loop, and clear errors.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { STORIES_PATH } from "../helpers/gguf-fixtures.ts";
 import { ensureCliBuilt, hearth } from "../helpers/cli.ts";
@@ -31,6 +32,25 @@ test("generate --json: greedy ids and text equal the reference, with stats", () 
   assert.equal(out.stats.promptTokens, once.input_ids_with_bos.length);
   assert.equal(out.stats.generatedTokens, 30);
   assert.equal(out.stats.stopReason, "length");
+});
+
+test("generate --prompt-cache DIR: the second run restores the prompt from disk, evaluates only its last token, and says so", () => {
+  const dir = mkdtempSync(join(tmpdir(), "hearth-cli-cache-"));
+  try {
+    const prompt = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends and her big dog, Max.";
+    const run = () => hearth(["generate", "--model", STORIES_PATH, "--prompt", prompt, "--max-tokens", "24", "--threads", "1", "--prompt-cache", dir]);
+    const cold = run();
+    assert.equal(cold.status, 0, cold.stderr);
+    const warm = run();
+    assert.equal(warm.status, 0, warm.stderr);
+    const stats = (out: string) => out.match(/\[prompt: (\d+) tokens \((\d+) reused, (\d+) restored, (\d+) evaluated/)!.slice(1).map(Number);
+    const [n, , restored0, evaluated0] = stats(cold.stdout);
+    assert.deepEqual([restored0, evaluated0], [0, n]);
+    assert.deepEqual(stats(warm.stdout), [n, 0, n - 1, 1], warm.stdout);
+    assert.equal(warm.stdout.split("\n")[0], cold.stdout.split("\n")[0], "the same story");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("generate streams a story and a tokens/s line; a seed makes sampling repeatable", () => {

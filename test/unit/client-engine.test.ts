@@ -10,7 +10,7 @@ import { existsSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EngineClient, WorkerDiedError, type ClientState } from "../../src/client/engine-client.ts";
-import { CancellationSource } from "../../src/client/cancellation.ts";
+import { CancelFlag } from "../../src/client/cancellation.ts";
 import { Engine } from "../../src/engine/engine.ts";
 import type { GenerateParams } from "../../src/worker/protocol.ts";
 
@@ -50,10 +50,10 @@ async function collectFrom(g: AsyncIterable<string>): Promise<string> {
   return text;
 }
 
-async function collect(c: EngineClient, params: GenerateParams, token?: CancellationSource["token"]): Promise<{ text: string; deltas: number }> {
+async function collect(c: EngineClient, params: GenerateParams, cancel?: CancelFlag): Promise<{ text: string; deltas: number }> {
   let text = "";
   let deltas = 0;
-  for await (const d of c.generate(params, token)) {
+  for await (const d of c.generate(params, { cancel })) {
     text += d;
     deltas++;
   }
@@ -67,7 +67,7 @@ test("no worker until the first request; load reports progress and ends ready", 
   assert.equal(c.workerRunning, false);
   assert.equal(c.state.kind, "none");
   const fractions: number[] = [];
-  const info = await c.load(MODEL_REQ, undefined, (f) => fractions.push(f));
+  const info = await c.load(MODEL_REQ, { onProgress: (f) => fractions.push(f) });
   assert.equal(c.workerRunning, true);
   assert.equal(info.architecture, "llama");
   assert.equal(info.contextSize, 512);
@@ -108,15 +108,15 @@ test("generate streams the engine's own text, with stats; tokenize equals the en
   assert.deepEqual(await c.tokenize({ text: "Once upon a time" }), reference!.tokenize("Once upon a time"));
 });
 
-test("a cancelled token ends the stream at once and the worker stops between tokens", async () => {
+test("a cancel ends the stream at once and the worker stops between tokens", async () => {
   const c = newClient();
   await c.load(MODEL_REQ);
-  const source = new CancellationSource();
-  const g = c.generate({ slot: "chat", prompt: "Once upon a time", maxTokens: 400 }, source.token);
+  const cancel = new CancelFlag();
+  const g = c.generate({ slot: "chat", prompt: "Once upon a time", maxTokens: 400 }, { cancel });
   let deltas = 0;
   for await (const d of g) {
     assert.equal(typeof d, "string");
-    if (++deltas === 3) source.cancel();
+    if (++deltas === 3) cancel.cancel();
   }
   assert.equal(deltas, 3, "no delta after the cancel");
   const s = await g.stats;
@@ -129,10 +129,10 @@ test("a cancelled token ends the stream at once and the worker stops between tok
     break;
   }
   assert.equal((await h.stats).stopReason, "cancelled");
-  // An already-cancelled token: nothing is generated.
-  const done = new CancellationSource();
+  // An already-cancelled flag: nothing is generated.
+  const done = new CancelFlag();
   done.cancel();
-  const r = await collect(c, { slot: "chat", prompt: "The cat", maxTokens: 10 }, done.token);
+  const r = await collect(c, { slot: "chat", prompt: "The cat", maxTokens: 10 }, done);
   assert.equal(r.text, "");
 });
 
@@ -205,12 +205,12 @@ for (const how of ["terminate", "exit", "throw"] as const) {
 
 test("cancelling a load stops it; the client has no model and can load again", async () => {
   const c = newClient();
-  const source = new CancellationSource();
+  const cancel = new CancelFlag();
   // Cancelled right after the request left: the worker sees the shared flag at its first tensor.
   // (Cancelling on a progress event would race: the worker reads weights without pausing, so on a
   // busy machine it may be done before the host sees the event.)
-  const loading = c.load(MODEL_REQ, source.token);
-  source.cancel();
+  const loading = c.load(MODEL_REQ, { cancel });
+  cancel.cancel();
   await assert.rejects(loading, (err: Error) => err.name === "AbortError" && err.message === "model loading was cancelled");
   assert.equal(c.workerRunning, true, "the request reached the worker");
   assert.equal(c.state.kind, "none");

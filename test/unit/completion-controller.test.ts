@@ -1,10 +1,11 @@
 // The completion controller with a fake engine client and fake time: debounce, cancellation of
-// the running generation (through the token the client forwards to the worker), following a
+// the running generation (through the flag the client shares with the worker), following a
 // streaming generation while typing, the suggestion cache, refresh when the suggestion grows,
 // the first-line time budget, per-language switches and the busy signal.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CancellationSource, type CancellationLike } from "../../src/client/cancellation.ts";
+import { CancelFlag } from "../../src/client/cancellation.ts";
+import type { RequestOptions } from "../../src/client/engine-client.ts";
 import { DeltaStream } from "../../src/client/stream.ts";
 import { CompletionController, type CursorContext } from "../../src/completion/controller.ts";
 import { AdaptiveDebounce } from "../../src/completion/debounce.ts";
@@ -13,7 +14,7 @@ import { linesOf } from "../../src/completion/window.ts";
 import type { Anchor } from "../../src/completion/anchor.ts";
 import type { GenerateParams, GenerateStats, ModelInfo } from "../../src/worker/protocol.ts";
 
-const STATS: GenerateStats = { promptTokens: 10, reusedTokens: 0, evaluatedTokens: 10, generatedTokens: 3, promptMs: 1, generateMs: 1, stopReason: "eog" };
+const STATS: GenerateStats = { promptTokens: 10, reusedTokens: 0, restoredTokens: 0, evaluatedTokens: 10, generatedTokens: 3, promptMs: 1, generateMs: 1, stopReason: "eog" };
 
 interface Call {
   params: GenerateParams;
@@ -24,7 +25,7 @@ interface Call {
 
 class FakeClient {
   readonly calls: Call[] = [];
-  generate(params: GenerateParams, token?: CancellationLike) {
+  generate(params: GenerateParams, options?: RequestOptions) {
     const stream = new DeltaStream(() => {});
     let settle!: (s: GenerateStats) => void;
     const stats = new Promise<GenerateStats>((r) => (settle = r));
@@ -37,7 +38,7 @@ class FakeClient {
         settle(STATS);
       },
     };
-    token?.onCancellationRequested(() => {
+    options?.cancel?.onCancel(() => {
       call.cancelled = true;
       stream.end();
       settle({ ...STATS, stopReason: "cancelled" });
@@ -87,7 +88,7 @@ const tick = () => new Promise((r) => setImmediate(r));
 
 test("a keystroke waits for the debounce, then the first complete line is shown while generation goes on", async () => {
   const { client, controller, sleeps, busy } = setup();
-  const token = new CancellationSource().token;
+  const token = new CancelFlag();
   const shown = controller.provide(at("Once upon"), token);
   await tick();
   assert.deepEqual(sleeps, [DEFAULTS.debounceMs]);
@@ -107,7 +108,7 @@ test("a keystroke waits for the debounce, then the first complete line is shown 
 
 test("an explicit trigger skips the debounce", async () => {
   const { client, controller, sleeps } = setup();
-  const p = controller.provide(at("x", true), new CancellationSource().token);
+  const p = controller.provide(at("x", true), new CancelFlag());
   await tick();
   assert.deepEqual(sleeps, []);
   client.last.push("y\n");
@@ -116,14 +117,14 @@ test("an explicit trigger skips the debounce", async () => {
 
 test("a keystroke that does not follow the suggestion cancels the running generation in the client (and so in the worker)", async () => {
   const { client, controller } = setup();
-  const first = new CancellationSource();
-  const p1 = controller.provide(at("abc"), first.token);
+  const first = new CancelFlag();
+  const p1 = controller.provide(at("abc"), first);
   await tick();
   client.last.push("def");
   first.cancel(); // VS Code cancels the old request when the user types
   assert.equal(await p1, undefined);
   assert.equal(client.calls[0].cancelled, false, "the next request decides");
-  const p2 = controller.provide(at("abcX"), new CancellationSource().token);
+  const p2 = controller.provide(at("abcX"), new CancelFlag());
   await tick();
   assert.equal(client.calls[0].cancelled, true, "cancelled before the debounce even ends");
   assert.equal(client.calls.length, 2);
@@ -134,7 +135,7 @@ test("a keystroke that does not follow the suggestion cancels the running genera
 
 test("moving the cursor elsewhere (onEdit) cancels at once; typing along does not", async () => {
   const { client, controller } = setup();
-  void controller.provide(at("abc"), new CancellationSource().token);
+  void controller.provide(at("abc"), new CancelFlag());
   await tick();
   client.last.push("def");
   await tick();
@@ -147,11 +148,11 @@ test("moving the cursor elsewhere (onEdit) cancels at once; typing along does no
 
 test("typing along a streaming suggestion follows it: no new request, the rest grows", async () => {
   const { client, controller } = setup();
-  const p1 = controller.provide(at("let x"), new CancellationSource().token);
+  const p1 = controller.provide(at("let x"), new CancelFlag());
   await tick();
   client.last.push(" = 1;\ny = 2;\n");
   assert.equal(await p1, " = 1;\ny = 2;");
-  const p2 = controller.provide(at("let x ="), new CancellationSource().token);
+  const p2 = controller.provide(at("let x ="), new CancelFlag());
   assert.equal(await p2, " 1;\ny = 2;");
   assert.equal(client.calls.length, 1);
   assert.equal(controller.counters.followed, 1);
@@ -159,7 +160,7 @@ test("typing along a streaming suggestion follows it: no new request, the rest g
 
 test("when the shown suggestion grows, the editor is asked to query again", async () => {
   const { client, controller, refreshes } = setup();
-  const p = controller.provide(at("a"), new CancellationSource().token);
+  const p = controller.provide(at("a"), new CancelFlag());
   await tick();
   client.last.push("b\n");
   assert.equal(await p, "b");
@@ -169,41 +170,41 @@ test("when the shown suggestion grows, the editor is asked to query again", asyn
   assert.equal(refreshes.length, 1);
   assert.equal(refreshes[0].before, "a");
   // The re-query gets the longer suggestion at once.
-  assert.equal(await controller.provide(at("a", true), new CancellationSource().token), "b\nc");
+  assert.equal(await controller.provide(at("a", true), new CancelFlag()), "b\nc");
 });
 
 test("after the generation ends, typing along is answered from the suggestion cache", async () => {
   const { client, controller } = setup();
-  const p = controller.provide(at("fo"), new CancellationSource().token);
+  const p = controller.provide(at("fo"), new CancelFlag());
   await tick();
   client.last.push("o(bar)");
   client.last.end();
   assert.equal(await p, "o(bar)");
   await tick();
   // Some other request in between replaces the in-flight generation...
-  const other = controller.provide({ ...at("zzz"), doc: "file:///b.txt" }, new CancellationSource().token);
+  const other = controller.provide({ ...at("zzz"), doc: "file:///b.txt" }, new CancelFlag());
   await tick();
   client.last.push("1");
   client.last.end();
   await other;
   await tick();
   // ...but coming back and typing along the first suggestion needs no request.
-  assert.equal(await controller.provide(at("foo(b"), new CancellationSource().token), "ar)");
+  assert.equal(await controller.provide(at("foo(b"), new CancelFlag()), "ar)");
   assert.equal(client.calls.length, 2);
   assert.equal(controller.counters.cacheHits, 1);
 });
 
 test("a request cancelled during the debounce sends nothing to the engine", async () => {
   const { client, controller } = setup();
-  const source = new CancellationSource();
+  const source = new CancelFlag();
   source.cancel();
-  assert.equal(await controller.provide(at("x"), source.token), undefined);
+  assert.equal(await controller.provide(at("x"), source), undefined);
   assert.equal(client.calls.length, 0);
 });
 
 test("an unfinished first line is shown when the first-line budget runs out", async () => {
   const { client, controller } = setup({ firstLineMs: 20 });
-  const p = controller.provide(at("The cat"), new CancellationSource().token);
+  const p = controller.provide(at("The cat"), new CancelFlag());
   await tick();
   client.last.push(" sat on");
   assert.equal(await p, " sat on");
@@ -211,14 +212,14 @@ test("an unfinished first line is shown when the first-line budget runs out", as
 
 test("languages switched off get nothing and start nothing", async () => {
   const { client, controller } = setup({ languages: { "*": true, plaintext: false } });
-  assert.equal(await controller.provide(at("x"), new CancellationSource().token), undefined);
+  assert.equal(await controller.provide(at("x"), new CancelFlag()), undefined);
   assert.equal(client.calls.length, 0);
 });
 
 test("no model loaded: nothing is suggested", async () => {
   const client = new FakeClient();
   const controller = new CompletionController({ client, model: async () => undefined, settings: () => DEFAULTS, snippets: () => [], log: { debug() {}, info() {}, warn() {} }, sleep: async () => {} });
-  assert.equal(await controller.provide(at("x"), new CancellationSource().token), undefined);
+  assert.equal(await controller.provide(at("x"), new CancelFlag()), undefined);
   assert.equal(client.calls.length, 0);
 });
 
@@ -227,7 +228,7 @@ test("a FIM model gets prefix, suffix and middle; single-line when text follows 
   const { client, controller } = setup({}, { ...INFO, fim } as ModelInfo);
   const lines = linesOf("foo(\nnext");
   const ctx: CursorContext = { doc: "file:///a.ts", path: "a.ts", languageId: "typescript", lines, line: 0, character: 4, before: "foo(", explicit: true };
-  const p = controller.provide({ ...ctx, lines: linesOf("foo()\nnext"), character: 4 }, new CancellationSource().token);
+  const p = controller.provide({ ...ctx, lines: linesOf("foo()\nnext"), character: 4 }, new CancelFlag());
   await tick();
   await tick();
   assert.equal(client.last.params.prompt, "<|fim_prefix|>// Language: typescript\n// Path: a.ts\nfoo(<|fim_suffix|>)\nnext<|fim_middle|>");
@@ -261,9 +262,9 @@ test("the adaptive debounce waits a little longer than a fast typist's gap, and 
 
 test("a keystroke before any text arrived is checked when the text comes: a mismatch cancels and asks anew", async () => {
   const { client, controller } = setup();
-  void controller.provide(at("abc"), new CancellationSource().token);
+  void controller.provide(at("abc"), new CancelFlag());
   await tick();
-  const p = controller.provide(at("abcQ"), new CancellationSource().token);
+  const p = controller.provide(at("abcQ"), new CancelFlag());
   await tick();
   assert.equal(client.calls.length, 1, "nothing generated yet: 'Q' may still be what comes");
   client.calls[0].push("def\n");
@@ -287,7 +288,7 @@ test("FIM while typing: the prompt keeps its prefix and suffix and the typed tex
   };
   const prompts: string[] = [];
   for (const typed of ["", "a", "a +", "a + b"]) {
-    void controller.provide(doc(typed), new CancellationSource().token);
+    void controller.provide(doc(typed), new CancelFlag());
     await tick();
     await tick();
     prompts.push(client.last.params.prompt as string);
@@ -296,7 +297,7 @@ test("FIM while typing: the prompt keeps its prefix and suffix and the typed tex
   }
   const head = "<|fim_prefix|>// Language: typescript\n// Path: a.ts\nfunction f() {\n  return <|fim_suffix|>\n}\n<|fim_middle|>";
   assert.deepEqual(prompts, [head, head + "a", head + "a +", head + "a + b"]);
-  void controller.provide(doc("a + b", 0), new CancellationSource().token);
+  void controller.provide(doc("a + b", 0), new CancelFlag());
   await tick();
   await tick();
   assert.equal(client.last.params.prompt, "<|fim_prefix|>// Language: typescript\n// Path: a.ts\nfunction f()<|fim_suffix|> {\n  return a + b\n}\n<|fim_middle|>", "moved: a new split at the cursor");

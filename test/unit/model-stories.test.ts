@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Model } from "../../src/engine/model/model.ts";
+import { CancelFlag } from "../../src/engine/cancel.ts";
 import { Session, type SessionTokenizer, type GenerateChunk, type GenerateStats } from "../../src/engine/session.ts";
 
 const MODEL = join(__dirname, "..", "fixtures", "stories260K.gguf");
@@ -88,13 +89,13 @@ test("cancellation between tokens stops the stream and leaves the slot consisten
   const model = await load(1);
   const session = new Session(model, idsOnly);
   const c = reference["The cat"];
-  const controller = new AbortController();
-  const gen = session.generate({ slot: "completion", prompt: c.input_ids_with_bos, maxTokens: 40, signal: controller.signal });
+  const cancel = new CancelFlag();
+  const gen = session.generate({ slot: "completion", prompt: c.input_ids_with_bos, maxTokens: 40, cancel });
   const ids: number[] = [];
   let r: IteratorResult<GenerateChunk, GenerateStats>;
   while (!(r = await gen.next()).done) {
     ids.push(r.value.token);
-    if (ids.length === 5) controller.abort();
+    if (ids.length === 5) cancel.cancel();
   }
   assert.equal(r.value.stopReason, "cancelled");
   assert.equal(ids.length, 5);

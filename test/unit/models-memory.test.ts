@@ -8,7 +8,7 @@ import { GgmlType } from "../../src/engine/quant/types.ts";
 import { kvCacheBytes } from "../../src/engine/kv-cache.ts";
 import { readHParams } from "../../src/engine/model/hparams.ts";
 import { MAX_MEMORY_BYTES } from "../../src/engine/wasm/arena.ts";
-import { assertModelFits, checkModelFits, estimateModelMemory, ModelTooLargeError } from "../../src/models/memory.ts";
+import { assertModelFits, checkModelFits, estimateModelMemory, ModelTooLargeError, planCompletionSlots } from "../../src/models/memory.ts";
 import { STORIES_PATH } from "../helpers/gguf-fixtures.ts";
 
 /** A header with SmolLM3-3B's shape (36 layers, 4 KV heads of 128) and one small tensor. */
@@ -30,9 +30,11 @@ function smollm3Shaped() {
   );
 }
 
-test("KV cache: 2 slots × 2 (K and V) × n_layer × ctx × n_head_kv × head_dim × 2 bytes (f16)", () => {
+test("KV cache: (2 completion slots + chat's) × 2 (K and V) × n_layer × ctx × n_head_kv × head_dim × 2 bytes (f16)", () => {
   const e = estimateModelMemory(smollm3Shaped(), 4096);
-  assert.equal(e.kvCache, 2 * 2 * 36 * 4096 * 4 * 128 * 2); // 576 MiB
+  assert.equal(e.kvCache, 3 * 2 * 36 * 4096 * 4 * 128 * 2); // 864 MiB
+  assert.equal(e.kvBytesPerToken, 2 * 36 * 4 * 128 * 2); // 72 KiB
+  assert.equal(estimateModelMemory(smollm3Shaped(), 4096, { completionSlots: 5 }).kvCache, 6 * 4096 * e.kvBytesPerToken);
   assert.equal(e.weights, 448, "400 bytes rounded up to 64");
   assert.ok(e.scratch > 0);
   assert.equal(e.total, e.weights + e.kvCache + e.scratch);
@@ -45,7 +47,7 @@ test("the estimate matches the engine's own accounting for stories260K", async (
   const ctx = 512;
   const e = estimateModelMemory(file, ctx);
   const layout = { nLayer: hp.nLayer, nCtx: ctx, kDim: hp.nHeadKV * hp.headDimK, vDim: hp.nHeadKV * hp.headDimV };
-  assert.equal(e.kvCache, kvCacheBytes(layout, 2));
+  assert.equal(e.kvCache, kvCacheBytes(layout, 3));
   assert.ok(e.weights >= file.tensorBytes && e.weights < file.tensorBytes + 64 * file.tensors.length);
   assert.ok(checkModelFits(e, { freeMemory: 1 << 30 }).ok);
 });
@@ -76,5 +78,19 @@ test("defaults: head_count_kv falls back to head_count, head_dim to embedding / 
       metadata: { "general.architecture": str("llama"), "llama.block_count": u32(2), "llama.embedding_length": u32(64), "llama.attention.head_count": u32(4) },
     }),
   );
-  assert.equal(estimateModelMemory(f, 100).kvCache, 2 * 2 * 2 * 100 * 4 * 16 * 2);
+  assert.equal(estimateModelMemory(f, 100).kvCache, 3 * 2 * 2 * 100 * 4 * 16 * 2);
+});
+
+test("completion slots follow the memory budget: the setting, else a quarter of free memory (≤ 1 GiB); at least 2, at most 8, inside wasm32's 4 GiB", () => {
+  const f = smollm3Shaped(); // 72 KiB per token: a 2048-token slot is 144 MiB
+  const slot = 72 * 1024 * 2048;
+  const plan = (o: Parameters<typeof planCompletionSlots>[2]) => planCompletionSlots(f, 2048, o).completionSlots;
+  assert.equal(plan({ budgetBytes: 3 * slot }), 3);
+  assert.equal(plan({ budgetBytes: slot }), 2, "never fewer than 2");
+  assert.equal(plan({ budgetBytes: 100 * slot }), 8, "never more than 8");
+  assert.equal(plan({ freeMemory: 24 * 2 ** 30 }), 7, "automatic: 1 GiB / 144 MiB");
+  assert.equal(plan({ freeMemory: 2 * 2 ** 30 }), 3, "automatic: a quarter of 2 GiB / 144 MiB");
+  assert.equal(plan({ budgetBytes: 100 * slot, engineLimit: 5 * slot }), 3, "what the engine can address after one slot for chat and scratch");
+  const p = planCompletionSlots(f, 2048, { budgetBytes: 3 * slot });
+  assert.deepEqual([p.kvBytesPerToken, p.slotBytes], [72 * 1024, slot]);
 });

@@ -1,19 +1,23 @@
 // A loaded model: hyper-parameters and weights from a GGUF file in the kernels' memory, the KV
-// slots, and the forward pass. Memory is checked before anything is allocated.
+// slot pools, and the forward pass. Memory is checked before anything is allocated.
 import { readGguf, type GgufFile } from "../gguf/reader.ts";
 import { Kernels } from "../wasm/kernels.ts";
-import { allocateSlot, kvCacheBytes, type KvLayout, type KvSlot } from "../kv-cache.ts";
+import { allocateSlot, kvCacheBytes, SlotPool, type KvLayout, type KvSlot } from "../kv-cache.ts";
 import { readHParams, type HParams } from "./hparams.ts";
 import { checkFits, loadWeights, weightBytes } from "./weights.ts";
 import { Transformer } from "./transformer.ts";
+import { modelIdentity } from "./identity.ts";
 
 export interface ModelOptions {
   /** Kernel threads, the caller included (default 1). */
   threads?: number;
   /** Positions each KV slot holds (default: the model's training context, at most 4096). */
   contextSize?: number;
-  /** Names of the KV slots (default: "completion" and "chat"). */
-  slots?: readonly string[];
+  /**
+   * The KV slot pools and how many slots each has (default: 2 for "completion", one per recently
+   * used document, and 1 for "chat"); a list of names means one slot each.
+   */
+  slots?: readonly string[] | Readonly<Record<string, number>>;
   /** Most tokens evaluated in one forward call (default 64). */
   batchSize?: number;
   onProgress?: (fraction: number) => void;
@@ -25,7 +29,8 @@ export class Model {
     readonly hp: HParams,
     readonly kernels: Kernels,
     readonly transformer: Transformer,
-    private readonly slotsByName: ReadonlyMap<string, KvSlot>,
+    readonly layout: KvLayout,
+    private readonly pools: ReadonlyMap<string, SlotPool>,
   ) {}
 
   static async load(path: string, options: ModelOptions = {}): Promise<Model> {
@@ -33,10 +38,10 @@ export class Model {
     const hp = readHParams(file);
     const nCtx = Math.max(1, Math.min(options.contextSize ?? Math.min(hp.nCtxTrain, 4096), 1 << 20));
     const batch = Math.max(1, Math.min(options.batchSize ?? 64, nCtx));
-    const slotNames = options.slots ?? ["completion", "chat"];
+    const poolSizes = slotCounts(options.slots);
     const layout: KvLayout = { nLayer: hp.nLayer, nCtx, kDim: hp.nHeadKV * hp.headDimK, vDim: hp.nHeadKV * hp.headDimV };
     const weights = weightBytes(file, hp);
-    const kv = kvCacheBytes(layout, slotNames.length);
+    const kv = kvCacheBytes(layout, [...poolSizes.values()].reduce((a, b) => a + b, 0));
     // Scratch is estimated generously before the kernels exist (activations of every buffer at
     // 4 bytes, plus attention rows for the largest thread count).
     const scratchEstimate =
@@ -47,26 +52,48 @@ export class Model {
     const kernels = await Kernels.create({ threads: options.threads ?? 1 });
     try {
       const w = await loadWeights(file, hp, kernels, options.onProgress);
-      const slots = new Map(slotNames.map((name) => [name, allocateSlot(kernels, name, layout)]));
+      const pools = new Map(
+        [...poolSizes].map(([name, n]) => [name, new SlotPool(name, Array.from({ length: n }, (_, i) => allocateSlot(kernels, n > 1 ? `${name}#${i}` : name, layout)))]),
+      );
       const transformer = new Transformer(kernels, hp, w, batch, nCtx);
-      return new Model(file, hp, kernels, transformer, slots);
+      return new Model(file, hp, kernels, transformer, layout, pools);
     } catch (err) {
       await kernels.close();
       throw err;
     }
   }
 
+  /** The file's identity for the prefix cache (computed once, see identity.ts). */
+  identity(): Promise<string> {
+    return modelIdentity(this.file.path, this.file.dataOffset);
+  }
+
   get contextSize(): number {
     return this.transformer.nCtx;
   }
 
-  slot(name: string): KvSlot {
-    const s = this.slotsByName.get(name);
-    if (!s) throw new Error(`no KV slot "${name}" (slots: ${[...this.slotsByName.keys()].join(", ")})`);
-    return s;
+  /** The slot of `key` (a document; "" for requests without one) in pool `name`, now its most recently used. */
+  slot(name: string, key = ""): KvSlot {
+    return this.pool(name).acquire(key);
+  }
+
+  pool(name: string): SlotPool {
+    const p = this.pools.get(name);
+    if (!p) throw new Error(`no KV slot "${name}" (slots: ${[...this.pools.keys()].join(", ")})`);
+    return p;
   }
 
   async dispose(): Promise<void> {
     await this.kernels.close();
   }
+}
+
+function slotCounts(slots: ModelOptions["slots"]): Map<string, number> {
+  const counts = new Map<string, number>(
+    slots === undefined ? [["completion", 2], ["chat", 1]] : Array.isArray(slots) ? slots.map((n) => [n, 1]) : Object.entries(slots),
+  );
+  for (const [name, n] of counts) {
+    if (!Number.isInteger(n) || n < 1) throw new Error(`KV slot pool "${name}" needs at least one slot, not ${n}`);
+  }
+  return counts;
 }

@@ -6,6 +6,7 @@ import type { KvSlot } from "../kv-cache.ts";
 import { RopeMode, type HParams } from "./hparams.ts";
 import type { ModelWeights, Tensor } from "./weights.ts";
 import { ropeCosSin } from "./rope.ts";
+import { AbortError, type Cancellation } from "../cancel.ts";
 
 interface Buffers {
   x: number; // residual stream [batch][nEmbd]
@@ -73,10 +74,10 @@ export class Transformer {
    * Evaluates `tokens` at positions pos0.. into `slot` (keys and values of those positions are
    * written; the slot's token list is the caller's business) and returns the logits of the last
    * token when `logits` is set (a view into engine memory, valid until the next call).
-   * `interrupted` is asked between layers; when it says yes, an AbortError is thrown (the keys and
-   * values written so far are then garbage the caller must not count as cached).
+   * `cancel` is polled before every layer; once set, an AbortError is thrown (the keys and values
+   * written so far are then garbage the caller must not count as cached).
    */
-  forward(slot: KvSlot, tokens: readonly number[], pos0: number, logits: boolean, interrupted?: () => boolean): Float32Array | undefined {
+  forward(slot: KvSlot, tokens: readonly number[], pos0: number, logits: boolean, cancel?: Cancellation): Float32Array | undefined {
     const n = tokens.length;
     if (n === 0 || n > this.maxBatch) throw new Error(`a batch holds 1..${this.maxBatch} tokens, not ${n}`);
     if (pos0 + n > this.nCtx) throw new Error(`positions up to ${pos0 + n} exceed the context of ${this.nCtx}`);
@@ -90,7 +91,7 @@ export class Transformer {
     ropeCosSin(positions, hp.ropeDims, hp.ropeFreqBase, { freqScale: hp.ropeFreqScale }, this.ropeTable);
     this.k.f32(buf.rope, n * hp.ropeDims).set(this.ropeTable.subarray(0, n * hp.ropeDims));
     for (let l = 0; l < hp.nLayer; l++) {
-      if (interrupted?.()) throw abortError();
+      if (cancel?.cancelled) throw new AbortError();
       this.layer(l, slot, n, pos0);
     }
     if (!logits) return undefined;
@@ -141,11 +142,4 @@ export class Transformer {
 function maxQuantBytes(k: Kernels, w: ModelWeights, maxBatch: number): number {
   const all: Tensor[] = [w.output, ...w.layers.flatMap((L) => [L.wq, L.wk, L.wv, L.wo, L.gate, L.up, L.down])];
   return Math.max(...all.map((t) => k.exports.matmul_scratch_bytes(t.type, t.cols, maxBatch) as number));
-}
-
-/** The error of an interrupted forward(): the session and the scheduler treat AbortErrors as a cancel. */
-function abortError(): Error {
-  const err = new Error("cancelled");
-  err.name = "AbortError";
-  return err;
 }

@@ -88,6 +88,8 @@ export class Kernels {
   private closed = false;
 
   private constructor(
+    /** The .wasm file these kernels were compiled from (its bytes decide the numerics). */
+    readonly wasmPath: string,
     readonly memory: WebAssembly.Memory,
     readonly exports: KernelExports,
     readonly arena: Arena,
@@ -96,7 +98,8 @@ export class Kernels {
 
   static async create(options: KernelOptions = {}): Promise<Kernels> {
     const threads = Math.max(1, Math.floor(options.threads ?? 1));
-    const { module, minPages } = compile(options.wasmPath ?? defaultWasmPath(options.variant));
+    const wasmPath = options.wasmPath ?? defaultWasmPath(options.variant);
+    const { module, minPages } = compile(wasmPath);
     const memory = new WebAssembly.Memory({ initial: minPages, maximum: MAX_MEMORY_BYTES / 65536, shared: true });
     const instance = new WebAssembly.Instance(module, { env: { memory } });
     const exports = instance.exports as KernelExports;
@@ -121,7 +124,7 @@ export class Kernels {
     }
     exports.pool_set_helpers(helpers.length);
     exports.pool_set_threads(threads);
-    return new Kernels(memory, exports, arena, helpers);
+    return new Kernels(wasmPath, memory, exports, arena, helpers);
   }
 
   get threads(): number {

@@ -7,6 +7,7 @@ import * as vscode from "vscode";
 import * as assert from "node:assert/strict";
 import type { HearthApi } from "../../../src/extension.ts";
 import type { ClientState } from "../../../src/client/engine-client.ts";
+import { flagOf } from "../../../src/client/cancellation.ts";
 import { EXTENSION_ID, config, waitFor } from "./common.ts";
 
 async function api(): Promise<HearthApi> {
@@ -16,7 +17,7 @@ async function api(): Promise<HearthApi> {
 }
 
 async function generate(hearth: HearthApi, prompt: string, maxTokens: number, token?: vscode.CancellationToken) {
-  const g = hearth.client.generate({ slot: "completion", prompt, maxTokens }, token);
+  const g = hearth.client.generate({ slot: "completion", prompt, maxTokens }, { cancel: token && flagOf(token) });
   const deltas: string[] = [];
   for await (const d of g) deltas.push(d);
   return { deltas, text: deltas.join(""), stats: await g.stats };
@@ -82,7 +83,7 @@ suite("Hearth in a real VS Code", () => {
   test("a VS Code CancellationToken stops a generation between tokens", async () => {
     const hearth = await api();
     const source = new vscode.CancellationTokenSource();
-    const g = hearth.client.generate({ slot: "chat", prompt: "The cat", maxTokens: 400 }, source.token);
+    const g = hearth.client.generate({ slot: "chat", prompt: "The cat", maxTokens: 400 }, { cancel: flagOf(source.token) });
     let n = 0;
     for await (const d of g) if (d !== undefined && ++n === 3) source.cancel();
     assert.equal(n, 3);
