@@ -4,7 +4,9 @@
 //   - long unbroken words wrap, code blocks scroll sideways inside themselves and have the theme's
 //     code-block colours (no per-line boxes from VS Code's default <code> style);
 //   - a chat taller than the view follows a new question and its streaming reply; scrolling up
-//     stops that and offers "Jump to latest", which follows again.
+//     stops that and offers "Jump to latest", which follows again;
+//   - while a reply's prompt is read, its placeholder says "Reading n of m tokens…", and Stop
+//     works in that phase.
 // Screenshots of the view go to ARTIFACTS (chat-*.png).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -151,5 +153,21 @@ export async function chatViewSteps(page: Page, f: Frame, step: Step, say: (line
     if (!(await atBottom(f))) throw new Error("not following after the jump");
     if (await f.locator("#stop").isVisible()) await f.locator("#stop").click();
     await finished(page, f, index);
+  });
+
+  await step("UI chat: while the prompt is read the reply says 'Reading n of m tokens…'; Stop works in that phase", async () => {
+    const index = await replay(page, f, "tall.md");
+    const note = f.locator("section.entry.assistant").nth(index).locator(".note");
+    await note.filter({ hasText: /Reading [\d,]+ of [\d,]+ tokens/ }).waitFor({ timeout: 10_000 });
+    const shown = ((await note.textContent()) ?? "").trim();
+    say(`placeholder: ${shown}`);
+    await page.locator(".part.sidebar").screenshot({ path: join(ARTIFACTS, "chat-reading-prompt.png") });
+    await f.locator("#stop").click();
+    await finished(page, f, index, 10_000);
+    const reply = f.locator("section.entry.assistant").nth(index);
+    const body = ((await reply.locator(".body").textContent()) ?? "").trim();
+    const after = ((await note.textContent()) ?? "").trim();
+    if (body) throw new Error(`text arrived after Stop in the reading phase: ${JSON.stringify(body.slice(0, 80))}`);
+    if (!/\bstopped\b/.test((await reply.getAttribute("class")) ?? "") || after !== "Stopped.") throw new Error(`the reply did not stop: ${await reply.getAttribute("class")}, ${JSON.stringify(after)}`);
   });
 }
