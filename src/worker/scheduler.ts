@@ -161,7 +161,11 @@ export class Scheduler {
     try {
       if (!job.gen) {
         if (cancel.cancelled) return this.finish(job, cancelledStats());
-        const onPromptProgress = job.sink.promptProgress && ((done: number, total: number) => cancel.cancelled || job.sink.promptProgress!(done, total));
+        const { sink } = job;
+        // Nobody wants the progress of a cancelled request (like its text, below).
+        const onPromptProgress = (done: number, total: number): void => {
+          if (!cancel.cancelled) sink.promptProgress?.(done, total);
+        };
         job.gen = this.engine.generate({ ...job.params, cancel, onPromptProgress });
       }
       const r = await job.gen.next();
