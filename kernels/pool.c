@@ -1,35 +1,98 @@
-// Thread pool over one shared memory: a generation counter announces a task, helpers run their
-// share, a pending counter meets at the end. Waiting spins a bounded number of times (a wake-up
-// through memory.atomic.wait/notify costs 15-56 us on these VMs, and a 3B model issues ~250
-// products per token), then sleeps; notify is only sent when someone sleeps.
+// Thread pool over one shared memory, made to hold up when the machine is busy (inside an editor
+// it always is). A task is cut into shares; the caller announces it and starts on the shares
+// itself, helpers that arrive claim the rest, one at a time. The caller waits only for shares a
+// helper has claimed and not finished, never for a helper that has not arrived: a descheduled
+// helper costs its share's time at most, not a scheduler time slice, and a helper that never
+// comes leaves the caller to do the whole task alone (no slower than one thread).
+//
+// Waiting spins a bounded number of times, then sleeps in memory.atomic.wait32 so that a waiting
+// thread gives its core to the thread it waits for (a wake-up through wait/notify costs 15-56 us
+// on these VMs and a 3B model issues ~250 products per token, so sleeping at once would cost more
+// than it saves on an idle machine). When helpers keep arriving too late to take a share, the
+// caller stops announcing tasks to them for a while (they sleep, their cores are free) and then
+// tries again, waiting longer each time they are still late.
 #include "pool.h"
 
+// Consecutive announced tasks in which no helper took a share before the caller stops announcing.
+// Not fewer: a helper asleep after a gap between products wakes 15-56 us late and misses a small
+// decode product without being gone, and leaving it out then lost more than it saved (4 late
+// tasks: 1.02x at 2 threads against 1 on a busy machine; 32: 1.17x; never: 1.05-1.35x).
+#define LATE_LIMIT 32
+// Tasks run by the caller alone after LATE_LIMIT late tasks: SOLO_MIN the first time, doubled
+// each time the helpers are late again right after, up to solo_max (default 64: a third of a
+// token of a 0.5B model; a prompt that follows decoding must not run alone for long).
+#define SOLO_MIN 16
+// Claims go through one 32-bit word, the ticket: the current task's share count over its next
+// unclaimed share (8 bits each). The caller writes the task's fn and args, then a fresh ticket, and
+// waits for every share before it writes anything else, so a claim that succeeds (share < count)
+// is always a claim on the current task, however late the claiming helper is.
+#define SHARE_BITS 8
+#define SHARE_MASK ((1 << SHARE_BITS) - 1)
+#define MAX_SHARES SHARE_MASK
+
 static struct {
-  int32_t generation;   // bumped once per task; helpers wait for it to change
-  int32_t pending;      // helpers that have not finished the current task
+  int32_t generation;   // bumped once per announced task (and at shutdown); helpers wait on it
+  int32_t ticket;       // (shares << SHARE_BITS) | next share: claimed by compare-exchange
+  int32_t done;         // shares of the current task finished
   int32_t sleepers;     // helpers sleeping in wait32 on `generation`
   int32_t caller_sleeping;
   int32_t n_threads;    // threads taking part, caller included
-  int32_t n_helpers;    // helpers running pool_worker_loop; every one of them checks in per task
+  int32_t n_helpers;    // helpers running pool_worker_loop
   int32_t spin;         // polls before sleeping
   int32_t shutdown;
+  int32_t late_streak;  // consecutive announced tasks that helpers took no share of
+  int32_t solo_left;    // tasks the caller still runs alone before announcing again
+  int32_t solo_next;    // length of the next solo period
+  int32_t solo_max;     // longest solo period; 0: helpers are never left out
   task_fn fn;
   const void *args;
-} pool = { .n_threads = 1, .spin = 20000 };
+  // Counters for tests and benchmarks (only the caller writes them).
+  int32_t stat_tasks, stat_solo_tasks, stat_helper_shares;
+} pool = { .n_threads = 1, .spin = 20000, .solo_next = SOLO_MIN, .solo_max = 64 };
 
 #define LOAD(p) __atomic_load_n(p, __ATOMIC_SEQ_CST)
 #define STORE(p, v) __atomic_store_n(p, v, __ATOMIC_SEQ_CST)
 
-EXPORT(pool_set_threads) void pool_set_threads(int n) { pool.n_threads = n < 1 ? 1 : n; }
-// Helpers started (Kernels.create, once they are all in pool_worker_loop). Every started helper
-// answers every task, also those with ith >= n_threads that only skip it: the count the caller
-// waits for is n_helpers, never n_threads - 1 (that deadlocked after setThreads(n) with n below
-// the threads the pool was made with). Waiting for all also means no helper can lag a task behind.
+EXPORT(pool_set_threads) void pool_set_threads(int n) { pool.n_threads = n < 1 ? 1 : n > MAX_SHARES ? MAX_SHARES : n; }
+// Helpers started (Kernels.create, once they are all in pool_worker_loop). Tasks are announced
+// only when there are helpers: a pool whose helpers are not running yet still computes alone.
 EXPORT(pool_set_helpers) void pool_set_helpers(int n) { pool.n_helpers = n < 0 ? 0 : n; }
 EXPORT(pool_threads) int pool_threads(void) { return pool.n_threads; }
 EXPORT(pool_set_spin) void pool_set_spin(int n) { pool.spin = n < 0 ? 0 : n; }
-
+// Longest run of tasks the caller does alone when helpers keep arriving late; 0 turns that off.
+EXPORT(pool_set_solo_max) void pool_set_solo_max(int n) {
+  pool.solo_max = n < 0 ? 0 : n;
+  pool.solo_left = 0;
+}
 EXPORT(pool_generation) int32_t pool_generation(void) { return LOAD(&pool.generation); }
+// Parallel tasks run, those of them the caller ran alone without announcing them, and shares
+// helpers ran: since the pool was made.
+EXPORT(pool_stat_tasks) int32_t pool_stat_tasks(void) { return pool.stat_tasks; }
+EXPORT(pool_stat_solo_tasks) int32_t pool_stat_solo_tasks(void) { return pool.stat_solo_tasks; }
+EXPORT(pool_stat_helper_shares) int32_t pool_stat_helper_shares(void) { return pool.stat_helper_shares; }
+
+// Claims the next share of the current task (and its share count, in *n); -1 when none is left.
+static int claim(int *n) {
+  int32_t t = LOAD(&pool.ticket);
+  for (;;) {
+    *n = t >> SHARE_BITS;
+    if ((t & SHARE_MASK) >= *n) return -1;
+    if (__atomic_compare_exchange_n(&pool.ticket, &t, t + 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) return t & SHARE_MASK;
+  }
+}
+
+// Runs shares of the current task until none is left; returns how many this thread ran. fn and
+// args are read under a claim: the caller does not change them before every claimed share is done.
+static int run_shares(int notify_caller) {
+  int ran = 0;
+  for (int s, n; (s = claim(&n)) >= 0; ran++) {
+    pool.fn(pool.args, s, n);
+    if (__atomic_add_fetch(&pool.done, 1, __ATOMIC_SEQ_CST) == n && notify_caller && LOAD(&pool.caller_sleeping)) {
+      __builtin_wasm_memory_atomic_notify(&pool.done, 1);
+    }
+  }
+  return ran;
+}
 
 // Helper workers call this once, with the generation read before they were started (a task
 // announced while a helper was starting must not be missed); it returns after pool_shutdown.
@@ -44,53 +107,81 @@ EXPORT(pool_worker_loop) void pool_worker_loop(int ith, int32_t seen) {
       g = LOAD(&pool.generation);
     }
     seen = g;
-    const int stop = LOAD(&pool.shutdown);
-    const int nth = pool.n_threads;
-    if (!stop && ith < nth) pool.fn(pool.args, ith, nth);
-    if (__atomic_sub_fetch(&pool.pending, 1, __ATOMIC_SEQ_CST) == 0 && LOAD(&pool.caller_sleeping)) {
-      __builtin_wasm_memory_atomic_notify(&pool.pending, 1);
-    }
-    if (stop) return;
+    if (LOAD(&pool.shutdown)) return;
+    if (ith < pool.n_threads) run_shares(1);
   }
 }
 
-// Wakes every helper and has each return from pool_worker_loop. `helpers` = helpers started.
-static void announce(int helpers) {
-  STORE(&pool.pending, helpers);
-  __atomic_add_fetch(&pool.generation, 1, __ATOMIC_SEQ_CST);
-  if (LOAD(&pool.sleepers) > 0) __builtin_wasm_memory_atomic_notify(&pool.generation, (uint32_t)-1);
-}
-
-static void wait_helpers(void) {
-  int32_t p = LOAD(&pool.pending);
-  for (int i = 0; p != 0 && i < pool.spin; i++) p = LOAD(&pool.pending);
-  while (p != 0) {
+// Waits until every share of the current task is done (only claimed, running shares remain).
+static void wait_done(int n_shares) {
+  int32_t d = LOAD(&pool.done);
+  for (int i = 0; d != n_shares && i < pool.spin; i++) d = LOAD(&pool.done);
+  while (d != n_shares) {
     STORE(&pool.caller_sleeping, 1);
-    p = LOAD(&pool.pending);
-    if (p != 0) __builtin_wasm_memory_atomic_wait32(&pool.pending, p, -1);
+    d = LOAD(&pool.done);
+    if (d != n_shares) __builtin_wasm_memory_atomic_wait32(&pool.done, d, -1);
     STORE(&pool.caller_sleeping, 0);
-    p = LOAD(&pool.pending);
+    d = LOAD(&pool.done);
   }
 }
 
-void pool_run(task_fn fn, const void *args) {
-  const int nth = pool.n_threads;
-  if (nth == 1) {
+// Whether this task goes to the helpers, or the caller runs it alone (helpers late of late).
+static int announce_this_task(void) {
+  if (pool.solo_left > 0) {
+    pool.solo_left--;
+    return 0;
+  }
+  return 1;
+}
+
+// After an announced task: helpers that took no share were late; LATE_LIMIT such tasks in a row
+// start a solo period, longer each time the probe after one finds them late again.
+static void learn(int helper_shares) {
+  if (helper_shares > 0) {
+    pool.late_streak = 0;
+    pool.solo_next = SOLO_MIN;
+    return;
+  }
+  if (++pool.late_streak < LATE_LIMIT || pool.solo_max == 0) return;
+  pool.solo_left = pool.solo_next < pool.solo_max ? pool.solo_next : pool.solo_max;
+  pool.solo_next = pool.solo_left * 2;
+  pool.late_streak = LATE_LIMIT - 1;  // one late probe after the solo period starts the next one
+}
+
+void pool_run(task_fn fn, const void *args) { pool_run_shares(fn, args, pool.n_threads); }
+
+void pool_run_balanced(task_fn fn, const void *args) { pool_run_shares(fn, args, pool.n_threads * POOL_SHARES_PER_THREAD); }
+
+void pool_run_shares(task_fn fn, const void *args, int n) {
+  if (n > MAX_SHARES) n = MAX_SHARES;
+  if (pool.n_threads == 1 || pool.n_helpers == 0 || n <= 1) {
     fn(args, 0, 1);
     return;
   }
+  pool.stat_tasks++;
+  if (!announce_this_task()) {
+    // Alone: every share in turn (the same shares as with helpers; results do not depend on it).
+    for (int s = 0; s < n; s++) fn(args, s, n);
+    pool.stat_solo_tasks++;
+    return;
+  }
+  const int32_t g = pool.generation + 1;
   pool.fn = fn;
   pool.args = args;
-  announce(pool.n_helpers);
-  fn(args, 0, nth);
-  wait_helpers();
+  STORE(&pool.done, 0);
+  STORE(&pool.ticket, n << SHARE_BITS);
+  STORE(&pool.generation, g);
+  if (LOAD(&pool.sleepers) > 0) __builtin_wasm_memory_atomic_notify(&pool.generation, (uint32_t)-1);
+  const int helper_shares = n - run_shares(0);
+  wait_done(n);
+  pool.stat_helper_shares += helper_shares;
+  learn(helper_shares);
 }
 
-// Stops every helper worker (all that run pool_worker_loop).
+// Has every helper worker return from pool_worker_loop (Kernels.close waits for their exit).
 EXPORT(pool_shutdown) void pool_shutdown(void) {
   STORE(&pool.shutdown, 1);
-  announce(pool.n_helpers);
-  wait_helpers();
-  STORE(&pool.shutdown, 0);
+  __atomic_add_fetch(&pool.generation, 1, __ATOMIC_SEQ_CST);
+  __builtin_wasm_memory_atomic_notify(&pool.generation, (uint32_t)-1);
   pool.n_helpers = 0;
 }

@@ -4,9 +4,15 @@
 // exist). Each run is a child process of one side (clean peak RSS); the sides alternate, and every
 // configuration is repeated (spread shown). Prints a markdown table; asserts nothing.
 //
+// --busy adds the busy machine (inside an editor the CPU is never idle): every configuration also
+// runs with one competing process that keeps one core busy from before the run's start to its end,
+// and a second table shows tok/s idle and busy, Hearth at 2 threads against 1, and how much of its
+// idle ratio to llama.cpp Hearth keeps under load.
+//
 //   npm run bench                       everything (about 10 minutes on 2 cores)
 //   npm run bench -- --shapes qwen2.5-coder-0.5b --threads 2 --repeats 1 --sides hearth
-import { spawnSync } from "node:child_process";
+//   npm run bench -- --shapes qwen2.5-coder-0.5b --threads 1,2 --busy
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
@@ -20,6 +26,8 @@ interface Args {
   threads: number[];
   repeats: number;
   sides: ("hearth" | "llama")[];
+  /** Also run every configuration on a busy machine (one core kept busy by a competing process). */
+  busy: boolean;
 }
 
 function parseArgs(): Args {
@@ -35,6 +43,7 @@ function parseArgs(): Args {
     threads: get("threads")?.split(",").map(Number) ?? defaultThreads,
     repeats: Number(get("repeats") ?? 2),
     sides: (get("sides")?.split(",") as Args["sides"]) ?? ["hearth", "llama"],
+    busy: a.includes("--busy"),
   };
 }
 
@@ -90,10 +99,77 @@ function runChild(side: string, path: string, threads: number): RunResult {
   return JSON.parse(line.slice(7)) as RunResult;
 }
 
+type Load = "idle" | "busy";
+type Results = Record<"hearth" | "llama", RunResult[]>;
+
+/** A process that keeps one core busy until it is killed: the busy machine's competitor. */
+function startCompetitor(): ChildProcess {
+  const child = spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" });
+  const stop = (): void => void child.kill("SIGKILL");
+  process.once("exit", stop);
+  child.once("exit", () => process.off("exit", stop));
+  return child;
+}
+
+/** Every repeat of one shape at one thread count: sides alternate, and idle and busy alternate. */
+function runConfiguration(args: Args, path: string, key: string, threads: number, log: (s: string) => void): Record<Load, Results> {
+  const results: Record<Load, Results> = { idle: { hearth: [], llama: [] }, busy: { hearth: [], llama: [] } };
+  const loads: Load[] = args.busy ? ["idle", "busy"] : ["idle"];
+  for (let rep = 0; rep < args.repeats; rep++) {
+    for (const load of rep % 2 === 0 ? loads : [...loads].reverse()) {
+      for (const side of rep % 2 === 0 ? args.sides : [...args.sides].reverse()) {
+        const competitor = load === "busy" ? startCompetitor() : undefined;
+        let r: RunResult;
+        try {
+          r = runChild(side, path, threads);
+        } finally {
+          competitor?.kill("SIGKILL");
+        }
+        log(`${key} t=${threads} ${load} ${side}${r.kernels ? ` (${r.kernels})` : ""}: load ${r.loadMs.toFixed(0)} ms, pp128 ${r.pp128.toFixed(1)}, pp512 ${r.pp512.toFixed(1)}, ttft ${r.ttftMs.toFixed(0)} ms, gen ${r.gen.toFixed(2)} tok/s (${r.generated} tokens), rss ${r.peakRssMiB.toFixed(0)} MiB`);
+        results[load][side].push(r);
+      }
+    }
+  }
+  return results;
+}
+
+/** Rows of the busy-machine table for one shape: tok/s metrics at each thread count, idle and busy. */
+function busyTable(shapeName: string, byThreads: Map<number, Record<Load, Results>>): string[] {
+  const rows: string[] = [];
+  const metrics: [string, (r: RunResult) => number, number][] = [
+    ["prompt 128, tok/s", (r) => r.pp128, 1],
+    ["prompt 512, tok/s", (r) => r.pp512, 1],
+    ["generation (64), tok/s", (r) => r.gen, 2],
+  ];
+  const hearthBusy = (threads: number, f: (r: RunResult) => number): number[] => byThreads.get(threads)?.busy.hearth.map(f) ?? [];
+  for (const [label, f, digits] of metrics) {
+    for (const [threads, { idle, busy }] of byThreads) {
+      const idleRatio = ratio(idle.hearth.map(f), idle.llama.map(f));
+      const busyRatio = ratio(busy.hearth.map(f), busy.llama.map(f));
+      const kept = idleRatio && busyRatio ? (busyRatio / idleRatio).toFixed(2) : "–";
+      const one = hearthBusy(1, f);
+      const self = threads > 1 ? ratioOf(hearthBusy(threads, f), one) : "";
+      rows.push(
+        `| ${shapeName} | ${label} | ${threads} | ${cell(idle.hearth.map(f), digits)} | ${cell(idle.llama.map(f), digits)} | ${ratioOf(idle.hearth.map(f), idle.llama.map(f))} | ` +
+          `${cell(busy.hearth.map(f), digits)} | ${cell(busy.llama.map(f), digits)} | ${ratioOf(busy.hearth.map(f), busy.llama.map(f))} | ${kept} | ${self} |`,
+      );
+    }
+  }
+  return rows;
+}
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+
+/** median(a) ÷ median(b), or undefined when a side has no runs. */
+function ratio(a: number[], b: number[]): number | undefined {
+  return a.length && b.length ? median(a) / median(b) : undefined;
+}
+function ratioOf(a: number[], b: number[]): string {
+  return ratio(a, b)?.toFixed(2) ?? "–";
+}
 
 function cell(xs: number[], digits: number): string {
   if (xs.length === 0) return "–";
@@ -109,6 +185,7 @@ async function main(): Promise<void> {
   const bw = await bandwidth(args.threads);
   log(`bandwidth: ${[...bw].map(([t, g]) => `${t} thread(s) ${g.toFixed(1)} GB/s`).join(", ")}`);
   const lines: string[] = [];
+  const busyLines: string[] = [];
   const notes: string[] = [];
   for (const key of args.shapes) {
     const shape = SHAPES[key];
@@ -122,33 +199,28 @@ async function main(): Promise<void> {
         `weights read per token ${(wBytes / 2 ** 20).toFixed(0)} MiB; KV cache (1024 positions, f16) ${(kvBytes / 2 ** 20).toFixed(0)} MiB; ` +
         `RSS target ≤ ${((fileBytes + kvBytes) / 2 ** 20 + 300).toFixed(0)} MiB; load target ≤ ${(1.5 * readMs).toFixed(0)} ms`,
     );
+    const byThreads = new Map<number, Record<Load, Results>>();
     for (const threads of args.threads) {
-      const results: Record<string, RunResult[]> = { hearth: [], llama: [] };
-      for (let rep = 0; rep < args.repeats; rep++) {
-        const order = rep % 2 === 0 ? args.sides : [...args.sides].reverse();
-        for (const side of order) {
-          const r = runChild(side, path, threads);
-          log(`${key} t=${threads} ${side}${r.kernels ? ` (${r.kernels})` : ""}: load ${r.loadMs.toFixed(0)} ms, pp128 ${r.pp128.toFixed(1)}, pp512 ${r.pp512.toFixed(1)}, ttft ${r.ttftMs.toFixed(0)} ms, gen ${r.gen.toFixed(2)} tok/s (${r.generated} tokens), rss ${r.peakRssMiB.toFixed(0)} MiB`);
-          results[side].push(r);
-        }
-      }
+      const results = runConfiguration(args, path, key, threads, log);
+      byThreads.set(threads, results);
       const ceiling = (bw.get(threads) ?? bw.get(Math.max(...bw.keys()))!) * 1e9 / wBytes;
+      const idle = results.idle;
       const metric = (label: string, f: (r: RunResult) => number, digits: number, extra = ""): void => {
-        const h = results.hearth.map(f);
-        const l = results.llama.map(f);
-        const ratio = h.length && l.length ? (median(h) / median(l)).toFixed(2) : "–";
-        lines.push(`| ${shape.name} | ${threads} | ${label} | ${cell(h, digits)} | ${cell(l, digits)} | ${ratio} | ${extra} |`);
+        const h = idle.hearth.map(f);
+        const l = idle.llama.map(f);
+        lines.push(`| ${shape.name} | ${threads} | ${label} | ${cell(h, digits)} | ${cell(l, digits)} | ${ratioOf(h, l)} | ${extra} |`);
       };
-      const hGen = results.hearth.map((r) => r.gen);
+      const hGen = idle.hearth.map((r) => r.gen);
       metric("prompt 128, tok/s", (r) => r.pp128, 1);
       metric("prompt 512, tok/s", (r) => r.pp512, 1);
       metric("generation (64), tok/s", (r) => r.gen, 2, `ceiling ${ceiling.toFixed(1)} tok/s; Hearth ${hGen.length ? ((median(hGen) / ceiling) * 100).toFixed(0) : "–"} % of it`);
       metric("time to first token (128), ms", (r) => r.ttftMs, 0);
       metric("load, ms", (r) => r.loadMs, 0, `file read ${readMs.toFixed(0)} ms`);
       metric("peak RSS, MiB", (r) => r.peakRssMiB, 0, `file + KV + 300 = ${((fileBytes + kvBytes) / 2 ** 20 + 300).toFixed(0)}`);
-      const kv = results.hearth[0]?.kernels;
+      const kv = idle.hearth[0]?.kernels;
       if (kv) notes.push(`- Hearth kernels at ${threads} thread(s), ${shape.name}: ${kv} build`);
     }
+    if (args.busy) busyLines.push(...busyTable(shape.name, byThreads));
   }
   console.log(`\n## Hearth vs llama.cpp (node-llama-cpp 3.21.1, CPU) — ${cpus()[0]?.model ?? "?"}, ${cpus().length} cores, Node ${process.version}\n`);
   console.log(`Memory bandwidth (WASM SIMD streaming read): ${[...bw].map(([t, g]) => `${g.toFixed(1)} GB/s at ${t} thread(s)`).join(", ")}.`);
@@ -157,6 +229,14 @@ async function main(): Promise<void> {
   console.log("|---|---|---|---|---|---|---|");
   for (const l of lines) console.log(l);
   console.log("");
+  if (args.busy) {
+    console.log(`\n## Busy machine: one competing process keeps one core busy during each run\n`);
+    console.log("Idle and busy runs alternate in this one run. Kept = busy ratio ÷ idle ratio (target ≥ 0.9); Hearth 2 ÷ 1 thread busy: target ≥ 1.\n");
+    console.log("| model | metric | threads | Hearth idle | llama.cpp idle | ratio idle | Hearth busy | llama.cpp busy | ratio busy | kept | Hearth busy, 2 ÷ 1 thread |");
+    console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+    for (const l of busyLines) console.log(l);
+    console.log("");
+  }
   for (const n of notes) console.log(n);
   console.log(`\nTotal bench time ${((performance.now() - t0) / 60000).toFixed(1)} min.`);
 }

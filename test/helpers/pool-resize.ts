@@ -11,7 +11,7 @@ const ROWS = 96;
 const COLS = 512;
 const NTOK = 9;
 
-function product(k: Kernels, type: GgmlType, seed: number): string {
+export function product(k: Kernels, type: GgmlType, seed: number): string {
   const mark = k.mark();
   try {
     const w = k.put(quantizeTensor(type, gaussianArray(seed, ROWS * COLS, 0.5), COLS));
@@ -36,4 +36,4 @@ async function main(sequence: number[]): Promise<void> {
   console.log(JSON.stringify(results));
 }
 
-void main(process.argv.slice(2).map(Number));
+if (process.argv[1]?.endsWith("pool-resize.ts")) void main(process.argv.slice(2).map(Number));
