@@ -43,6 +43,7 @@ export function registerChat(context: vscode.ExtensionContext, deps: ChatDeps): 
     store: context.workspaceState,
     settings: readChatSettings,
     ensureModel: async () => deps.client.state.kind === "ready" || (await deps.ensureModel()) !== undefined,
+    modelInfo: () => (deps.client.state.kind === "ready" ? deps.client.state.info : undefined),
     log: deps.log,
   });
   const provider = new ChatViewProvider(context.extensionUri, session, deps.log);
