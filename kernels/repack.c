@@ -36,15 +36,6 @@
 #endif
 
 
-// f16 → f32 of 4 halves zero-extended to u32 lanes (exact; see quants.c's f16x4_to_f32).
-INLINE v128_t half4_to_f32(v128_t h32) {
-  const v128_t mag = wasm_i32x4_shl(wasm_v128_and(h32, wasm_i32x4_splat(0x7fff)), 13);
-  v128_t f = wasm_f32x4_mul(mag, wasm_f32x4_splat(0x1.0p+112f));
-  const v128_t infnan = wasm_i32x4_ge(mag, wasm_i32x4_splat(0x7c00 << 13));
-  f = wasm_v128_or(f, wasm_v128_and(infnan, wasm_i32x4_splat(0x7f800000)));
-  return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h32, wasm_i32x4_splat(0x8000)), 16));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Q4_K × 4 rows. A group super-block (4 rows × 256 elements, 624 bytes against 4 × 144):
 //   f16 d[4], f16 dmin[4]                       16 bytes: one load, both halves converted at once
@@ -169,7 +160,7 @@ INLINE void gemm_q4_K_r4(int nb, const uint8_t *g0, const uint8_t *yb, int ystri
       }
       q4kr_class(g, xs, l, nt, sumi);
       const v128_t h = wasm_v128_load(g);
-      const v128_t dx = half4_to_f32(wasm_u32x4_extend_low_u16x8(h)), dminx = half4_to_f32(wasm_u32x4_extend_high_u16x8(h));
+      const v128_t dx = f16x4_to_f32(wasm_u32x4_extend_low_u16x8(h)), dminx = f16x4_to_f32(wasm_u32x4_extend_high_u16x8(h));
       for (int t = 0; t < nt; t++) {
         const v128_t d8 = wasm_f32x4_splat(q8[t]->d);
         acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_mul(d8, dx), wasm_f32x4_convert_i32x4(sumi[t])));
@@ -196,8 +187,8 @@ NOINLINE static void gemv_q4_K_r4(int nb, const uint8_t *g, const uint8_t *yb, f
   for (int i = 0; i < nb; i++, g += Q4KR_BYTES, q8++) {
     const int8_t *xs[1] = { q8->qs };
     const v128_t h = wasm_v128_load(g), d8 = wasm_f32x4_splat(q8->d);
-    const v128_t d = wasm_f32x4_mul(d8, half4_to_f32(wasm_u32x4_extend_low_u16x8(h)));
-    const v128_t dmin = wasm_f32x4_mul(d8, half4_to_f32(wasm_u32x4_extend_high_u16x8(h)));
+    const v128_t d = wasm_f32x4_mul(d8, f16x4_to_f32(wasm_u32x4_extend_low_u16x8(h)));
+    const v128_t dmin = wasm_f32x4_mul(d8, f16x4_to_f32(wasm_u32x4_extend_high_u16x8(h)));
     for (int l = 0; l < 4; l++) {
       v128_t sumi;
       q4kr_class(g, xs, l, 1, &sumi);
