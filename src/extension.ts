@@ -8,6 +8,9 @@ import { StatusBar } from "./commands/status-bar.ts";
 import { ModelController, SELECT_MODEL, SHOW_LOG } from "./commands/model.ts";
 import { OPEN_WALKTHROUGH, SHOW_ACTIONS, TOGGLE_COMPLETION, TRY_COMPLETION, openWalkthrough, showActions, toggleCompletion, tryCompletion } from "./commands/actions.ts";
 import { MODEL_KEYS, SECTION, readSettings } from "./commands/settings.ts";
+
+/** Deletes the prefix cache's files (src/engine/prefix-cache.ts) in the global storage. */
+const CLEAR_PROMPT_CACHE = "hearth.clearPromptCache";
 import { registerSuggestHint } from "./commands/suggest-hint.ts";
 import { registerChat, type ChatApi } from "./chat/index.ts";
 import { registerInlineCompletion, type CompletionController } from "./completion/index.ts";
@@ -79,8 +82,17 @@ export function activate(context: vscode.ExtensionContext): HearthApi {
       if (r.kind === "needs-download") return { problem: `${r.entry.label} is not downloaded yet: run "Hearth: Download Model".` };
       return { problem: "no model is set: choose a GGUF model file first." };
     },
-    checkMemory: (path, contextSize, threads) => catalogue.checkMemory(path, contextSize, { threads }),
+    checkMemory: (path, contextSize, threads, completionSlots) => catalogue.checkMemory(path, contextSize, { threads, completionSlots }),
+    planSlots: (path, contextSize, threads, budgetBytes) => catalogue.planSlots(path, contextSize, { threads, budgetBytes }),
   };
+  const promptCacheDir = join(context.globalStorageUri.fsPath, "prompt-cache");
+  models.promptCacheDir = promptCacheDir;
+  context.subscriptions.push(
+    vscode.commands.registerCommand(CLEAR_PROMPT_CACHE, async () => {
+      await engine.clearPromptCache(promptCacheDir);
+      void vscode.window.showInformationMessage("Hearth: the prompt cache is cleared; the next suggestions evaluate their prompts again.");
+    }),
+  );
 
   const chat = registerChat(context, { client: engine, log, ensureModel: () => models.ensureLoaded() });
   const completion = registerInlineCompletion(context, {

@@ -7,6 +7,8 @@ import { explainRequest, lineTarget, type ExplainTarget } from "./explain.ts";
 import type { ChatEntry } from "./protocol.ts";
 import { ChatSession, type ChatGenerate, type ChatSettings } from "./session.ts";
 import { ChatViewProvider, VIEW_ID } from "./view.ts";
+import { conversationMessages } from "./history.ts";
+import { readSettings } from "../commands/settings.ts";
 
 export const EXPLAIN_SELECTION = "hearth.explainSelection";
 export const NEW_CHAT = "hearth.newChat";
@@ -47,6 +49,15 @@ export function registerChat(context: vscode.ExtensionContext, deps: ChatDeps): 
     log: deps.log,
   });
   const provider = new ChatViewProvider(context.extensionUri, session, deps.log);
+  // After a model load, the start every conversation shares (the system prompt as the template
+  // writes it) is evaluated into chat's slot at idle priority: the first question evaluates only itself.
+  context.subscriptions.push(
+    deps.client.onDidChangeState((s) => {
+      const { messages } = conversationMessages(readChatSettings().systemPrompt, []);
+      if (s.kind !== "ready" || !readSettings().prewarm || messages.length === 0) return;
+      deps.client.warm({ slot: "chat", prompt: { messages, enableThinking: session.thinking } }).catch((err: unknown) => deps.log.warn(`chat pre-warm failed: ${(err as Error).message}`));
+    }),
+  );
 
   const explainSelection = async () => {
     const target = explainTarget();

@@ -85,7 +85,8 @@ export class ChatSession {
   private get history(): StoredHistory {
     return this.state.history;
   }
-  private get thinking(): boolean {
+  /** The thinking switch (templates with a reasoning mode render the system prompt by it). */
+  get thinking(): boolean {
     return this.state.thinking;
   }
 

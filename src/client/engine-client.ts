@@ -19,6 +19,8 @@ import {
   type ModelInfo,
   type Request,
   type TokenizeParams,
+  type WarmParams,
+  type WarmResult,
   type WireError,
 } from "../worker/protocol.ts";
 
@@ -43,7 +45,7 @@ export interface ClientOptions {
 }
 
 /** What the client asks the worker to load (LoadParams without the per-load cancel flag). */
-export type ModelRequest = Omit<LoadParams, "cancelFlag">;
+export type ModelRequest = Omit<LoadParams, "cancelFlag" | "announce">;
 
 /** The engine worker stopped while requests were pending. */
 export class WorkerDiedError extends Error {
@@ -114,6 +116,8 @@ export class EngineClient {
   private readonly statsListeners = new Set<Listener<GenerateStats>>();
   private readonly readingListeners = new Set<Listener<PromptReading>>();
   private disposed = false;
+  /** Requests posted / received by the worker (LoadParams.announce); one pair per worker. */
+  private announce = new SharedArrayBuffer(8);
   /** Counts worker starts, for logs and tests. */
   workerStarts = 0;
 
@@ -161,7 +165,7 @@ export class EngineClient {
     const started = performance.now();
     const attempt = this.request(
       "load",
-      { ...model, cancelFlag: cancel?.buffer },
+      { ...model, cancelFlag: cancel?.buffer, announce: this.announce },
       {
         cancel,
         onEvent: (ev) => {
@@ -254,6 +258,27 @@ export class EngineClient {
     return Object.assign(stream, { stats });
   }
 
+  /**
+   * Pre-warm: the worker evaluates the prompt into its slot when it has nothing else to do, and
+   * yields to any user request within one layer. Only with a model ready (a pre-warm never
+   * starts a load); resolves to undefined when there is none, or when the warm was replaced or
+   * cancelled.
+   */
+  async warm(params: WarmParams, { cancel }: RequestOptions = {}): Promise<WarmResult | undefined> {
+    if (this.current.kind !== "ready" || !this.worker) return undefined;
+    try {
+      return await this.request("warm", params, { cancel });
+    } catch (err) {
+      if (isAbort(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Deletes the prefix cache's files under `dir` (through the worker, off this thread). */
+  async clearPromptCache(dir: string): Promise<void> {
+    await this.request("clearPromptCache", { dir });
+  }
+
   async tokenize(params: TokenizeParams): Promise<number[]> {
     await this.ensureModel();
     return this.request("tokenize", params);
@@ -327,6 +352,8 @@ export class EngineClient {
         },
         fail: reject,
       });
+      // Announced before it is posted: a pre-warm the worker is computing yields at its next layer.
+      if (method === "generate") Atomics.add(new Int32Array(this.announce, 0, 1), 0, 1);
       worker.postMessage({ kind: "request", id, method, params } as Request);
     });
   }
@@ -338,7 +365,10 @@ export class EngineClient {
     this.worker = worker;
     this.loadedKey = undefined;
     let lastError: Error | undefined;
-    worker.on("message", (ev: Event) => this.pending.get(ev.id)?.onEvent(ev));
+    worker.on("message", (ev: Event) => {
+      if (ev.kind === "log") this.log(ev.level, `engine: ${ev.message}`);
+      else this.pending.get(ev.id)?.onEvent(ev);
+    });
     worker.on("error", (err) => {
       lastError = err;
       this.log("error", `engine worker error: ${err.stack ?? err.message}`);
@@ -347,6 +377,8 @@ export class EngineClient {
       if (this.worker !== worker) return; // disposed or already replaced
       this.worker = undefined;
       this.loadedKey = undefined;
+      // Fresh counters: a request the dead worker never received must not hold pre-warms back.
+      this.announce = new SharedArrayBuffer(8);
       const why = lastError ? `${lastError.message}` : `exit code ${code}`;
       const message = `the engine worker stopped unexpectedly (${why}); it restarts with the next request`;
       this.log("error", message);

@@ -16,8 +16,10 @@ export const SHOW_LOG = "hearth.showLog";
 export interface ModelResolver {
   /** A model setting's value → the file to load, or why it cannot be loaded (yet). */
   resolve(value: string): { path: string } | { problem: string };
-  /** Why the file would not fit in memory (a sentence for the user), or undefined. */
-  checkMemory?(path: string, contextSize: number, threads: number): Promise<string | undefined>;
+  /** Why the file would not fit in memory with `completionSlots` (a sentence for the user), or undefined. */
+  checkMemory?(path: string, contextSize: number, threads: number, completionSlots: number): Promise<string | undefined>;
+  /** How many completion KV slots (one per recent document) the memory budget buys for `path`. */
+  planSlots?(path: string, contextSize: number, threads: number, budgetBytes: number): Promise<number>;
 }
 
 export class ModelController {
@@ -26,6 +28,10 @@ export class ModelController {
   resolver: ModelResolver | undefined;
   /** An error notification of notifyError is open. */
   private errorShown = false;
+  /** Where the prefix cache lives (the extension's global storage); unset: no prefix cache. */
+  promptCacheDir: string | undefined;
+  /** Slot counts by file and settings, planned once: free memory moves, the loaded model must not. */
+  private readonly slotPlans = new Map<string, Promise<number>>();
 
   constructor(
     private readonly client: EngineClient,
@@ -81,14 +87,29 @@ export class ModelController {
       this.notifyError(`cannot load "${value}": ${resolved.problem}`, `Hearth: ${resolved.problem}`);
       return Promise.resolve(undefined);
     }
-    const req: ModelRequest = { path: resolved.path, threads: settings.threads, contextSize: settings.contextSize };
-    const key = JSON.stringify(req);
+    const base = { path: resolved.path, threads: settings.threads, contextSize: settings.contextSize };
+    const promptCache = this.promptCacheDir && settings.promptCacheBytes > 0 ? { dir: this.promptCacheDir, maxBytes: settings.promptCacheBytes } : undefined;
+    const key = JSON.stringify([base, promptCache, settings.completionCacheBytes]);
     if (this.inflight?.key === key) return this.inflight.promise;
-    const promise = this.loadWithProgress(req).finally(() => {
+    const promise = this.planSlots(base.path, base.contextSize, base.threads, settings.completionCacheBytes)
+      .then((completionSlots) => this.loadWithProgress({ ...base, completionSlots, promptCache }))
+      .finally(() => {
       if (this.inflight?.promise === promise) this.inflight = undefined;
     });
     this.inflight = { key, promise };
     return promise;
+  }
+
+  private planSlots(path: string, contextSize: number, threads: number, budget: number): Promise<number> {
+    const planner = this.resolver?.planSlots;
+    if (!planner) return Promise.resolve(2);
+    const key = JSON.stringify([path, contextSize, threads, budget]);
+    let plan = this.slotPlans.get(key);
+    if (!plan) {
+      plan = planner(path, contextSize, threads, budget).catch(() => 2);
+      this.slotPlans.set(key, plan);
+    }
+    return plan;
   }
 
   /** After a settings change: reload only if a model is loaded or wanted (loading stays lazy). */
@@ -100,7 +121,7 @@ export class ModelController {
     const name = req.path.split(/[\\/]/).pop();
     try {
       // A model that cannot fit is refused before the worker allocates anything.
-      const tooLarge = this.client.state.kind === "ready" ? undefined : await this.resolver?.checkMemory?.(req.path, req.contextSize ?? 2048, req.threads);
+      const tooLarge = this.client.state.kind === "ready" ? undefined : await this.resolver?.checkMemory?.(req.path, req.contextSize ?? 2048, req.threads, req.completionSlots ?? 2);
       if (tooLarge) {
         this.notifyError(`not loading ${req.path}: ${tooLarge}`, `Hearth: ${tooLarge}`);
         return undefined;
@@ -114,6 +135,7 @@ export class ModelController {
             if (percent > reported) progress.report({ increment: percent - reported, message: `${percent}%` });
             reported = Math.max(reported, percent);
           };
+          if (req.completionSlots) this.log.info(`loading ${name}: ${req.completionSlots} completion slots (one per recent document)${req.promptCache ? `, prefix cache up to ${Math.round(req.promptCache.maxBytes! / 2 ** 20)} MiB in ${req.promptCache.dir}` : ""}`);
           return this.client.load(req, { cancel: flagOf(token), onProgress });
         },
       );

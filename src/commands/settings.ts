@@ -12,7 +12,15 @@ export interface Settings {
   threads: number;
   contextSize: number;
   completionEnabled: boolean;
+  /** Memory for completion KV slots, one per recent document, in bytes; 0: automatic (memory.ts). */
+  completionCacheBytes: number;
+  /** Total size of the prefix cache on disk in bytes; 0: no prefix cache. */
+  promptCacheBytes: number;
+  /** Pre-evaluate a document's completion prompt when it becomes active or typing pauses. */
+  prewarm: boolean;
 }
+
+const MB = 1 << 20;
 
 /** Cores minus one (the editor keeps one), at least 1: the default for `hearth.threads`. */
 export function defaultThreads(): number {
@@ -28,6 +36,9 @@ export function readSettings(): Settings {
     threads: threads >= 1 ? threads : defaultThreads(),
     contextSize: Math.max(64, Math.floor(c.get<number>("contextSize", 2048))),
     completionEnabled: c.get<boolean>("completion.enabled", true),
+    completionCacheBytes: Math.max(0, c.get<number>("completion.cacheMemoryMB", 0)) * MB,
+    promptCacheBytes: Math.max(0, c.get<number>("promptCache.maxSizeMB", 1024)) * MB,
+    prewarm: c.get<boolean>("completion.prewarm", true),
   };
 }
 
@@ -41,4 +52,4 @@ export function activeModelSetting(s: Settings): string {
 }
 
 /** Settings whose change means the loaded model must be reloaded. */
-export const MODEL_KEYS = ["completion.modelPath", "chat.modelPath", "threads", "contextSize"].map((k) => `${SECTION}.${k}`);
+export const MODEL_KEYS = ["completion.modelPath", "chat.modelPath", "threads", "contextSize", "completion.cacheMemoryMB", "promptCache.maxSizeMB"].map((k) => `${SECTION}.${k}`);

@@ -5,7 +5,7 @@
 // later, it asks the editor to query again. A position that does not continue the running
 // generation cancels it at once, in the worker too (the request's CancelFlag is shared with it).
 import { isAbort, type CancelFlag } from "../client/cancellation.ts";
-import type { GenerateStats, ModelInfo, TokenizeParams } from "../worker/protocol.ts";
+import type { GenerateParams, GenerateStats, ModelInfo, TokenizeParams, WarmParams, WarmResult } from "../worker/protocol.ts";
 import { remainderAfter, typedSince, type Anchor } from "./anchor.ts";
 import { fitBudgets, languageEnabled, maxNewTokens, type CompletionSettings } from "./config.ts";
 import { AdaptiveDebounce } from "./debounce.ts";
@@ -40,7 +40,7 @@ export interface ControllerLog {
 }
 
 export interface ControllerDeps {
-  client: CompletionClient & { tokenize(params: TokenizeParams): Promise<number[]> };
+  client: CompletionClient & { tokenize(params: TokenizeParams): Promise<number[]>; warm?(params: WarmParams): Promise<WarmResult | undefined> };
   /** The loaded model's info; undefined when there is none yet (nothing is suggested then). */
   model(): Promise<ModelInfo | undefined>;
   settings(): CompletionSettings;
@@ -66,12 +66,15 @@ export interface CompletionRecord {
 }
 
 const REFRESH_MIN_MS = 60;
+/** Documents whose split point is kept (more than the worker keeps KV slots for). */
+const MAX_SPLITS = 16;
 
 export class CompletionController {
   private inflight: StreamingGeneration | undefined;
   readonly cache = new SuggestionCache();
   readonly estimator = new TokenEstimator();
-  private readonly split = new SplitPoint();
+  /** Per document (as its KV slot is): switching back continues that document's split. */
+  private readonly splits = new Map<string, SplitPoint>();
   private readonly debounce: AdaptiveDebounce;
   private readonly formats = new Map<string, Promise<PromptFormat>>();
   /** Models whose characters-per-token ratio was measured by the worker's tokenizer. */
@@ -196,7 +199,11 @@ export class CompletionController {
     return remainderAfter(text, typed);
   }
 
-  private async start(ctx: CursorContext, anchor: Anchor, info: ModelInfo, s: CompletionSettings): Promise<StreamingGeneration> {
+  /**
+   * The request a completion at `ctx` sends: the prompt (split point, windows and snippets within
+   * the budgets), how many tokens, where to stop, and what post-processing needs to know.
+   */
+  private async buildRequest(ctx: CursorContext, anchor: Anchor, info: ModelInfo, s: CompletionSettings): Promise<{ params: GenerateParams; prompt: string; post: PostContext }> {
     const format = await this.formatOf(info);
     await this.calibrate(info, ctx);
     const current = ctx.lines.lineAt(ctx.line);
@@ -213,7 +220,7 @@ export class CompletionController {
     const est = this.estimator;
     const prefixChars = est.chars(budgets.prefix);
     // Typed text may grow to what the prefix window would have slid by (window.ts's grid step).
-    const split = this.split.place(anchor, Math.max(64, Math.floor(prefixChars / GRID_STEPS)));
+    const split = this.splitOf(ctx.doc).place(anchor, Math.max(64, Math.floor(prefixChars / GRID_STEPS)));
     const prompt = buildPrompt(
       {
         path: ctx.path,
@@ -225,22 +232,45 @@ export class CompletionController {
       },
       format,
     );
+    const params: GenerateParams = {
+      slot: "completion",
+      // Each recently used document keeps its own KV slot in the worker: switching back is warm.
+      document: ctx.doc,
+      prompt: prompt.text,
+      maxTokens,
+      // The engine stops at once at these; the post-processing would cut there anyway.
+      stop: [...prompt.stop, single ? "\n" : "\n\n"],
+      sampling: { temperature: 0 },
+      truncate: "left",
+    };
+    return { params, prompt: prompt.text, post };
+  }
+
+  /**
+   * Pre-warm: the worker evaluates the prompt a completion at `ctx` would send, at idle priority
+   * (it yields to any request within one layer), so the first suggestion there evaluates only
+   * what was typed since. Nothing happens while a generation runs or with no model loaded.
+   */
+  async prewarm(ctx: CursorContext): Promise<WarmResult | undefined> {
+    const s = this.deps.settings();
+    const warm = this.deps.client.warm;
+    if (!warm || !languageEnabled(s, ctx.languageId) || (this.inflight && !this.inflight.isDone)) return undefined;
+    const info = await this.deps.model();
+    if (!info) return undefined;
+    const { params } = await this.buildRequest(ctx, anchorOf(ctx), info, s);
+    return warm.call(this.deps.client, { slot: "completion", document: params.document, prompt: params.prompt });
+  }
+
+  private async start(ctx: CursorContext, anchor: Anchor, info: ModelInfo, s: CompletionSettings): Promise<StreamingGeneration> {
+    const { params, prompt, post } = await this.buildRequest(ctx, anchor, info, s);
     this.cancelInflight();
     this.counters.requests++;
     const gen = new StreamingGeneration(
       this.deps.client,
-      {
-        slot: "completion",
-        prompt: prompt.text,
-        maxTokens,
-        // The engine stops at once at these; the post-processing would cut there anyway.
-        stop: [...prompt.stop, single ? "\n" : "\n\n"],
-        sampling: { temperature: 0 },
-        truncate: "left",
-      },
+      params,
       anchor,
       (raw, o) => postProcess(raw, post, o),
-      prompt.text.length,
+      prompt.length,
       () => this.now(),
     );
     this.inflight = gen;
@@ -255,7 +285,7 @@ export class CompletionController {
     });
     void gen.done.then((stats) => {
       sub.dispose();
-      this.finished(gen, prompt.text, stats);
+      this.finished(gen, prompt, stats);
     });
     return gen;
   }
@@ -278,6 +308,15 @@ export class CompletionController {
         `${stats.generatedTokens} generated in ${stats.generateMs.toFixed(0)} ms, first text after ${firstTextMs ?? "-"} ms, ${text.split("\n").length} line(s) kept`,
     );
     for (const l of this.finishListeners) l({ anchor: gen.anchor, prompt, stats, text, firstTextMs });
+  }
+
+  private splitOf(doc: string): SplitPoint {
+    let sp = this.splits.get(doc);
+    if (sp) this.splits.delete(doc);
+    else sp = new SplitPoint();
+    this.splits.set(doc, sp); // most recent last
+    if (this.splits.size > MAX_SPLITS) this.splits.delete(this.splits.keys().next().value!);
+    return sp;
   }
 
   /** The suggestion grew after it was shown: ask the editor to query again (not too often). */

@@ -10,6 +10,7 @@ import { HearthInlineProvider, cursorContext } from "./provider.ts";
 import { readCompletionSettings, SECTION } from "./settings.ts";
 import { WorkspaceContext } from "./workspace-context.ts";
 import { typedSince, type Anchor } from "./anchor.ts";
+import { readSettings } from "../commands/settings.ts";
 
 export { CompletionController } from "./controller.ts";
 export type { CompletionRecord } from "./controller.ts";
@@ -51,6 +52,7 @@ export function registerInlineCompletion(context: vscode.ExtensionContext, deps:
       if (now && typedSince(anchor, now) !== undefined) void vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
     },
   });
+  const prewarm = new Prewarmer(controller, client, log);
   context.subscriptions.push(
     workspace,
     { dispose: () => controller.dispose() },
@@ -61,7 +63,12 @@ export function registerInlineCompletion(context: vscode.ExtensionContext, deps:
     vscode.window.onDidChangeTextEditorSelection((e) => {
       if (controller.busy) controller.onEdit(anchorOf(e.textEditor));
     }),
-    vscode.window.onDidChangeActiveTextEditor(() => controller.busy && controller.onEdit(activeAnchor())),
+    vscode.window.onDidChangeActiveTextEditor(() => {
+      if (controller.busy) controller.onEdit(activeAnchor());
+      prewarm.schedule(ACTIVATE_WARM_MS);
+    }),
+    vscode.workspace.onDidChangeTextDocument((e) => e.document === vscode.window.activeTextEditor?.document && prewarm.schedule(PAUSE_WARM_MS)),
+    prewarm,
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(SECTION)) {
         controller.cancelInflight();
@@ -71,6 +78,7 @@ export function registerInlineCompletion(context: vscode.ExtensionContext, deps:
       if (e.affectsConfiguration("hearth.chat.modelPath")) askedToLoad = false;
     }),
     client.onDidChangeState((s) => {
+      if (s.kind === "ready") prewarm.schedule(ACTIVATE_WARM_MS);
       if (s.kind !== "ready") {
         controller.cancelInflight();
         controller.cache.clear();
@@ -78,6 +86,47 @@ export function registerInlineCompletion(context: vscode.ExtensionContext, deps:
     }),
   );
   return controller;
+}
+
+/** After an editor becomes active: long enough for a quick flip through tabs to start nothing. */
+const ACTIVATE_WARM_MS = 300;
+/** A pause in typing (longer than the debounce, so a completion request comes first). */
+const PAUSE_WARM_MS = 1500;
+
+/**
+ * Pre-warm of the active editor's completion prompt (hearth.completion.prewarm): when an editor
+ * becomes active and when typing pauses, with a model ready and no completion running. The
+ * worker runs it at idle priority; the log says what was warmed (the worker's line).
+ */
+class Prewarmer {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly controller: CompletionController,
+    private readonly client: EngineClient,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  schedule(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.run(), ms);
+  }
+
+  private async run(): Promise<void> {
+    this.timer = undefined;
+    const editor = vscode.window.activeTextEditor;
+    if (!editor || !editor.selection.isEmpty || !readSettings().prewarm || this.client.state.kind !== "ready" || this.controller.busy) return;
+    if (editor.document.uri.scheme === "output") return;
+    try {
+      await this.controller.prewarm(cursorContext(editor.document, editor.selection.active, false));
+    } catch (err) {
+      this.log.warn(`pre-warm failed: ${(err as Error).message}`);
+    }
+  }
+
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+  }
 }
 
 function modelFileSet(): boolean {

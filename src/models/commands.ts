@@ -13,7 +13,7 @@ import { readGguf } from "../engine/gguf/reader.ts";
 import { CATALOGUE, DEFAULT_HUB_URL, checkHubFile, findCatalogueEntry, modelPath, resolveUrl, type CatalogueEntry, type ModelRole } from "./catalogue.ts";
 import { discardPartial, downloadFile, partialBytes, type DownloadProgress } from "./downloader.ts";
 import { DownloadError, downloadFailureText } from "./errors.ts";
-import { checkModelFits, estimateModelMemory } from "./memory.ts";
+import { checkModelFits, estimateModelMemory, planCompletionSlots } from "./memory.ts";
 import { resolveModelSetting, type ResolvedModel } from "./resolve.ts";
 
 export const DOWNLOAD_MODEL = "hearth.downloadModel";
@@ -63,7 +63,9 @@ export interface ModelsApi {
    * Reads the GGUF header of `path` and returns why it would not fit (a sentence for the user),
    * or undefined when it fits. `released`: bytes the loaded model frees before this one loads.
    */
-  checkMemory(path: string, contextSize: number, opts?: { threads?: number; released?: number }): Promise<string | undefined>;
+  checkMemory(path: string, contextSize: number, opts?: { threads?: number; released?: number; completionSlots?: number }): Promise<string | undefined>;
+  /** Completion slots the KV budget buys (memory.ts planCompletionSlots; budget 0: automatic). */
+  planSlots(path: string, contextSize: number, opts: { threads?: number; budgetBytes?: number }): Promise<number>;
   promptFirstRun(): Promise<void>;
 }
 
@@ -207,9 +209,10 @@ export function registerModelCommands(context: vscode.ExtensionContext, deps: Mo
     download,
     resolve: (value) => resolveModelSetting(value, storageDir),
     checkMemory: async (path, contextSize, opts = {}) => {
-      const r = checkModelFits(estimateModelMemory(await readGguf(path), contextSize, { threads: opts.threads }), { released: opts.released });
+      const r = checkModelFits(estimateModelMemory(await readGguf(path), contextSize, { threads: opts.threads, completionSlots: opts.completionSlots }), { released: opts.released });
       return r.ok ? undefined : r.message;
     },
+    planSlots: async (path, contextSize, opts) => planCompletionSlots(await readGguf(path), contextSize, opts).completionSlots,
     promptFirstRun,
   };
 }

@@ -24,6 +24,15 @@ export interface LoadParams {
   batchSize?: number;
   /** The request's CancelFlag buffer: polled after every tensor read. */
   cancelFlag?: SharedArrayBuffer;
+  /** KV slots for completions, one per recently used document (default 2; the memory budget decides). */
+  completionSlots?: number;
+  /** Keep evaluated prefixes on disk in `dir` (the extension's global storage), at most `maxBytes` in all. */
+  promptCache?: { dir: string; maxBytes?: number };
+  /**
+   * The client's announcement counters (Int32Array of 2: requests posted, requests the worker
+   * received): a pre-warm yields, between two layers, to a user request still on its way.
+   */
+  announce?: SharedArrayBuffer;
 }
 
 export interface GenerateParams {
@@ -46,6 +55,9 @@ export interface GenerateParams {
   cancelFlag?: SharedArrayBuffer;
 }
 
+/** What a pre-warm did (a replaced or cancelled one ends with an AbortError instead). */
+export type WarmResult = WarmStats & { preemptions: number; ms: number };
+
 /** A pre-warm: the prompt evaluated into its slot at idle priority, nothing generated. */
 export interface WarmParams {
   slot: Slot;
@@ -66,6 +78,10 @@ export interface Methods {
   unload: { params: Record<string, never>; result: null };
   generate: { params: GenerateParams; result: GenerateStats };
   tokenize: { params: TokenizeParams; result: number[] };
+  /** Evaluates a prompt into its slot at idle priority (pre-warm); a user request preempts it. */
+  warm: { params: WarmParams; result: WarmResult };
+  /** Deletes every prefix cache file under `dir` (the "clear cache" command). */
+  clearPromptCache: { params: { dir: string }; result: null };
   /** The loaded model's info, or null when none is loaded. */
   info: { params: Record<string, never>; result: ModelInfo | null };
   /**
@@ -86,6 +102,8 @@ export type Event =
   /** A generation's prompt evaluation: `done` of the `total` tokens that need evaluating. */
   | { kind: "prompt-progress"; id: number; done: number; total: number }
   | { kind: "done"; id: number; result: unknown }
+  /** A line for the extension's log (id 0: not tied to a request), e.g. what was pre-warmed or saved. */
+  | { kind: "log"; id: 0; level: "info" | "warn"; message: string }
   | { kind: "error"; id: number; error: WireError };
 
 /** An error crossing the thread boundary (Error objects lose their class on the way). */

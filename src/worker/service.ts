@@ -1,12 +1,16 @@
 // What the engine worker does with each request, apart from the thread plumbing (main.ts), so the
 // same code runs in the worker and in-process in tests. One engine at a time: loading another
 // model first cancels the running generations and disposes the old engine. Loads and unloads run
-// one after another; requests that need the model wait for a load in progress.
+// one after another; requests that need the model wait for a load in progress. With a prompt
+// cache folder, what requests leave in their slots is written to disk when the worker is idle
+// (IdleSaver) and restored by later requests, also after a reload; pre-warms run at idle priority.
 import { CancelFlag } from "../engine/cancel.ts";
 import { Engine } from "../engine/engine.ts";
+import { PrefixCache } from "../engine/prefix-cache.ts";
 import { Scheduler } from "./scheduler.ts";
+import { IdleSaver } from "./idle-saver.ts";
 import { withChatPrompts } from "../chat/render-prompt.ts";
-import { toWireError, type Event, type LoadParams, type ModelInfo, type Request } from "./protocol.ts";
+import { toWireError, type Event, type GenerateParams, type LoadParams, type ModelInfo, type Request, type WarmParams } from "./protocol.ts";
 
 type Post = (event: Event) => void;
 
@@ -21,6 +25,9 @@ export class EngineService {
   private engine: Engine | undefined;
   private loadedKey = "";
   private scheduler: Scheduler | undefined;
+  private saver: IdleSaver | undefined;
+  /** The client's announcement counters (see LoadParams.announce); [1] is bumped here. */
+  private announce: Int32Array | undefined;
   /** Loads and unloads, in order; generate/tokenize/info wait for it. */
   private chain: Promise<unknown> = Promise.resolve();
 
@@ -51,6 +58,9 @@ export class EngineService {
         reply(this.ready().then(() => this.need().tokenize(msg.params.text, msg.params)));
         return;
       case "generate":
+        // Received: a pre-warm no longer yields to this request's announcement (it is queued).
+        if (this.announce) Atomics.add(this.announce, 1, 1);
+        this.saver?.poke();
         // catch() after then(): need() throws inside the handler when no model is loaded.
         this.ready()
           .then(() => {
@@ -58,11 +68,20 @@ export class EngineService {
             this.scheduler!.submit(msg.params, {
               delta: (text, tokens) => this.post({ kind: "delta", id, text, tokens }),
               promptProgress: (done, total) => this.post({ kind: "prompt-progress", id, done, total }),
-              done: (stats) => this.post({ kind: "done", id, result: stats }),
+              done: (stats) => {
+                if (stats.stopReason !== "cancelled") this.saver?.note(slotOf(msg.params), stats.promptTokens);
+                this.post({ kind: "done", id, result: stats });
+              },
               error: (err) => this.post({ kind: "error", id, error: toWireError(err) }),
             });
           })
           .catch((err: unknown) => this.post({ kind: "error", id, error: toWireError(err) }));
+        return;
+      case "warm":
+        reply(this.ready().then(() => this.warm(msg.params)));
+        return;
+      case "clearPromptCache":
+        reply(this.clearPromptCache(msg.params.dir));
         return;
       case "crash":
         this.crash(msg.params.how);
@@ -83,8 +102,38 @@ export class EngineService {
     return this.engine;
   }
 
+  /** Queues a pre-warm; resolves when it finished (an AbortError when replaced or cancelled). */
+  private warm(params: WarmParams): Promise<unknown> {
+    this.need();
+    return new Promise((resolve, reject) => {
+      this.scheduler!.warm(params, {
+        done: (r) => {
+          const what = `${params.slot}${params.document ? ` (${params.document})` : ""}`;
+          this.log("info", `pre-warmed ${what}: ${r.promptTokens} tokens (${r.reusedTokens} reused, ${r.restoredTokens} restored, ${r.evaluatedTokens} evaluated) in ${Math.round(r.ms)} ms, preempted ${r.preemptions}×`);
+          this.saver?.note(slotOf(params), r.promptTokens);
+          resolve(r);
+        },
+        error: reject,
+      });
+    });
+  }
+
+  /** Through the loaded model's cache when there is one, so its index forgets the files too. */
+  private async clearPromptCache(dir: string): Promise<null> {
+    this.saver?.clear();
+    const cache = this.engine?.session.prefixCache;
+    await (cache ? cache.clear() : PrefixCache.clearDir(dir));
+    this.log("info", `prefix cache cleared: ${dir}`);
+    return null;
+  }
+
+  private log(level: "info" | "warn", message: string): void {
+    this.post({ kind: "log", id: 0, level, message });
+  }
+
   private async load(id: number, p: LoadParams): Promise<ModelInfo> {
-    const key = JSON.stringify([p.path, p.threads, p.contextSize, p.batchSize]);
+    if (p.announce) this.announce = new Int32Array(p.announce, 0, 2);
+    const key = JSON.stringify([p.path, p.threads, p.contextSize, p.batchSize, p.completionSlots, p.promptCache]);
     if (this.engine && key === this.loadedKey) return this.engine.info();
     await this.unload();
     const cancel = p.cancelFlag && new CancelFlag(p.cancelFlag);
@@ -93,6 +142,7 @@ export class EngineService {
       threads: p.threads,
       contextSize: p.contextSize,
       batchSize: p.batchSize,
+      slots: { completion: p.completionSlots ?? 2, chat: 1 },
       onProgress: (fraction) => {
         // Called after every tensor, synchronously: the only place a cancel can be seen.
         cancel?.throwIfCancelled("model loading was cancelled");
@@ -106,7 +156,16 @@ export class EngineService {
     this.engine = engine;
     this.loadedKey = key;
     // Chat requests carry the conversation: rendered with the model's template here, not in the host.
-    this.scheduler = new Scheduler(withChatPrompts(engine));
+    const scheduler = new Scheduler(withChatPrompts(engine), { userRequestPending: () => this.userRequestPending() });
+    this.scheduler = scheduler;
+    if (p.promptCache) {
+      await engine.usePrefixCache({ dir: p.promptCache.dir, maxBytes: p.promptCache.maxBytes, log: (level, message) => this.log(level, message) });
+      this.saver = new IdleSaver({
+        save: (at, n) => engine.session.savePrefix(at, n),
+        busy: () => scheduler.size > 0 || this.userRequestPending(),
+        log: (message) => this.log("info", message),
+      });
+    }
     return engine.info();
   }
 
@@ -114,6 +173,10 @@ export class EngineService {
     const engine = this.engine;
     if (!engine) return null;
     await this.scheduler?.drain();
+    // What the last requests evaluated is written before the slots go away.
+    await this.saver?.flush();
+    this.saver?.clear();
+    this.saver = undefined;
     this.engine = undefined;
     this.scheduler = undefined;
     this.loadedKey = "";
@@ -121,8 +184,18 @@ export class EngineService {
     return null;
   }
 
+  /** A user request was posted that has not arrived here yet (the pre-warm yields to it). */
+  private userRequestPending(): boolean {
+    const a = this.announce;
+    return a !== undefined && Atomics.load(a, 0) !== Atomics.load(a, 1);
+  }
+
   async dispose(): Promise<void> {
     await this.ready();
     await this.unload();
   }
+}
+
+function slotOf(p: GenerateParams | WarmParams): { slot: GenerateParams["slot"]; document?: string } {
+  return { slot: p.slot, document: p.document };
 }
