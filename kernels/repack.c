@@ -104,8 +104,8 @@ INLINE v128_t q4kr_mins(const uint8_t *g, const int16_t *bsums, int l) {
   return wasm_i32x4_dot_i16x8(wasm_u16x8_load8x8(g + Q4KR_MIN + 8 * l), wasm_i32x4_splat((int32_t)(pl | (uint32_t)ph << 16)));
 }
 
-// Sub-block j of lane class l for nt tokens (wq: the class's 2 chunks of its step, nibbles already
-// in bytes); sumi[t] += that class of sc_j·Σ(q4·q8) per row, exact.
+// Sub-block j of lane class l for nt tokens (wa, wb: the class's 2 chunks of its step, nibbles
+// already in bytes); sumi[t] += that class of sc_j·Σ(q4·q8) per row, exact.
 INLINE void q4kr_sub(v128_t wa, v128_t wb, const uint8_t *g, int j, const int8_t *const *xs, int off, int nt, v128_t *sumi) {
   const v128_t sv = wasm_u16x8_load8x8(g + Q4KR_SC + 8 * j);
 #if RELAXED
