@@ -29,8 +29,8 @@
 
 #define NOINLINE __attribute__((noinline))
 #define R 4        // rows per interleaved group
-// Tokens per tile, chosen by measurement (alternating runs, 512×2048 × 48 tokens, 1 thread):
-// relaxed 4 (21.6 GMAC/s; 6: 19.4, 8: 17.9 as V8 spills), SIMD128 8 (14.8; 4: 13.7, 6: 14.1).
+// Tokens per tile, chosen by measurement (best of alternating runs, 512×2048 × 48 tokens, 1
+// thread): relaxed 4 (21.9 GMAC/s; 6: 19.6, 8: 14.9 as V8 spills), SIMD128 8 (15.5; 4: 9.9).
 #ifndef TOK
 #define TOK (RELAXED ? 4 : 8)
 #endif
@@ -104,40 +104,46 @@ INLINE v128_t q4kr_mins(const uint8_t *g, const int16_t *bsums, int l) {
   return wasm_i32x4_dot_i16x8(wasm_u16x8_load8x8(g + Q4KR_MIN + 8 * l), wasm_i32x4_splat((int32_t)(pl | (uint32_t)ph << 16)));
 }
 
+// Sub-block j of lane class l for nt tokens (wa, wb: the class's 2 chunks of its step, nibbles
+// already in bytes); sumi[t] += that class of sc_j·Σ(q4·q8) per row, exact.
+INLINE void q4kr_sub(v128_t wa, v128_t wb, const uint8_t *g, int j, const int8_t *const *xs, int off, int nt, v128_t *sumi) {
+  const v128_t sv = wasm_u16x8_load8x8(g + Q4KR_SC + 8 * j);
+#if RELAXED
+  // chunks l and l + 4 by pmaddubsw, summed in i16 (≤ 2·2·15·128), widened once by pmaddwd
+  for (int t = 0; t < nt; t++) {
+    const v128_t p = wasm_i16x8_add(wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xs[t] + off), wa),
+                                    wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xs[t] + off + 16), wb));
+    sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_dot_i16x8(p, sv));
+  }
+#else
+  // SIMD128 (no 8-bit multiply): the scale folded into the weights as i16 (≤ 63·15 = 945), the
+  // activation's 4 bytes widened to i16 and splat; pmaddwd gives rows 0-1 (lo) and 2-3 (hi) in
+  // i32 lane pairs (r, r), added pairwise below.
+  const v128_t sa = wasm_i32x4_shuffle(sv, sv, 0, 0, 1, 1), sb = wasm_i32x4_shuffle(sv, sv, 2, 2, 3, 3);
+  const v128_t a_lo = wasm_i16x8_mul(wasm_u16x8_extend_low_u8x16(wa), sa), a_hi = wasm_i16x8_mul(wasm_u16x8_extend_high_u8x16(wa), sb);
+  const v128_t b_lo = wasm_i16x8_mul(wasm_u16x8_extend_low_u8x16(wb), sa), b_hi = wasm_i16x8_mul(wasm_u16x8_extend_high_u8x16(wb), sb);
+  for (int t = 0; t < nt; t++) {
+    const v128_t xa = wasm_i16x8_extend_low_i8x16(wasm_v128_load32_splat(xs[t] + off));
+    const v128_t xb = wasm_i16x8_extend_low_i8x16(wasm_v128_load32_splat(xs[t] + off + 16));
+    const v128_t lo = wasm_i32x4_add(wasm_i32x4_dot_i16x8(a_lo, xa), wasm_i32x4_dot_i16x8(b_lo, xb));
+    const v128_t hi = wasm_i32x4_add(wasm_i32x4_dot_i16x8(a_hi, xa), wasm_i32x4_dot_i16x8(b_hi, xb));
+    sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_add(wasm_i32x4_shuffle(lo, hi, 0, 2, 4, 6), wasm_i32x4_shuffle(lo, hi, 1, 3, 5, 7)));
+  }
+#endif
+}
+
 // Lane class l of one group super-block for nt tokens: sumi[t] = that class of Σ_j sc_j·Σ(q4·q8)
-// per row, exact. qs: the class's 2 chunks of step 0 (32 bytes; the next step 128 bytes on).
+// per row, exact. Per step k the class's 32 bytes give sub-block 2k (low nibbles) and 2k + 1
+// (high nibbles), written out: a shift by a variable count costs V8 four instructions.
 INLINE void q4kr_class(const uint8_t *g, const int8_t *const *xs, int l, int nt, v128_t *sumi) {
   const uint8_t *qs = g + Q4KR_QS + 32 * l;
+  const v128_t m = wasm_i8x16_splat(0x0f);
   for (int t = 0; t < nt; t++) sumi[t] = wasm_i32x4_splat(0);
 #pragma clang loop unroll(disable)
-  for (int j = 0; j < 8; j++) {  // sub-block j: step j / 2, low or high nibbles
-    const int k = j >> 1, shift = 4 * (j & 1), off = 64 * k + 32 * (j & 1) + 4 * l;
-    const v128_t m = wasm_i8x16_splat(0x0f);
-    const v128_t wa = wasm_v128_and(wasm_u16x8_shr(wasm_v128_load(qs + 128 * k), shift), m);
-    const v128_t wb = wasm_v128_and(wasm_u16x8_shr(wasm_v128_load(qs + 128 * k + 16), shift), m);
-    const v128_t sv = wasm_u16x8_load8x8(g + Q4KR_SC + 8 * j);
-#if RELAXED
-    // chunks l and l + 4 by pmaddubsw, summed in i16 (≤ 2·2·15·128), widened once by pmaddwd
-    for (int t = 0; t < nt; t++) {
-      const v128_t p = wasm_i16x8_add(wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xs[t] + off), wa),
-                                      wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xs[t] + off + 16), wb));
-      sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_dot_i16x8(p, sv));
-    }
-#else
-    // SIMD128 (no 8-bit multiply): the scale folded into the weights as i16 (≤ 63·15 = 945), the
-    // activation's 4 bytes widened to i16 and splat; pmaddwd gives rows 0-1 (lo) and 2-3 (hi) in
-    // i32 lane pairs (r, r), added pairwise below.
-    const v128_t sa = wasm_i32x4_shuffle(sv, sv, 0, 0, 1, 1), sb = wasm_i32x4_shuffle(sv, sv, 2, 2, 3, 3);
-    const v128_t a_lo = wasm_i16x8_mul(wasm_u16x8_extend_low_u8x16(wa), sa), a_hi = wasm_i16x8_mul(wasm_u16x8_extend_high_u8x16(wa), sb);
-    const v128_t b_lo = wasm_i16x8_mul(wasm_u16x8_extend_low_u8x16(wb), sa), b_hi = wasm_i16x8_mul(wasm_u16x8_extend_high_u8x16(wb), sb);
-    for (int t = 0; t < nt; t++) {
-      const v128_t xa = wasm_i16x8_extend_low_i8x16(wasm_v128_load32_splat(xs[t] + off));
-      const v128_t xb = wasm_i16x8_extend_low_i8x16(wasm_v128_load32_splat(xs[t] + off + 16));
-      const v128_t lo = wasm_i32x4_add(wasm_i32x4_dot_i16x8(a_lo, xa), wasm_i32x4_dot_i16x8(b_lo, xb));
-      const v128_t hi = wasm_i32x4_add(wasm_i32x4_dot_i16x8(a_hi, xa), wasm_i32x4_dot_i16x8(b_hi, xb));
-      sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_add(wasm_i32x4_shuffle(lo, hi, 0, 2, 4, 6), wasm_i32x4_shuffle(lo, hi, 1, 3, 5, 7)));
-    }
-#endif
+  for (int k = 0; k < 4; k++) {
+    const v128_t ra = wasm_v128_load(qs + 128 * k), rb = wasm_v128_load(qs + 128 * k + 16);
+    q4kr_sub(wasm_v128_and(ra, m), wasm_v128_and(rb, m), g, 2 * k, xs, 64 * k + 4 * l, nt, sumi);
+    q4kr_sub(wasm_v128_and(wasm_u16x8_shr(ra, 4), m), wasm_v128_and(wasm_u16x8_shr(rb, 4), m), g, 2 * k + 1, xs, 64 * k + 32 + 4 * l, nt, sumi);
   }
 }
 

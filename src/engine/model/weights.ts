@@ -18,9 +18,13 @@ const STAGE = 4 * 2 ** 20;
 /** Added to a weight type in matmul calls when the matrix is repacked (kernels/repack.h). */
 export const REPACKED = 0x100;
 /**
- * Off by default, by measurement (1 thread, relaxed build, best of alternating runs): the
- * repacked Q4_K product, bound to dot_q4_K's float order so that results stay identical, gains
- * ~8% on prompt batches (21.6 vs 20.0 GMAC/s) and loses ~30% on generation (10.8 vs 15.8).
+ * Off by default. Measured (11008×2048 Q4_K, 1 thread, best of alternating runs on the shared
+ * machine; npm run bench:kernels): the repacked product, bound to dot_q4_K's float order so that
+ * results stay identical, is +12% on one token in the relaxed build (16.6 vs 14.8 GMAC/s) and
+ * level in SIMD128 (9.9 vs 10.2); on prompt batches +2% relaxed (21.9 vs 21.4), +15% SIMD128.
+ * Against that: 8% more memory for the Q4_K matrices (~100 MiB on the 3B reference model, within
+ * its budget) and the repack itself at ~3.6 GB/s on the loading thread (~0.3 s on that model).
+ * The whole-model bench has not yet been run with it on.
  */
 export const REPACK_DEFAULT = false;
 
