@@ -96,6 +96,18 @@ INLINE bf16_t f32_to_bf16(float f) {
   return (bf16_t)((u + (0x7fffu + ((u >> 16) & 1))) >> 16);
 }
 
+// f16 → f32 of four halves zero-extended to u32 lanes. Exact for every input: the magnitude
+// shifted into float position is 2^-112 times the value (subnormal halves land on float
+// subnormals, which wasm keeps), so one multiply by 2^112 fixes the exponent; inf/NaN (exponent
+// 31) get the float exponent 255 with their payload.
+INLINE v128_t f16x4_to_f32(v128_t h32) {  // h32: halves zero-extended to u32 lanes
+  const v128_t mag = wasm_i32x4_shl(wasm_v128_and(h32, wasm_i32x4_splat(0x7fff)), 13);
+  v128_t f = wasm_f32x4_mul(mag, wasm_f32x4_splat(0x1.0p+112f));
+  const v128_t infnan = wasm_i32x4_ge(mag, wasm_i32x4_splat(0x7c00 << 13));
+  f = wasm_v128_or(f, wasm_v128_and(infnan, wasm_i32x4_splat(0x7f800000)));
+  return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h32, wasm_i32x4_splat(0x8000)), 16));
+}
+
 INLINE float hsum_f32x4(v128_t v) {
   return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) +
          wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3);

@@ -5,6 +5,7 @@
 // exactly one thread with the same arithmetic, so results do not depend on the thread count.
 #include "pool.h"
 #include "quants.h"
+#include "repack.h"
 
 typedef struct {
   int wtype, type, n, rows;
@@ -28,13 +29,16 @@ static void quantize_task(const void *p, int ith, int nth) {
 
 // Bytes of scratch that `ntok` activation rows of `ncols` need for weights of `wtype`: the
 // quantised rows, then (for the types that use them in batches) their act_extras rows.
+// (wtype may carry the REPACKED flag, as in every call below.)
 EXPORT(matmul_scratch_bytes) int matmul_scratch_bytes(int wtype, int ncols, int ntok) {
+  wtype &= ~REPACKED;
   return ntok * (row_bytes(act_type(wtype), ncols) + act_extra_bytes(wtype, ncols));
 }
 
 // Quantises `ntok` float rows of `ncols` into the activation format of `wtype` (into xq, laid out
 // as matmul_scratch_bytes says).
 EXPORT(quantize_activations) void quantize_activations(int wtype, const float *x, int ncols, int ntok, void *xq) {
+  wtype &= ~REPACKED;
   const int type = act_type(wtype), rb = row_bytes(type, ncols);
   const int eb = act_extra_bytes(wtype, ncols);
   quantize_args a = { wtype, type, ncols, ntok, x, xq, rb, (uint8_t *)xq + (size_t)ntok * rb, eb };
@@ -92,6 +96,10 @@ static void matmul_task(const void *p, int ith, int nth) {
 // y[t][r] = W[r] · x[t] for already quantised activations xq (see quantize_activations).
 // W: nrows rows of ncols elements of wtype; y: ntok rows of nrows floats.
 EXPORT(matmul_quantized) void matmul_quantized(int wtype, const void *w, int nrows, int ncols, const void *xq, int ntok, float *y) {
+  if (wtype & REPACKED) {
+    matmul_repacked(wtype & ~REPACKED, w, nrows, ncols, xq, ntok, y);
+    return;
+  }
   const int rb = row_bytes(act_type(wtype), ncols);
   matmul_args a = { wtype, nrows, ncols, ntok, w, row_bytes(wtype, ncols), xq, rb,
                     (const uint8_t *)xq + (size_t)ntok * rb, act_extra_bytes(wtype, ncols), y };

@@ -55,17 +55,8 @@ INLINE v128_t pack_i8(v128_t a, v128_t b, v128_t c, v128_t d) {
   return wasm_i8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(a, b), wasm_i16x8_narrow_i32x4(c, d));
 }
 
-// f16 → f32 of eight halves held in an i16x8, as two f32x4 (low four, high four). Exact for every
-// input: the magnitude shifted into float position is 2^-112 times the value (subnormal halves
-// land on float subnormals, which wasm keeps), so one multiply by 2^112 fixes the exponent;
-// inf/NaN (exponent 31) get the float exponent 255 with their payload.
-INLINE v128_t f16x4_to_f32(v128_t h32) {  // h32: halves zero-extended to u32 lanes
-  const v128_t mag = wasm_i32x4_shl(wasm_v128_and(h32, wasm_i32x4_splat(0x7fff)), 13);
-  v128_t f = wasm_f32x4_mul(mag, wasm_f32x4_splat(0x1.0p+112f));
-  const v128_t infnan = wasm_i32x4_ge(mag, wasm_i32x4_splat(0x7c00 << 13));
-  f = wasm_v128_or(f, wasm_v128_and(infnan, wasm_i32x4_splat(0x7f800000)));
-  return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h32, wasm_i32x4_splat(0x8000)), 16));
-}
+// f16 → f32 of eight halves held in an i16x8, as two f32x4 (low four, high four): f16x4_to_f32
+// (common.h) of each half.
 INLINE v128_t f16x8_lo(v128_t h) { return f16x4_to_f32(wasm_u32x4_extend_low_u16x8(h)); }
 INLINE v128_t f16x8_hi(v128_t h) { return f16x4_to_f32(wasm_u32x4_extend_high_u16x8(h)); }
 // bf16 → f32: the bf16 bits are the top half of the float.

@@ -6,8 +6,9 @@ import { join } from "node:path";
 import { EngineClient, type ClientState } from "./client/engine-client.ts";
 import { StatusBar } from "./commands/status-bar.ts";
 import { ModelController, SELECT_MODEL, SHOW_LOG } from "./commands/model.ts";
-import { SHOW_ACTIONS, TOGGLE_COMPLETION, showActions, toggleCompletion } from "./commands/actions.ts";
+import { OPEN_WALKTHROUGH, SHOW_ACTIONS, TOGGLE_COMPLETION, TRY_COMPLETION, openWalkthrough, showActions, toggleCompletion, tryCompletion } from "./commands/actions.ts";
 import { MODEL_KEYS, SECTION, readSettings } from "./commands/settings.ts";
+import { registerSuggestHint } from "./commands/suggest-hint.ts";
 import { registerChat, type ChatApi } from "./chat/index.ts";
 import { registerInlineCompletion, type CompletionController } from "./completion/index.ts";
 import { registerModelCommands, type ModelsApi } from "./models/commands.ts";
@@ -48,6 +49,8 @@ export function activate(context: vscode.ExtensionContext): HearthApi {
       }
       previous = state.kind;
     }),
+    // "reading file… n %" while a completion's prompt is evaluated (the cold case takes seconds).
+    engine.onDidReadPrompt((r) => r.slot === "completion" && status.update({ reading: r.ended ? undefined : { done: r.done, total: r.total } })),
     engine.onDidFinishGeneration((s) => {
       if (s.generateMs > 0 && s.generatedTokens > 0) status.update({ tokensPerSecond: (s.generatedTokens / s.generateMs) * 1000 });
     }),
@@ -55,6 +58,8 @@ export function activate(context: vscode.ExtensionContext): HearthApi {
     vscode.commands.registerCommand(TOGGLE_COMPLETION, toggleCompletion),
     vscode.commands.registerCommand(SHOW_LOG, () => log.show()),
     vscode.commands.registerCommand(SHOW_ACTIONS, showActions),
+    vscode.commands.registerCommand(OPEN_WALKTHROUGH, openWalkthrough),
+    vscode.commands.registerCommand(TRY_COMPLETION, tryCompletion),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(`${SECTION}.completion.enabled`)) status.update({ completionEnabled: readSettings().completionEnabled });
       if (MODEL_KEYS.some((k) => e.affectsConfiguration(k))) void models.onModelSettingsChanged();
@@ -84,6 +89,8 @@ export function activate(context: vscode.ExtensionContext): HearthApi {
     status: (busy) => status.update({ completing: busy }),
     ensureModel: () => models.ensureLoaded(),
   });
+
+  context.subscriptions.push(registerSuggestHint(context, () => engine.state.kind === "ready" && readSettings().completionEnabled));
 
   const activationMs = performance.now() - started;
   log.info(`Hearth activated in ${activationMs.toFixed(1)} ms (no model loaded; the engine starts on first use)`);

@@ -3,9 +3,11 @@
 // Streaming without flicker: deltas are batched per animation frame and only the last message
 // is re-rendered; inside it, only the top-level blocks whose HTML changed are replaced, so the
 // finished paragraphs and code blocks above stay as they are (and keep a text selection).
+// The view follows the conversation (follow.ts) unless the user scrolled up to read.
 import DOMPurify from "dompurify";
 import "./chat.css";
 import { renderMarkdown } from "./markdown.ts";
+import { Follower } from "./follow.ts";
 import { splitThinking, mayBecomeThinking } from "../../src/chat/thinking.ts";
 import type { ChatEntry, HostMessage, ViewState, WebviewMessage } from "../../src/chat/protocol.ts";
 
@@ -21,10 +23,14 @@ const send = document.getElementById("send") as HTMLButtonElement;
 const stop = document.getElementById("stop") as HTMLButtonElement;
 const newChat = document.getElementById("new-chat") as HTMLButtonElement;
 const thinking = document.getElementById("thinking") as HTMLInputElement;
+const jump = document.getElementById("jump") as HTMLButtonElement;
 
 let state: ViewState = { entries: [], busy: false, thinking: false, firstSent: 0 };
 const pending = new Set<string>();
 let frame = 0;
+const follower = new Follower();
+/** Prompt evaluation of a reply that has no text yet: tokens read so far of all. */
+const reading = new Map<string, { done: number; total: number }>();
 
 function sanitize(html: string): string {
   return DOMPurify.sanitize(html, { FORBID_TAGS: ["style", "img", "form", "input", "iframe"], FORBID_ATTR: ["style"] });
@@ -64,9 +70,19 @@ function renderEntry(el: HTMLElement, e: ChatEntry): void {
   const open = body.querySelector("details.thinking")?.hasAttribute("open") ?? false;
   patch(body, entryHtml(e));
   if (open) body.querySelector("details.thinking")?.setAttribute("open", "");
+  const notice = el.querySelector<HTMLElement>(":scope > .notice")!;
+  notice.textContent = e.notice ?? "";
+  notice.hidden = !e.notice;
   const note = el.querySelector<HTMLElement>(":scope > .note")!;
-  note.textContent = e.note ?? (e.status === "streaming" && !e.text ? "…" : "");
+  note.textContent = e.note ?? (e.status === "streaming" && !e.text ? placeholder(e.id) : "");
   note.hidden = !note.textContent;
+}
+
+/** What a reply shows before its first text: how far the model has read the prompt. */
+function placeholder(id: string): string {
+  const r = reading.get(id);
+  if (!r || r.total <= 0) return "…";
+  return `Reading ${r.done.toLocaleString("en-US")} of ${r.total.toLocaleString("en-US")} tokens…`;
 }
 
 function newEntryElement(e: ChatEntry): HTMLElement {
@@ -75,16 +91,18 @@ function newEntryElement(e: ChatEntry): HTMLElement {
   const who = document.createElement("div");
   who.className = "who";
   who.textContent = e.role === "user" ? "You" : "Hearth";
+  const notice = document.createElement("div");
+  notice.className = "notice";
+  notice.setAttribute("role", "note");
   const body = document.createElement("div");
   body.className = "body";
   const note = document.createElement("div");
   note.className = "note";
-  el.append(who, body, note);
+  el.append(who, notice, body, note);
   return el;
 }
 
 function renderAll(): void {
-  const atBottom = nearBottom();
   log.replaceChildren();
   state.entries.forEach((e, i) => {
     if (i === state.firstSent && i > 0) {
@@ -106,49 +124,82 @@ function renderAll(): void {
   send.hidden = state.busy;
   stop.hidden = !state.busy;
   thinking.checked = state.thinking;
-  if (atBottom) scrollDown();
+  contentChanged();
 }
 
-function nearBottom(): boolean {
-  return document.documentElement.scrollHeight - window.innerHeight - window.scrollY < 80;
+/** After the log's content or size changed: follow it down, or offer to jump. */
+function contentChanged(): void {
+  if (follower.onContent(log)) scrollDown();
+  jump.hidden = !follower.showJump;
 }
 
 function scrollDown(): void {
-  window.scrollTo(0, document.documentElement.scrollHeight);
+  log.scrollTop = log.scrollHeight;
+  follower.scrolledTo(log.scrollTop);
 }
 
 function flush(): void {
   frame = 0;
-  const atBottom = nearBottom();
   for (const id of pending) {
     const e = state.entries.find((x) => x.id === id);
     const el = log.querySelector<HTMLElement>(`section[data-id="${CSS.escape(id)}"]`);
     if (e && el) renderEntry(el, e);
   }
   pending.clear();
-  if (atBottom) scrollDown();
+  contentChanged();
+}
+
+function schedule(id: string): void {
+  pending.add(id);
+  if (!frame) frame = requestAnimationFrame(flush);
+}
+
+/** The last user entry's id: a new one means a new question, which the view follows. */
+function lastQuestion(entries: readonly ChatEntry[]): string | undefined {
+  for (let i = entries.length - 1; i >= 0; i--) if (entries[i].role === "user") return entries[i].id;
+  return undefined;
 }
 
 window.addEventListener("message", (event: MessageEvent<HostMessage>) => {
   const m = event.data;
   if (!m || typeof m !== "object") return;
   if (m.type === "state") {
+    const asked = lastQuestion(m.state.entries);
+    if (asked !== undefined && asked !== lastQuestion(state.entries)) follower.follow();
     state = m.state;
+    for (const id of reading.keys()) if (!state.entries.some((e) => e.id === id && e.status === "streaming")) reading.delete(id);
     pending.clear();
     renderAll();
   } else if (m.type === "delta") {
     const e = state.entries.find((x) => x.id === m.id);
     if (!e) return;
     e.text += m.text;
-    pending.add(e.id);
-    if (!frame) frame = requestAnimationFrame(flush);
+    reading.delete(e.id);
+    schedule(e.id);
+  } else if (m.type === "progress") {
+    if (!state.entries.some((x) => x.id === m.id)) return;
+    reading.set(m.id, { done: m.done, total: m.total });
+    schedule(m.id);
   }
+});
+
+log.addEventListener("scroll", () => {
+  follower.onScroll(log);
+  jump.hidden = !follower.showJump;
+});
+// The composer growing (a resized text box) or the view resizing keeps a followed chat at the bottom.
+new ResizeObserver(contentChanged).observe(log);
+jump.addEventListener("click", () => {
+  follower.follow();
+  scrollDown();
+  jump.hidden = true;
 });
 
 function submit(): void {
   const text = input.value;
   if (!text.trim() || state.busy) return;
   vscode.postMessage({ type: "send", text });
+  follower.follow();
   input.value = "";
 }
 

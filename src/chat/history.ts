@@ -43,6 +43,7 @@ export function loadHistory(store: MementoLike): StoredHistory {
     // A reply that was streaming when the window closed did not finish.
     status: e.role === "assistant" ? (e.status === "streaming" ? "stopped" : e.status) : undefined,
     note: typeof e.note === "string" ? e.note : undefined,
+    notice: typeof e.notice === "string" ? e.notice : undefined,
   })) as ChatEntry[];
   const firstSent = typeof raw.firstSent === "number" && raw.firstSent >= 0 ? Math.min(raw.firstSent, entries.length) : 0;
   return { version: 1, entries, firstSent };

@@ -45,7 +45,10 @@ export function chatPage(r: PageResources): string {
 <title>Hearth Chat</title>
 </head>
 <body>
-<main id="log" aria-live="polite"></main>
+<div id="log-area">
+  <main id="log" aria-live="polite"></main>
+  <button id="jump" class="secondary" title="Scroll to the newest message" hidden><span class="codicon codicon-arrow-down"></span> Jump to latest</button>
+</div>
 <footer id="composer">
   <textarea id="input" rows="3" placeholder="Ask about your code… (Enter to send, Shift+Enter for a new line)" aria-label="Message"></textarea>
   <div id="controls">

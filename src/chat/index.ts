@@ -37,12 +37,13 @@ export function readChatSettings(): ChatSettings {
 
 export function registerChat(context: vscode.ExtensionContext, deps: ChatDeps): ChatApi {
   // The conversation goes to the worker as is; it is rendered there with the model's template.
-  const generate: ChatGenerate = (params, cancel) => deps.client.generate(params, { cancel });
+  const generate: ChatGenerate = (params, cancel, onPromptProgress) => deps.client.generate(params, { cancel, onPromptProgress });
   const session = new ChatSession({
     generate,
     store: context.workspaceState,
     settings: readChatSettings,
     ensureModel: async () => deps.client.state.kind === "ready" || (await deps.ensureModel()) !== undefined,
+    modelInfo: () => (deps.client.state.kind === "ready" ? deps.client.state.info : undefined),
     log: deps.log,
   });
   const provider = new ChatViewProvider(context.extensionUri, session, deps.log);
@@ -100,14 +101,23 @@ function explainTarget(): ExplainTarget | undefined {
   return line === undefined ? undefined : { code: line, languageId: doc.languageId, path, startLine: sel.active.line + 1, endLine: sel.active.line + 1, wholeLine: true };
 }
 
-/** A stand-in generation streaming `text` in small pieces (the developer replay). */
+/**
+ * A stand-in generation streaming `text` in small pieces (the developer replay). Before the
+ * text it reports a prompt evaluation of about a token per 4 characters over two seconds, as a
+ * long prompt would (the tiny test model reads any prompt too fast to see it).
+ */
 function replay(text: string): ChatGenerate {
-  return (_params, cancel) => {
+  return (_params, cancel, onPromptProgress) => {
     let settle: (s: GenerateStats) => void = () => {};
     const stats = new Promise<GenerateStats>((r) => (settle = r));
+    const reading = Math.ceil(text.length / 4);
     const iterable = (async function* () {
       let n = 0;
       try {
+        for (let step = 0; step < 20 && !cancel.cancelled; step++) {
+          onPromptProgress?.(Math.floor((reading * step) / 20), reading);
+          await new Promise((r) => setTimeout(r, 100));
+        }
         for (const piece of text.match(/[\s\S]{1,7}/g) ?? []) {
           if (cancel.cancelled) break;
           n++;

@@ -13,6 +13,8 @@ export interface ChatEntry {
   status?: "streaming" | "done" | "stopped" | "error";
   /** A line shown under the entry: why it stopped, what was left out, the error. */
   note?: string;
+  /** Shown above a reply: something about the model the user should know once (no chat template). */
+  notice?: string;
 }
 
 export interface ViewState {
@@ -26,7 +28,9 @@ export interface ViewState {
 /** Extension → webview. */
 export type HostMessage =
   | { type: "state"; state: ViewState }
-  | { type: "delta"; id: string; text: string };
+  | { type: "delta"; id: string; text: string }
+  /** The reply `id`'s prompt is being evaluated: `done` of `total` tokens so far. */
+  | { type: "progress"; id: string; done: number; total: number };
 
 /** Webview → extension. */
 export type WebviewMessage =

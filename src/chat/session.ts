@@ -16,8 +16,22 @@ export interface ChatRequestParams {
   sampling: SamplingOptions;
 }
 
-/** EngineClient.generate, as the chat uses it. */
-export type ChatGenerate = (params: ChatRequestParams, cancel: CancelFlag) => AsyncIterable<string> & { stats: Promise<GenerateStats> };
+/**
+ * EngineClient.generate, as the chat uses it. `onPromptProgress` hears how far the prompt's
+ * evaluation is (tokens done of all to evaluate) before the first text.
+ */
+export type ChatGenerate = (
+  params: ChatRequestParams,
+  cancel: CancelFlag,
+  onPromptProgress?: (done: number, total: number) => void,
+) => AsyncIterable<string> & { stats: Promise<GenerateStats> };
+
+/** What the chat needs to know of the loaded model. */
+export interface ChatModelInfo {
+  path: string;
+  /** undefined: the GGUF has no chat template (the ChatML fallback is used). */
+  chatTemplate: string | undefined;
+}
 
 export interface ChatSettings {
   systemPrompt: string;
@@ -32,11 +46,23 @@ export interface ChatSessionDeps {
   settings: () => ChatSettings;
   /** Loads the configured model if needed (with progress); false when there is none. */
   ensureModel: () => Promise<boolean>;
+  /** The loaded model (undefined when none). */
+  modelInfo?: () => ChatModelInfo | undefined;
   log?: { info(m: string): void; warn(m: string): void };
 }
 
 const THINKING_KEY = "hearth.chat.thinking";
 export const NO_MODEL_NOTE = "No model is loaded: choose a GGUF file with “Hearth: Select Model File”, then send again.";
+
+/** Said once per model, in the chat and the log, when the model has no chat template. */
+export function noChatTemplateNotice(model: ChatModelInfo): string {
+  return `${modelName(model)} is not a chat model: its file has no chat template, so Hearth writes the conversation in ChatML (its fallback). Replies may not follow the conversation; a chat model (“Hearth: Download Model…”) answers better.`;
+}
+
+/** The file's name: general.name is often just the architecture ("llama"). */
+function modelName(m: ChatModelInfo): string {
+  return m.path.split(/[\\/]/).pop() ?? m.path;
+}
 
 let counter = 0;
 function newId(): string {
@@ -48,6 +74,8 @@ export class ChatSession {
   private stored: { history: StoredHistory; thinking: boolean } | undefined;
   private running: { cancel: CancelFlag; done: Promise<void> } | undefined;
   private readonly listeners = new Set<(m: HostMessage) => void>();
+  /** Models (by path) whose missing chat template was already pointed out. */
+  private readonly noticed = new Set<string>();
 
   constructor(private readonly deps: ChatSessionDeps) {}
 
@@ -140,6 +168,7 @@ export class ChatSession {
         reply.note = "Stopped.";
         return;
       }
+      if (!skipModel) this.noticeModel(reply);
       const s = this.deps.settings();
       const done = this.history.entries.slice(0, -1); // everything but the empty reply
       const { messages, turnStarts } = conversationMessages(s.systemPrompt, done, this.history.firstSent);
@@ -151,6 +180,7 @@ export class ChatSession {
           sampling: s.temperature > 0 ? { temperature: s.temperature, topK: 40, topP: 0.95, minP: 0.05, seed: (Date.now() >>> 0) || 1 } : {},
         },
         cancel,
+        (done, total) => this.post({ type: "progress", id: reply.id, done, total }),
       );
       for await (const delta of gen) {
         if (!delta) continue;
@@ -182,6 +212,16 @@ export class ChatSession {
         this.deps.log?.warn(`chat failed: ${e.name}: ${e.message}`);
       }
     }
+  }
+
+  /** Once per model: a model without a chat template gets a notice on its first reply, and a log line. */
+  private noticeModel(reply: ChatEntry): void {
+    const model = this.deps.modelInfo?.();
+    if (!model || model.chatTemplate !== undefined || this.noticed.has(model.path)) return;
+    this.noticed.add(model.path);
+    reply.notice = noChatTemplateNotice(model);
+    this.deps.log?.info(`chat: ${modelName(model)} has no chat template (tokenizer.chat_template): the conversation is written in ChatML, the fallback`);
+    this.postState();
   }
 
   /** Stops the running generation (in the worker too) and waits until it has ended. */

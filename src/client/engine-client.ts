@@ -63,6 +63,21 @@ export interface RequestOptions {
   cancel?: CancelFlag;
 }
 
+export interface GenerateOptions extends RequestOptions {
+  /** How far the worker has evaluated the prompt: `done` of the `total` tokens it needs to. */
+  onPromptProgress?: (done: number, total: number) => void;
+}
+
+/** A generation's prompt evaluation, as onDidReadPrompt reports it. */
+export interface PromptReading {
+  slot: GenerateParams["slot"];
+  /** Tokens evaluated so far of the `total` that need it (reused ones not counted). */
+  done: number;
+  total: number;
+  /** The text has started, or the generation ended (or was cancelled). */
+  ended: boolean;
+}
+
 export interface LoadOptions extends RequestOptions {
   onProgress?: (fraction: number) => void;
 }
@@ -97,6 +112,7 @@ export class EngineClient {
   private current: ClientState = { kind: "none" };
   private readonly stateListeners = new Set<Listener<ClientState>>();
   private readonly statsListeners = new Set<Listener<GenerateStats>>();
+  private readonly readingListeners = new Set<Listener<PromptReading>>();
   private disposed = false;
   /** Counts worker starts, for logs and tests. */
   workerStarts = 0;
@@ -110,6 +126,15 @@ export class EngineClient {
   onDidChangeState(listener: Listener<ClientState>): { dispose(): void } {
     this.stateListeners.add(listener);
     return { dispose: () => this.stateListeners.delete(listener) };
+  }
+
+  /**
+   * Fires while any generation's prompt is evaluated (each batch), and with `ended` once its
+   * text starts or it ends: for the status bar's "reading file… n %".
+   */
+  onDidReadPrompt(listener: Listener<PromptReading>): { dispose(): void } {
+    this.readingListeners.add(listener);
+    return { dispose: () => this.readingListeners.delete(listener) };
   }
 
   /** Fires after every generation that ended normally (for tokens/s in the status bar). */
@@ -184,13 +209,31 @@ export class EngineClient {
    * once. Cancelling (or leaving the loop early) ends the iteration at once and the worker stops
    * between two layers; an error (worker death, bad request) is thrown from the loop.
    */
-  generate(params: GenerateParams, { cancel = new CancelFlag() }: RequestOptions = {}): Generation {
+  generate(params: GenerateParams, { cancel = new CancelFlag(), onPromptProgress }: GenerateOptions = {}): Generation {
     const stream = new DeltaStream(() => cancel.cancel());
-    const sub = cancel.onCancel(() => stream.end()); // a cancelled request stops yielding at once
+    let reading: PromptReading | undefined;
+    const read = (r: PromptReading) => {
+      reading = r;
+      for (const l of this.readingListeners) l(r);
+    };
+    const readingEnded = () => reading && !reading.ended && read({ ...reading, ended: true });
+    // A cancelled request stops yielding (and reading, as far as anyone can see) at once.
+    const sub = cancel.onCancel(() => {
+      stream.end();
+      readingEnded();
+    });
     const stats = (async (): Promise<GenerateStats> => {
       try {
         await this.ensureModel();
-        const onEvent = (ev: Event) => ev.kind === "delta" && stream.push(ev.text);
+        const onEvent = (ev: Event) => {
+          if (ev.kind === "delta") {
+            readingEnded();
+            stream.push(ev.text);
+          } else if (ev.kind === "prompt-progress" && !cancel.cancelled) {
+            onPromptProgress?.(ev.done, ev.total);
+            read({ slot: params.slot, done: ev.done, total: ev.total, ended: false });
+          }
+        };
         return await this.request("generate", { ...params, cancelFlag: cancel.buffer }, { cancel, onEvent });
       } catch (err) {
         // Cancelled before the request reached the worker: the same quiet end as after.
@@ -198,6 +241,7 @@ export class EngineClient {
         throw err;
       } finally {
         sub.dispose();
+        readingEnded();
       }
     })();
     stats.then(
@@ -243,6 +287,7 @@ export class EngineClient {
     this.failAll(new WorkerDiedError("the engine was shut down"));
     this.stateListeners.clear();
     this.statsListeners.clear();
+    this.readingListeners.clear();
     await w?.terminate();
   }
 

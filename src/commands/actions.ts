@@ -1,11 +1,16 @@
-// Small commands: toggle inline completion, show the log, and the quick pick of actions that the
-// status bar item opens.
+// Small commands: toggle inline completion, show the log, the quick pick of actions that the
+// status bar item opens (its items: action-items.ts), the walkthrough and a scratch file to try
+// ghost text in.
 import * as vscode from "vscode";
-import { SECTION, readSettings } from "./settings.ts";
-import { SELECT_MODEL, SHOW_LOG } from "./model.ts";
+import { SECTION, activeModelSetting, readSettings } from "./settings.ts";
+import { actionItems } from "./action-items.ts";
 
 export const TOGGLE_COMPLETION = "hearth.toggleInlineCompletion";
 export const SHOW_ACTIONS = "hearth.showActions";
+export const OPEN_WALKTHROUGH = "hearth.openWalkthrough";
+export const TRY_COMPLETION = "hearth.tryCompletion";
+/** contributes.walkthroughs[0], as `<publisher>.<name>#<id>`. */
+export const WALKTHROUGH_ID = "hearth-dev.hearth#firstRun";
 
 /** Flips `hearth.completion.enabled` (user settings) and returns the new value. */
 export async function toggleCompletion(): Promise<boolean> {
@@ -16,13 +21,25 @@ export async function toggleCompletion(): Promise<boolean> {
 }
 
 export async function showActions(): Promise<void> {
-  const enabled = readSettings().completionEnabled;
-  const items: (vscode.QuickPickItem & { command: string })[] = [
-    { label: enabled ? "$(circle-slash) Disable Inline Completion" : "$(check) Enable Inline Completion", command: TOGGLE_COMPLETION },
-    { label: "$(file) Select Model File…", command: SELECT_MODEL },
-    { label: "$(cloud-download) Download Model…", command: "hearth.downloadModel" },
-    { label: "$(output) Show Log", command: SHOW_LOG },
-  ];
+  const settings = readSettings();
+  const items: (vscode.QuickPickItem & { command?: string })[] = actionItems({
+    modelConfigured: activeModelSetting(settings) !== "",
+    completionEnabled: settings.completionEnabled,
+  }).map((i) => (i.command ? i : { label: "", kind: vscode.QuickPickItemKind.Separator }));
   const picked = await vscode.window.showQuickPick(items, { title: "Hearth", placeHolder: "Choose an action" });
-  if (picked) await vscode.commands.executeCommand(picked.command);
+  if (picked?.command) await vscode.commands.executeCommand(picked.command);
+}
+
+export function openWalkthrough(): Thenable<unknown> {
+  return vscode.commands.executeCommand("workbench.action.openWalkthrough", WALKTHROUGH_ID, false);
+}
+
+/** An untitled TypeScript file with a start to complete: where the walkthrough's ghost-text step sends the user. */
+export async function tryCompletion(): Promise<void> {
+  const content = "// Type below: Hearth's suggestion appears as grey text. Tab accepts it.\nfunction fibonacci(n: number): number {\n  ";
+  const doc = await vscode.workspace.openTextDocument({ language: "typescript", content });
+  const editor = await vscode.window.showTextDocument(doc);
+  const end = doc.positionAt(content.length);
+  editor.selection = new vscode.Selection(end, end);
+  await vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
 }

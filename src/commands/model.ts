@@ -7,6 +7,7 @@ import { isAbort, type EngineClient, type ModelRequest } from "../client/engine-
 import { flagOf } from "../client/cancellation.ts";
 import type { ModelInfo } from "../worker/protocol.ts";
 import { SECTION, activeModelSetting, readSettings } from "./settings.ts";
+import { plainModelProblem } from "../models/errors.ts";
 
 export const SELECT_MODEL = "hearth.selectModelFile";
 export const SHOW_LOG = "hearth.showLog";
@@ -23,6 +24,8 @@ export class ModelController {
   private inflight: { key: string; promise: Promise<ModelInfo | undefined> } | undefined;
   /** Set once src/models is wired (activate); without it a setting's value is a path. */
   resolver: ModelResolver | undefined;
+  /** An error notification of notifyError is open. */
+  private errorShown = false;
 
   constructor(
     private readonly client: EngineClient,
@@ -55,7 +58,7 @@ export class ModelController {
     const problem = await checkModelFile(path);
     if (problem) {
       this.log.error(`rejected model file: ${problem}`);
-      void vscode.window.showErrorMessage(`Hearth: not a usable model file. ${problem}`, "Choose Another File").then((choice) => {
+      void vscode.window.showErrorMessage(`Hearth: ${plainModelProblem(problem)} (${problem})`, "Choose Another File").then((choice) => {
         if (choice) void vscode.commands.executeCommand(SELECT_MODEL);
       });
       return false;
@@ -119,15 +122,23 @@ export class ModelController {
         this.log.info(`loading ${req.path} cancelled`);
         return undefined;
       }
-      this.notifyError(`loading ${req.path} failed: ${(err as Error).message}`, `Hearth could not load ${name}: ${(err as Error).message}`);
+      const detail = (err as Error).message;
+      this.notifyError(`loading ${req.path} failed: ${detail}`, `Hearth could not load ${name}. ${plainModelProblem(detail)} (${detail})`);
       return undefined;
     }
   }
 
-  /** Log line plus a notification offering the next steps. */
+  /**
+   * Log line plus a notification offering the next steps. At most one is open at a time: errors
+   * while it is (a retry failing again, a second feature asking) go to the log only, instead of
+   * stacking over the load's progress.
+   */
   notifyError(logLine: string, message: string): void {
     this.log.error(logLine);
+    if (this.errorShown) return;
+    this.errorShown = true;
     void vscode.window.showErrorMessage(message, "Select Model File", "Show Log").then((choice) => {
+      this.errorShown = false;
       if (choice === "Select Model File") void vscode.commands.executeCommand(SELECT_MODEL);
       else if (choice === "Show Log") void vscode.commands.executeCommand(SHOW_LOG);
     });

@@ -2,7 +2,7 @@
 // generation and whether inline completion is on. Clicking it opens the actions quick pick.
 // The text comes from status-text.ts (plain data, unit-tested without vscode).
 import * as vscode from "vscode";
-import { statusText, type StatusView } from "./status-text.ts";
+import { nextStatusView, statusText, type StatusView } from "./status-text.ts";
 
 export class StatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem("hearth.status", vscode.StatusBarAlignment.Right, 100);
@@ -17,7 +17,7 @@ export class StatusBar implements vscode.Disposable {
   }
 
   update(change: Partial<StatusView>): void {
-    this.view = { ...this.view, ...change };
+    this.view = nextStatusView(this.view, change);
     this.render();
   }
 

@@ -8,16 +8,28 @@ export interface StatusView {
   completionEnabled: boolean;
   /** An inline completion is being computed. */
   completing?: boolean;
+  /** A completion's prompt is being evaluated: tokens done of those it needs. */
+  reading?: { done: number; total: number };
 }
+
+/** Prompts shorter than this are read in a blink: no "reading file…" for them (it would flicker). */
+export const MIN_READING_SHOWN = 32;
 
 export function statusText(v: StatusView): { text: string; tooltip: string; error: boolean } {
   const off = v.completionEnabled ? "" : " (completion off)";
   switch (v.state.kind) {
     case "none":
-      return { text: `$(circle-slash) Hearth: no model${off}`, tooltip: "Hearth: no model loaded. Click to choose a GGUF model file.", error: false };
+      return { text: `$(circle-slash) Hearth: no model${off}`, tooltip: "Hearth: no model loaded. Click to download a model or use a GGUF file on disk.", error: false };
     case "loading":
       return { text: `$(sync~spin) Hearth: loading ${Math.floor(v.state.fraction * 100)}%`, tooltip: `Hearth: loading ${v.state.path}`, error: false };
     case "ready": {
+      const r = v.reading;
+      if (r && r.total >= MIN_READING_SHOWN && r.done < r.total) {
+        const percent = Math.floor((r.done / r.total) * 100);
+        const n = (x: number) => x.toLocaleString("en-US");
+        const tooltip = `Hearth: reading the file for a suggestion: ${n(r.done)} of ${n(r.total)} tokens. The first suggestion in a file reads it whole; the next ones reuse what was read.`;
+        return { text: `$(loading~spin) Hearth: reading file… ${percent}%${off}`, tooltip, error: false };
+      }
       const tps = v.tokensPerSecond !== undefined ? ` · ${v.tokensPerSecond.toFixed(1)} tok/s` : "";
       const i = v.state.info;
       const icon = v.completing ? "$(loading~spin)" : "$(check)";
@@ -27,4 +39,11 @@ export function statusText(v: StatusView): { text: string; tooltip: string; erro
     case "error":
       return { text: `$(error) Hearth: error${off}`, tooltip: `Hearth: ${v.state.message}. Click for actions.`, error: true };
   }
+}
+
+/** The view after a change: tokens/s belong to the model that produced them, so a load or "no model" forgets them. */
+export function nextStatusView(v: StatusView, change: Partial<StatusView>): StatusView {
+  const next = { ...v, ...change };
+  if (change.state && (change.state.kind === "loading" || change.state.kind === "none") && change.tokensPerSecond === undefined) next.tokensPerSecond = undefined;
+  return next;
 }

@@ -36,7 +36,16 @@ export interface GenerateRequest {
   truncate?: "error" | "left";
   /** Polled inside a forward pass, between layers, and between tokens. */
   cancel?: CancelFlag;
+  /** Hears how far the prompt's evaluation is (see PromptProgress). */
+  onPromptProgress?: PromptProgress;
 }
+
+/**
+ * How far a prompt's evaluation is: `done` of the `total` tokens that need evaluating (the
+ * reused and restored ones are not counted). Called once before the first batch (done 0) and
+ * after every batch, so a long prompt can show "reading n of m tokens".
+ */
+export type PromptProgress = (done: number, total: number) => void;
 
 export interface GenerateStats {
   promptTokens: number;
@@ -87,12 +96,17 @@ export class Session {
    * cache), and returns the logits after the last token (a copy). Yields to the event loop
    * between batches so other requests' messages are read.
    */
-  async evaluate(at: SlotRef, tokens: readonly number[], cancel?: Cancellation): Promise<{ logits: Float32Array; reused: number; restored: number; evaluated: number }> {
+  async evaluate(
+    at: SlotRef,
+    tokens: readonly number[],
+    cancel?: Cancellation,
+    onProgress?: PromptProgress,
+  ): Promise<{ logits: Float32Array; reused: number; restored: number; evaluated: number }> {
     if (tokens.length === 0) throw new Error("nothing to evaluate: the prompt has no tokens");
     const slot = this.slotOf(at, tokens);
     // Keep at least the last token to evaluate: its logits are what we need.
     const { reused, restored } = await this.reuse(slot, tokens, tokens.length - 1);
-    const logits = await this.run(slot, tokens, reused + restored, true, cancel);
+    const logits = await this.run(slot, tokens, reused + restored, true, cancel, Infinity, onProgress);
     return { logits: Float32Array.from(logits!), reused, restored, evaluated: tokens.length - reused - restored };
   }
 
@@ -139,10 +153,19 @@ export class Session {
   }
 
   /** Evaluates tokens[from..] into the slot in batches; the logits of the last one if asked. */
-  private async run(slot: KvSlot, tokens: readonly number[], from: number, wantLogits: boolean, cancel: Cancellation | undefined, batchSize = Infinity): Promise<Float32Array | undefined> {
+  private async run(
+    slot: KvSlot,
+    tokens: readonly number[],
+    from: number,
+    wantLogits: boolean,
+    cancel: Cancellation | undefined,
+    batchSize = Infinity,
+    onProgress?: PromptProgress,
+  ): Promise<Float32Array | undefined> {
     const t = this.model.transformer;
     const size = Math.min(batchSize, t.maxBatch);
     let logits: Float32Array | undefined;
+    onProgress?.(0, tokens.length - from);
     for (let pos = from; pos < tokens.length; pos += size) {
       const batch = tokens.slice(pos, Math.min(pos + size, tokens.length));
       // forward() polls `cancel` before every layer (the first included) and throws an
@@ -150,6 +173,7 @@ export class Session {
       // its cache holds.
       logits = t.forward(slot, batch, pos, wantLogits && pos + batch.length === tokens.length, cancel);
       slot.append(batch);
+      onProgress?.(pos + batch.length - from, tokens.length - from);
       await yieldToEventLoop();
     }
     return logits;
@@ -177,7 +201,7 @@ export class Session {
     };
     let first: Awaited<ReturnType<Session["evaluate"]>>;
     try {
-      first = await this.evaluate(req, prompt, req.cancel);
+      first = await this.evaluate(req, prompt, req.cancel, req.onPromptProgress);
     } catch (err) {
       if (isAbort(err)) {
         stats.stopReason = "cancelled";

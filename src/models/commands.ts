@@ -12,14 +12,17 @@ import { existsSync } from "node:fs";
 import { readGguf } from "../engine/gguf/reader.ts";
 import { CATALOGUE, DEFAULT_HUB_URL, checkHubFile, findCatalogueEntry, modelPath, resolveUrl, type CatalogueEntry, type ModelRole } from "./catalogue.ts";
 import { discardPartial, downloadFile, partialBytes, type DownloadProgress } from "./downloader.ts";
-import { DownloadError } from "./errors.ts";
+import { DownloadError, downloadFailureText } from "./errors.ts";
 import { checkModelFits, estimateModelMemory } from "./memory.ts";
 import { resolveModelSetting, type ResolvedModel } from "./resolve.ts";
 
 export const DOWNLOAD_MODEL = "hearth.downloadModel";
 const SELECT_MODEL_FILE = "hearth.selectModelFile";
 const SHOW_LOG = "hearth.showLog";
+const OPEN_WALKTHROUGH = "hearth.openWalkthrough";
 const FIRST_RUN_DISMISSED = "hearth.models.firstRunDismissed";
+export const FIRST_RUN_MESSAGE = "Hearth runs a language model in the editor and needs one to start.";
+export const FIRST_RUN_CHOICES = ["Get Started", "Use a File on Disk…"] as const;
 
 export interface ModelCommandDeps {
   log: vscode.LogOutputChannel;
@@ -42,6 +45,8 @@ export interface DownloadOutcome {
   path?: string;
   role?: ModelRole;
   message?: string;
+  /** What the failure notification said (plain words first, then the details). */
+  shown?: string;
   /** Bytes the download resumed from (0: from the start). */
   resumedFrom?: number;
   /** Progress reports made to the notification (tests check there were some). */
@@ -117,6 +122,8 @@ export function registerModelCommands(context: vscode.ExtensionContext, deps: Mo
           const abort = new AbortController();
           const sub = token.onCancellationRequested(() => abort.abort());
           let shown = 0; // percent already reported (withProgress adds increments)
+          // Said at once: the first byte can take seconds (name lookup, TLS, the hub's redirect).
+          progress.report({ message: `connecting to ${new URL(url).host}…` });
           try {
             return await downloadFile({
               url,
@@ -168,29 +175,27 @@ export function registerModelCommands(context: vscode.ExtensionContext, deps: Mo
       return { status: "cancelled", message };
     }
     deps.log.error(`downloading ${target.label} failed: ${message}`);
-    const retry = err instanceof DownloadError && err.kind !== "policy" ? ["Retry"] : [];
-    void vscode.window.showErrorMessage(`Hearth: downloading ${target.label} failed: ${message}`, ...retry, "Show Log").then((c) => {
+    const url = resolveUrl(target, hubUrl());
+    const { message: shown, actions } = downloadFailureText(target.label, url, err);
+    void vscode.window.showErrorMessage(shown, ...actions).then((c) => {
       if (c === "Retry") void vscode.commands.executeCommand(DOWNLOAD_MODEL, target.catalogueId ?? { ...target });
+      else if (c === "Use a File on Disk…") void vscode.commands.executeCommand(SELECT_MODEL_FILE);
+      else if (c === "Copy Link") void vscode.env.clipboard.writeText(url).then(() => vscode.window.setStatusBarMessage("Hearth: download link copied", 3000));
       else if (c === "Show Log") void vscode.commands.executeCommand(SHOW_LOG);
     });
-    return { status: "failed", message };
+    return { status: "failed", message, shown };
   };
 
+  // Two short choices that fit a notification: the walkthrough (a model per role, ghost text,
+  // chat; it stays in the Welcome page) or a file the user already has. Asked at each start
+  // until a model is set or one of them is chosen: a notification can vanish unread.
   const promptFirstRun = async (): Promise<void> => {
     const configured = (["completion", "chat"] as const).some((r) => deps.currentModelSetting?.(r));
     if (configured || context.globalState.get<boolean>(FIRST_RUN_DISMISSED)) return;
-    const rec = CATALOGUE[0];
-    const choice = await vscode.window.showInformationMessage(
-      `Hearth runs a language model inside the editor and needs one to start. Download ${rec.label} (${humanBytes(rec.approxBytes)}, for chat and completion)?`,
-      `Download ${rec.label}`,
-      "Choose a Model…",
-      "Use a File on Disk…",
-      "Don't Ask Again",
-    );
-    if (choice === `Download ${rec.label}`) await download(rec.id);
-    else if (choice === "Choose a Model…") await download();
-    else if (choice === "Use a File on Disk…") await vscode.commands.executeCommand(SELECT_MODEL_FILE);
-    else if (choice === "Don't Ask Again") await context.globalState.update(FIRST_RUN_DISMISSED, true);
+    const choice = await vscode.window.showInformationMessage(FIRST_RUN_MESSAGE, ...FIRST_RUN_CHOICES);
+    if (choice) await context.globalState.update(FIRST_RUN_DISMISSED, true);
+    if (choice === FIRST_RUN_CHOICES[0]) await vscode.commands.executeCommand(OPEN_WALKTHROUGH);
+    else if (choice === FIRST_RUN_CHOICES[1]) await vscode.commands.executeCommand(SELECT_MODEL_FILE);
   };
 
   context.subscriptions.push(vscode.commands.registerCommand(DOWNLOAD_MODEL, (arg?: DownloadArg) => download(arg)));

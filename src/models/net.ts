@@ -211,5 +211,8 @@ function asNetworkError(err: unknown, url: URL, signal?: AbortSignal): Error {
   if (signal?.aborted || isAbortError(err)) return err instanceof Error ? err : new Error(String(err));
   if (err instanceof DownloadError) return err;
   const e = err as NodeJS.ErrnoException;
-  return new DownloadError("network", `cannot reach ${url.host}: ${e.code ?? e.message}`);
+  if (e.code === "ENOTFOUND" || e.code === "EAI_AGAIN") {
+    return new DownloadError("offline", `cannot reach ${url.host}: its name could not be looked up (${e.code}): no internet connection, or the host is blocked`, undefined, e.code);
+  }
+  return new DownloadError("network", `cannot reach ${url.host}: ${e.code ?? e.message}`, undefined, e.code);
 }

@@ -1,6 +1,6 @@
 // The messages between the extension host (src/client) and the engine worker (src/worker/main).
 // Every request carries an id chosen by the client; the worker answers it with zero or more
-// events (progress, delta) and exactly one `done` or `error`. A request that can be cancelled
+// events (progress, delta, prompt-progress) and exactly one `done` or `error`. A request that can be cancelled
 // (load, generate) carries its CancelFlag's buffer; the cancelled request ends with `done` (a
 // generation's stats say stopReason "cancelled") or with an AbortError (a load).
 // Only types live here, plus tiny helpers and the import-free CancelFlag, so the client can
@@ -83,6 +83,8 @@ export type Request = { [M in Method]: { kind: "request"; id: number; method: M;
 export type Event =
   | { kind: "progress"; id: number; fraction: number }
   | { kind: "delta"; id: number; text: string; tokens: number }
+  /** A generation's prompt evaluation: `done` of the `total` tokens that need evaluating. */
+  | { kind: "prompt-progress"; id: number; done: number; total: number }
   | { kind: "done"; id: number; result: unknown }
   | { kind: "error"; id: number; error: WireError };
 

@@ -36,6 +36,8 @@ export interface WarmSink {
 /** Where a job's output goes. */
 export interface JobSink {
   delta(text: string, tokens: number): void;
+  /** How far the prompt's evaluation is (Session's PromptProgress). */
+  promptProgress?(done: number, total: number): void;
   done(stats: GenerateStats): void;
   error(err: unknown): void;
 }
@@ -159,7 +161,12 @@ export class Scheduler {
     try {
       if (!job.gen) {
         if (cancel.cancelled) return this.finish(job, cancelledStats());
-        job.gen = this.engine.generate({ ...job.params, cancel });
+        const { sink } = job;
+        // Nobody wants the progress of a cancelled request (like its text, below).
+        const onPromptProgress = (done: number, total: number): void => {
+          if (!cancel.cancelled) sink.promptProgress?.(done, total);
+        };
+        job.gen = this.engine.generate({ ...job.params, cancel, onPromptProgress });
       }
       const r = await job.gen.next();
       if (r.done) return this.finish(job, r.value);

@@ -57,6 +57,7 @@ export class EngineService {
             this.need();
             this.scheduler!.submit(msg.params, {
               delta: (text, tokens) => this.post({ kind: "delta", id, text, tokens }),
+              promptProgress: (done, total) => this.post({ kind: "prompt-progress", id, done, total }),
               done: (stats) => this.post({ kind: "done", id, result: stats }),
               error: (err) => this.post({ kind: "error", id, error: toWireError(err) }),
             });

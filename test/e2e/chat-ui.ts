@@ -11,7 +11,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Frame, Page } from "playwright-core";
 import { makeWorkspace, type E2eConfig } from "./workspace.ts";
-import { ARTIFACTS, killAllServers, launchBrowser, runCommand, startServer, uiStep, type UiResult } from "./server.ts";
+import { ARTIFACTS, killAllServers, launchBrowser, openFile, runCommand, startServer, uiStep, type UiResult } from "./server.ts";
+import { chatViewSteps, writeChatViewFiles } from "./chat-view-ui.ts";
 
 const ROOT = join(__dirname, "..", "..");
 export const SCREENSHOT = "/tmp/hearth-chat.png";
@@ -51,16 +52,6 @@ async function chatFrame(page: Page): Promise<Frame> {
   return frame!;
 }
 
-async function openFile(page: Page, name: string): Promise<void> {
-  await page.keyboard.press("Control+P");
-  const input = page.locator(".quick-input-widget .quick-input-box input");
-  await input.waitFor({ state: "visible", timeout: 10_000 });
-  await input.fill(name);
-  await page.locator(".quick-input-widget .monaco-list-row", { hasText: name }).first().waitFor({ timeout: 10_000 });
-  await page.keyboard.press("Enter");
-  await page.locator(`.tab.active[aria-label*="${name}"], .tab.active:has-text("${name}")`).first().waitFor({ timeout: 10_000 });
-}
-
 const lastReply = (f: Frame) => f.locator("section.entry.assistant").last();
 const text = async (f: Frame, sel = "section.entry.assistant") => ((await f.locator(sel).last().locator(".body").textContent()) ?? "").trim();
 
@@ -76,6 +67,7 @@ export async function chatUiRun(base: string, workspace: string, config: E2eConf
   writeFileSync(join(workspace, "sample.ts"), "export function add(a: number, b: number): number {\n  return a + b;\n}\n");
   writeFileSync(join(workspace, "hostile.md"), HOSTILE + "\n");
   writeFileSync(join(workspace, "long.md"), "This reply goes on and on. ".repeat(400) + "\n");
+  writeChatViewFiles(workspace);
 
   const server = await startServer(state, workspace);
   const context = await launchBrowser(join(base, "chromium-chat"));
@@ -206,8 +198,13 @@ export async function chatUiRun(base: string, workspace: string, config: E2eConf
       if (!report.text?.includes(`<img src=x onerror="window.__pwned = 'img'">`)) throw new Error("the hostile HTML is not shown as text");
     });
 
+    await chatViewSteps(page, f, step, say);
+
     await step("UI chat: New Chat clears the view; the history survives a reload of the window", async () => {
       const count = await f.locator("section.entry").count();
+      // The browser's storage writes workspaceState to IndexedDB shortly after an update; a reload
+      // at once can race the last one (the previous step's reply ends just now).
+      await page.waitForTimeout(2000);
       await page.reload();
       await page.locator(".monaco-workbench").waitFor({ timeout: 60_000 });
       const again = await chatFrame(page).catch(async () => {

@@ -218,3 +218,17 @@ export async function runCommand(page: Page, title: string): Promise<void> {
   await page.locator(".quick-input-widget .monaco-list-row", { hasText: title }).first().waitFor({ timeout: 10_000 });
   await page.keyboard.press("Enter");
 }
+
+/** Opens a workspace file by name through Quick Open (Ctrl+P) and waits for its tab. */
+export async function openFile(page: Page, name: string): Promise<void> {
+  await page.keyboard.press("Control+P");
+  const input = page.locator(".quick-input-widget .quick-input-box input");
+  await input.waitFor({ state: "visible", timeout: 10_000 });
+  await input.fill(name);
+  // Enter opens the highlighted (first) row: wait until the list has been filtered, not only
+  // until the file is somewhere in it (recently opened files are listed before the filter runs).
+  await page.locator(".quick-input-widget .monaco-list-row", { hasText: name }).first().waitFor({ timeout: 10_000 });
+  await page.locator(".quick-input-widget .monaco-list-row[data-index='0']", { hasText: name }).waitFor({ timeout: 10_000 });
+  await page.keyboard.press("Enter");
+  await page.locator(`.tab.active[aria-label*="${name}"], .tab.active:has-text("${name}")`).first().waitFor({ timeout: 10_000 });
+}

@@ -150,3 +150,42 @@ test("an engine error is shown on the reply, not thrown", async () => {
   assert.equal(reply.status, "error");
   assert.match(reply.note ?? "", /The engine failed: the message and the system prompt take 900 tokens/);
 });
+
+test("prompt-evaluation progress reaches the view as progress messages for the reply", async () => {
+  const generate: ChatGenerate = (_params, _token, onPromptProgress) => {
+    const it = (async function* () {
+      onPromptProgress?.(64, 300);
+      onPromptProgress?.(300, 300);
+      yield "done";
+    })();
+    return Object.assign(it, { stats: Promise.resolve(STATS) });
+  };
+  const { s, posted } = session(generate);
+  const reply = await s.ask("a long question");
+  const progress = posted.filter((m) => m.type === "progress");
+  assert.deepEqual(progress, [
+    { type: "progress", id: reply.id, done: 64, total: 300 },
+    { type: "progress", id: reply.id, done: 300, total: 300 },
+  ]);
+});
+
+test("a model without a chat template is pointed out once, in the chat and the log", async () => {
+  const { generate } = fakeGenerate(["Once upon a time"]);
+  const logged: string[] = [];
+  let model = { path: "/m/stories260K.gguf", name: "stories260K", chatTemplate: undefined as string | undefined };
+  const s = new ChatSession({
+    generate,
+    store: memento(),
+    settings: () => ({ systemPrompt: "", maxTokens: 8, temperature: 0 }),
+    ensureModel: async () => true,
+    modelInfo: () => model,
+    log: { info: (m) => logged.push(m), warn: (m) => logged.push(m) },
+  });
+  const first = await s.ask("hi");
+  assert.match(first.notice ?? "", /^stories260K.gguf is not a chat model: its file has no chat template.*ChatML/);
+  const second = await s.ask("again");
+  assert.equal(second.notice, undefined, "said once");
+  assert.equal(logged.filter((l) => /no chat template/.test(l)).length, 1);
+  model = { path: "/m/smollm3.gguf", name: "SmolLM3", chatTemplate: "{{ messages }}" };
+  assert.equal((await s.ask("and now?")).notice, undefined, "a model with a template gets none");
+});

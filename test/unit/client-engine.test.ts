@@ -108,6 +108,32 @@ test("generate streams the engine's own text, with stats; tokenize equals the en
   assert.deepEqual(await c.tokenize({ text: "Once upon a time" }), reference!.tokenize("Once upon a time"));
 });
 
+test("a long prompt reports its evaluation from the worker: 0, then each batch, up to all it had to evaluate", async () => {
+  const c = newClient();
+  await c.load({ ...MODEL_REQ, batchSize: 16 });
+  const prompt = "Once upon a time there was a little dog who liked to run in the park with his friends. ".repeat(6);
+  const seen: [number, number][] = [];
+  const heard: string[] = [];
+  c.onDidReadPrompt((r) => heard.push(`${r.slot} ${r.done}/${r.total}${r.ended ? " ended" : ""}`));
+  const g = c.generate({ slot: "chat", prompt, maxTokens: 2 }, { onPromptProgress: (done, total) => seen.push([done, total]) });
+  let firstText = -1;
+  for await (const d of g) if (d && firstText < 0) firstText = seen.length;
+  const s = await g.stats;
+  const total = s.evaluatedTokens;
+  assert.ok(total > 100, `evaluated ${total} tokens`);
+  assert.deepEqual(seen[0], [0, total], "announced before the first batch");
+  assert.deepEqual(seen.at(-1), [total, total], "ends with all of it");
+  assert.equal(seen.length, Math.ceil(total / 16) + 1, `one report per batch of 16: ${JSON.stringify(seen)}`);
+  for (let i = 1; i < seen.length; i++) assert.ok(seen[i][0] > seen[i - 1][0] && seen[i][1] === total);
+  assert.ok(firstText < 0 || firstText === seen.length, "all progress comes before the first text");
+  // The client-wide event (the status bar's) says the same, then that reading ended.
+  assert.deepEqual(heard, [...seen.map(([d, t]) => `chat ${d}/${t}`), `chat ${total}/${total} ended`]);
+  // The same prompt again: only its last token is evaluated (the rest is reused).
+  const again: [number, number][] = [];
+  await collectFrom(c.generate({ slot: "chat", prompt, maxTokens: 1 }, { onPromptProgress: (d, t) => again.push([d, t]) }));
+  assert.deepEqual(again, [[0, 1], [1, 1]]);
+});
+
 test("a cancel ends the stream at once and the worker stops between tokens", async () => {
   const c = newClient();
   await c.load(MODEL_REQ);

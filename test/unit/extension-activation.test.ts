@@ -119,7 +119,7 @@ test("Select Model File refuses a bad file, then loads stories260K through the w
   const select = commands.get("hearth.selectModelFile")!;
   assert.equal(await select(bad), false);
   assert.equal(settings.get("completion.modelPath"), undefined, "the setting is untouched");
-  assert.ok(messages.some((m) => m.startsWith("error: Hearth: not a usable model file.") && m.includes(bad)), messages.join("\n"));
+  assert.ok(messages.some((m) => m.startsWith("error: Hearth: This GGUF file is damaged or of a format version Hearth cannot read. (") && m.includes(bad)), messages.join("\n"));
   assert.equal(await select(MODEL), true);
   assert.equal(settings.get("completion.modelPath"), MODEL);
   assert.ok(progressReports > 0, "progress reported");

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { buildGguf, str, u32 } from "../../src/engine/gguf/writer.ts";
 import { GgmlType } from "../../src/engine/quant/types.ts";
 import { discardPartial, downloadFile, partPath, partialBytes, type DownloadOptions } from "../../src/models/downloader.ts";
-import { DownloadError } from "../../src/models/errors.ts";
+import { DownloadError, downloadFailureText } from "../../src/models/errors.ts";
 import { makeTmpDir, seededBytes } from "../helpers/gguf-fixtures.ts";
 import { makeSelfSignedCert, sha256Hex, startConnectProxy, startTestServer, type TestServer } from "../helpers/http-server.ts";
 
@@ -318,10 +318,37 @@ describe("model download over HTTPS", () => {
       assert.ok(proxy.tunnels.length > before);
       await assert.rejects(
         downloadFile({ url, dest: join(tmp.dir, "np", "m.gguf"), ca: cert!.cert, env: { HTTPS_PROXY: proxy.url, NO_PROXY: ".hearth.test" }, retries: 0, reserveBytes: 0 }),
-        (e: DownloadError) => e.kind === "network" && /cannot reach hub\.hearth\.test/.test(e.message),
+        (e: DownloadError) => e.kind === "offline" && /cannot reach hub\.hearth\.test/.test(e.message),
       );
     } finally {
       await proxy.close();
     }
+  });
+});
+
+describe("offline", () => {
+  test("a hub whose name does not resolve fails at once (no backoff retries) as 'offline', and the notification says it in words", async () => {
+    const tmp = await makeTmpDir();
+    try {
+      const url = "https://hub.invalid/org/repo/resolve/main/m.gguf";
+      const logs: string[] = [];
+      const t0 = Date.now();
+      const err = await downloadFile({ url, dest: join(tmp.dir, "m.gguf"), retryDelayMs: 1000, reserveBytes: 0, onLog: (m) => logs.push(m) }).catch((e: unknown) => e);
+      assert.ok(err instanceof DownloadError && err.kind === "offline" && err.code === "ENOTFOUND", String(err));
+      assert.ok(Date.now() - t0 < 900, `failed after ${Date.now() - t0} ms`);
+      assert.deepEqual(logs.filter((l) => /retrying/.test(l)), []);
+      const { message, actions } = downloadFailureText("Qwen2.5-Coder 0.5B (Q4_K_M)", url, err);
+      assert.equal(message.split(":")[0], "Hearth could not download Qwen2.5-Coder 0.5B (Q4_K_M)");
+      assert.match(message, /: no internet connection, or hub\.invalid is blocked \(ENOTFOUND\)\. You can download it by hand from https:\/\/hub\.invalid\/org\/repo\/resolve\/main\/m\.gguf/);
+      assert.deepEqual(actions, ["Retry", "Use a File on Disk…", "Copy Link"]);
+    } finally {
+      await tmp.cleanup();
+    }
+  });
+
+  test("damaged downloads lead with what to do; refusals are not offered a retry", () => {
+    const damaged = downloadFailureText("M", "https://h/x", new DownloadError("checksum", "wrong checksum: …"));
+    assert.match(damaged.message, /^Hearth could not use the download of M: the file arrived damaged and was deleted\. Download it again\. \(wrong checksum/);
+    assert.deepEqual(downloadFailureText("M", "https://h/x", new DownloadError("policy", "HTTPS only")).actions, ["Show Log"]);
   });
 });

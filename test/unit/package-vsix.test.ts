@@ -37,7 +37,7 @@ test(".vscodeignore excludes everything, then names what runs", () => {
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith("#"));
   assert.equal(lines[0], "**");
-  assert.deepEqual(lines.slice(1).sort(), ["!LICENSE", "!README.md", "!dist/*.wasm", "!dist/chat.css", "!dist/chat.js", "!dist/codicon.ttf", "!dist/extension.js", "!dist/worker.js", "!media/**/*.{png,svg,css,js,html}", "!package.json"].sort());
+  assert.deepEqual(lines.slice(1).sort(), ["!LICENSE", "!README.md", "!dist/*.wasm", "!dist/chat.css", "!dist/chat.js", "!dist/codicon.ttf", "!dist/extension.js", "!dist/worker.js", "!media/**/*.{png,svg,css,js,html}", "!media/walkthrough/*.md", "!package.json"].sort());
 });
 
 test("the .vsix contains exactly the bundles, the kernels, media, manifest, README and LICENSE", (t) => {
@@ -51,6 +51,8 @@ test("the .vsix contains exactly the bundles, the kernels, media, manifest, READ
     assert.ok(wasm.includes("dist/kernels.wasm"), "the SIMD128 kernels");
     const media = files.filter((f) => f.startsWith("media/"));
     assert.ok(media.includes("media/icon.png"));
+    const manifestSteps = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).contributes.walkthroughs.flatMap((w: { steps: { media: { markdown?: string } }[] }) => w.steps);
+    for (const s of manifestSteps) if (s.media.markdown) assert.ok(media.includes(s.media.markdown), `the walkthrough page ${s.media.markdown} is packaged`);
     const rest = files.filter((f) => !wasm.includes(f) && !media.includes(f)).sort();
     assert.deepEqual(rest, ["LICENSE.txt", "dist/chat.css", "dist/chat.js", "dist/codicon.ttf", "dist/extension.js", "dist/worker.js", "package.json", "readme.md"]);
     for (const f of files) assert.doesNotMatch(f, /\.map$|\.ts$|node_modules|^src\/|^test\//, `${f} does not belong in the package`);

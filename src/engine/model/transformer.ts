@@ -5,7 +5,7 @@ import type { Kernels, KernelExports } from "../wasm/kernels.ts";
 import { attention, ropeRows } from "../wasm/kernel-exports.ts";
 import type { KvSlot } from "../kv-cache.ts";
 import { RopeMode, type HParams } from "./hparams.ts";
-import type { ModelWeights, Tensor } from "./weights.ts";
+import { type ModelWeights, REPACKED, type Tensor } from "./weights.ts";
 import { ropeCosSin } from "./rope.ts";
 import { AbortError, type Cancellation } from "../cancel.ts";
 
@@ -36,7 +36,8 @@ export class Transformer {
   constructor(
     private readonly k: Kernels,
     readonly hp: HParams,
-    private readonly w: ModelWeights,
+    /** The weights in kernel memory (read by tests to see the layout chosen at load). */
+    readonly w: ModelWeights,
     /** Most tokens evaluated per call (prompt batches are split to this size). */
     readonly maxBatch: number,
     /** Positions the KV slots hold. */
@@ -140,7 +141,7 @@ export class Transformer {
 
   /** y[n][rows] = W · x[n][cols], activations quantised as llama.cpp does. */
   private matmul(W: Tensor, x: number, n: number, y: number): void {
-    this.e.matmul(W.type, W.ptr, W.rows, W.cols, x, n, y, this.buf.quant);
+    this.e.matmul(W.repacked ? W.type | REPACKED : W.type, W.ptr, W.rows, W.cols, x, n, y, this.buf.quant);
   }
 }
 

@@ -89,6 +89,22 @@ suite("Hearth models in a real VS Code", () => {
     assert.equal(vscode.workspace.getConfiguration("hearth").get("completion.modelPath"), selected, "the selection is unchanged");
   });
 
+  test("offline (the hub's name does not resolve): fails at once, in plain words, with the link to download by hand", async () => {
+    await activate();
+    process.env.HEARTH_HUB_URL = "https://hub.invalid";
+    try {
+      const t0 = Date.now();
+      const outcome = await vscode.commands.executeCommand<DownloadOutcome>(DOWNLOAD, { repo: REPO, file: "offline.gguf", role: "completion" });
+      const ms = Date.now() - t0;
+      assert.equal(outcome.status, "failed");
+      assert.match(outcome.shown ?? "", /^Hearth could not download offline\.gguf: no internet connection, or hub\.invalid is blocked \(ENOTFOUND\)\./);
+      assert.ok(outcome.shown?.includes(`https://hub.invalid/${REPO}/resolve/main/offline.gguf`), `the link to download by hand: ${outcome.shown}`);
+      assert.ok(ms < 3000, `failed after ${ms} ms (no backoff retries on a name that does not resolve)`);
+    } finally {
+      process.env.HEARTH_HUB_URL = server.origin;
+    }
+  });
+
   test("an unknown catalogue id is refused without a request", async () => {
     await activate();
     const before = server.requests.length;

@@ -74,6 +74,24 @@ suite("Hearth chat in a real VS Code", () => {
     assert.equal(hearth.chat.session.entries.length, before, "nothing sent");
   });
 
+  test("a reply hears how far the engine has read its prompt before its first text", async () => {
+    const s = (await api()).chat.session;
+    const seen: HostMessage[] = [];
+    const sub = s.onMessage((m: HostMessage) => (m.type === "progress" || m.type === "delta") && seen.push(m));
+    try {
+      const reply = await s.ask("Tell me about the dog and the cat who played in the park all day long. ".repeat(4));
+      const progress = seen.filter((m) => m.type === "progress");
+      assert.ok(progress.length >= 2, `progress messages: ${JSON.stringify(progress)}`);
+      assert.ok(progress.every((m) => m.id === reply.id), "for the reply");
+      const last = progress.at(-1)!;
+      assert.ok(last.done === last.total && last.total > 0, `ends with the whole prompt: ${JSON.stringify(last)}`);
+      const firstDelta = seen.findIndex((m) => m.type === "delta");
+      assert.ok(firstDelta < 0 || firstDelta > seen.indexOf(last), "progress comes before the text");
+    } finally {
+      sub.dispose();
+    }
+  });
+
   test("Stop cancels the generation in the worker; the next turn reuses the chat slot's prefix", async () => {
     const hearth = await api();
     await vscode.workspace.getConfiguration("hearth.chat").update("maxTokens", 400, vscode.ConfigurationTarget.Workspace);

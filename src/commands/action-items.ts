@@ -1,0 +1,43 @@
+// The status bar item's quick pick, as plain data (unit-tested without vscode). With no model the
+// first items are the ways to get one: that is what the user clicked the item for.
+
+export interface ActionItem {
+  label: string;
+  description?: string;
+  /** The command the item runs; undefined for a separator. */
+  command?: string;
+}
+
+export const ACTION_COMMANDS = {
+  download: "hearth.downloadModel",
+  selectFile: "hearth.selectModelFile",
+  walkthrough: "hearth.openWalkthrough",
+  toggle: "hearth.toggleInlineCompletion",
+  chat: "hearth.chat.focus",
+  log: "hearth.showLog",
+} as const;
+
+export function actionItems(v: { modelConfigured: boolean; completionEnabled: boolean }): ActionItem[] {
+  const c = ACTION_COMMANDS;
+  const toggle: ActionItem = v.completionEnabled
+    ? { label: "$(circle-slash) Disable Inline Completion", command: c.toggle }
+    : { label: "$(check) Enable Inline Completion", command: c.toggle };
+  const log: ActionItem = { label: "$(output) Show Log", command: c.log };
+  if (!v.modelConfigured) {
+    return [
+      { label: "$(cloud-download) Download a Model…", description: "recommended models for chat and completion", command: c.download },
+      { label: "$(file) Use a GGUF File on Disk…", command: c.selectFile },
+      { label: "$(book) Get Started", description: "the first steps, one by one", command: c.walkthrough },
+      { label: "" },
+      toggle,
+      log,
+    ];
+  }
+  return [
+    toggle,
+    { label: "$(comment-discussion) Open Chat", command: c.chat },
+    { label: "$(file) Select Model File…", command: c.selectFile },
+    { label: "$(cloud-download) Download Model…", command: c.download },
+    log,
+  ];
+}
