@@ -10,6 +10,7 @@
 //   term), mean ≤ 1e-5 (without the f16 emulation the mean would be ~1e-4).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { attention } from "../../src/engine/wasm/kernel-exports.ts";
 import { Kernels } from "../../src/engine/wasm/kernels.ts";
 import { f16ToF32, f32ToF16 } from "../../src/engine/quant/half.ts";
 import { gaussianArray, mulberry32 } from "../helpers/random.ts";
@@ -375,10 +376,10 @@ describe("attention", () => {
       const pOut = kk.alloc(nOut * 4);
       const scratch = kk.alloc(kk.exports.attention_scratch_floats(s.firstPos + s.nTokens, s.headDim, s.nHead, s.nHeadKv) * 4, 16);
       kk.f32(pOut, nOut).fill(NaN); // the kernel must write every element
-      kk.exports.attention(
-        pOut, kk.put(q), kk.put(kc), kk.put(vc),
-        s.nTokens, s.nHead, s.nHeadKv, s.headDim, s.kvStride, s.firstPos, s.scale, scratch,
-      );
+      attention(kk.exports, {
+        out: pOut, q: kk.put(q), keys: kk.put(kc), values: kk.put(vc), nTokens: s.nTokens, nHead: s.nHead,
+        nHeadKV: s.nHeadKv, headDim: s.headDim, kvStride: s.kvStride, firstPos: s.firstPos, scale: s.scale, scratch,
+      });
       return kk.f32(pOut, nOut).slice();
     });
   }

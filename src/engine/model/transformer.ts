@@ -2,6 +2,7 @@
 // llama.cpp's graph, on the kernels: every buffer is allocated once at construction, a call
 // evaluates a batch of tokens into a KV slot and returns the logits of its last token.
 import type { Kernels, KernelExports } from "../wasm/kernels.ts";
+import { attention, ropeRows } from "../wasm/kernel-exports.ts";
 import type { KvSlot } from "../kv-cache.ts";
 import { RopeMode, type HParams } from "./hparams.ts";
 import { type ModelWeights, REPACKED, type Tensor } from "./weights.ts";
@@ -66,7 +67,7 @@ export class Transformer {
       up: f(maxBatch * hp.nFF),
       rope: f(maxBatch * hp.ropeDims),
       quant: k.alloc(maxQuantBytes(k, this.w, maxBatch), 64),
-      attnScratch: f(this.e.attention_scratch_floats(this.nCtx, hp.headDimK, hp.nHead, hp.nHeadKV) as number),
+      attnScratch: f(this.e.attention_scratch_floats(this.nCtx, hp.headDimK, hp.nHead, hp.nHeadKV)),
       logits: f(hp.nVocab),
     };
   }
@@ -105,7 +106,7 @@ export class Transformer {
   private layer(l: number, slot: KvSlot, n: number, pos0: number): void {
     const { e, hp, buf } = this;
     const L = this.w.layers[l];
-    const neox = hp.ropeMode === RopeMode.NeoX ? 1 : 0;
+    const neox = hp.ropeMode === RopeMode.NeoX;
     // Attention.
     e.rms_norm_rows(buf.x, L.attnNorm.ptr, buf.h, hp.nEmbd, n, hp.rmsEps);
     this.matmul(L.wq, buf.h, n, buf.q);
@@ -117,12 +118,16 @@ export class Transformer {
     if (L.qNorm) e.rms_norm_rows(buf.q, L.qNorm.ptr, buf.q, hp.headDimK, n * hp.nHead, hp.rmsEps);
     if (L.kNorm) e.rms_norm_rows(buf.k, L.kNorm.ptr, buf.k, hp.headDimK, n * hp.nHeadKV, hp.rmsEps);
     if (hp.useRope[l]) {
-      e.rope_rows(buf.q, n, this.qDim, hp.nHead, hp.headDimK, hp.ropeDims, buf.rope, neox);
-      e.rope_rows(buf.k, n, this.kDim, hp.nHeadKV, hp.headDimK, hp.ropeDims, buf.rope, neox);
+      const rope = { nTokens: n, headDim: hp.headDimK, nDims: hp.ropeDims, cs: buf.rope, neox };
+      ropeRows(e, { ...rope, x: buf.q, rowStride: this.qDim, nHeads: hp.nHead });
+      ropeRows(e, { ...rope, x: buf.k, rowStride: this.kDim, nHeads: hp.nHeadKV });
     }
     e.store_kv_f16(buf.k, slot.keys[l] + pos0 * this.kDim * 2, n * this.kDim);
     e.store_kv_f16(buf.v, slot.values[l] + pos0 * this.vDim * 2, n * this.vDim);
-    e.attention(buf.attn, buf.q, slot.keys[l], slot.values[l], n, hp.nHead, hp.nHeadKV, hp.headDimK, this.kDim, pos0, this.kqScale, buf.attnScratch);
+    attention(e, {
+      out: buf.attn, q: buf.q, keys: slot.keys[l], values: slot.values[l], nTokens: n, nHead: hp.nHead, nHeadKV: hp.nHeadKV,
+      headDim: hp.headDimK, kvStride: this.kDim, firstPos: pos0, scale: this.kqScale, scratch: buf.attnScratch,
+    });
     this.matmul(L.wo, buf.attn, n, buf.h);
     e.add(buf.x, buf.h, buf.x, n * hp.nEmbd);
     // Feed-forward (SwiGLU).
@@ -142,5 +147,5 @@ export class Transformer {
 
 function maxQuantBytes(k: Kernels, w: ModelWeights, maxBatch: number): number {
   const all: Tensor[] = [w.output, ...w.layers.flatMap((L) => [L.wq, L.wk, L.wv, L.wo, L.gate, L.up, L.down])];
-  return Math.max(...all.map((t) => k.exports.matmul_scratch_bytes(t.type, t.cols, maxBatch) as number));
+  return Math.max(...all.map((t) => k.exports.matmul_scratch_bytes(t.type, t.cols, maxBatch)));
 }

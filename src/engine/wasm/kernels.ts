@@ -5,6 +5,9 @@ import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { Arena, MAX_MEMORY_BYTES } from "./arena.ts";
 import { HELPER_WORKER_SOURCE } from "./helper-worker.ts";
+import { kernelExports, type KernelExports } from "./kernel-exports.ts";
+
+export type { KernelExports } from "./kernel-exports.ts";
 
 /** Bytes of C stack each helper worker gets (the caller's stack is the module's own, 1 MiB). */
 const HELPER_STACK_BYTES = 1 << 20;
@@ -24,10 +27,6 @@ export interface KernelOptions {
  * current VS Code; Node 20 only with --experimental-wasm-relaxed-simd), else the SIMD128 build.
  */
 export type KernelVariant = "auto" | "relaxed" | "simd128";
-
-// The raw exports; typed loosely because each kernel has its own signature.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type KernelExports = Record<string, any>;
 
 function findDist(file: string): string | undefined {
   // Bundled: dist/*.wasm beside dist/*.js. From sources (tests, tsx): the repository's dist/.
@@ -102,11 +101,11 @@ export class Kernels {
     const { module, minPages } = compile(wasmPath);
     const memory = new WebAssembly.Memory({ initial: minPages, maximum: MAX_MEMORY_BYTES / 65536, shared: true });
     const instance = new WebAssembly.Instance(module, { env: { memory } });
-    const exports = instance.exports as KernelExports;
+    const exports = kernelExports(instance, wasmPath);
     exports.init_tables(); // before any kernel runs (the helpers share the memory)
     const arena = new Arena(memory, exports.__heap_base.value as number);
     const helpers: Worker[] = [];
-    const generation = exports.pool_generation() as number;
+    const generation = exports.pool_generation();
     try {
       for (let ith = 1; ith < threads; ith++) {
         const stackTop = arena.alloc(HELPER_STACK_BYTES, 16) + HELPER_STACK_BYTES;
@@ -128,7 +127,7 @@ export class Kernels {
   }
 
   get threads(): number {
-    return this.exports.pool_threads() as number;
+    return this.exports.pool_threads();
   }
 
   /** Threads taking part in the next kernel calls: 1 .. the number this pool was created with. */
