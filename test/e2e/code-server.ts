@@ -1,7 +1,8 @@
 // `npm run test:e2e`: the extension in a real VS Code (code-server from npm, driven by Debian's
 // Chromium through playwright-core; see shared/E2E.md).
 //   1. The mocha suites (test/e2e/suite) run in code-server's extension host with this checkout as
-//      the development extension (page URL payload).
+//      the development extension (page URL payload); then the *.after-reload suites in a new
+//      extension host on the same state folder (a window reload: global storage survives).
 //   2. The packaged .vsix is installed into a second, fresh code-server, and Playwright drives the
 //      UI: the first-run notification (two whole buttons) and the walkthrough it opens, the status
 //      bar item and its quick pick of actions (with no model: the ways to get one first), the log (activation time), toggling
@@ -37,10 +38,11 @@ function step(page: Page, name: string, body: () => Promise<void>): Promise<bool
 const statusItem = (page: Page, text: RegExp) => page.locator("#workbench\\.parts\\.statusbar .statusbar-item", { hasText: text }).first();
 
 /**
- * Phase 1: mocha suites in the extension host. (The host stops when the suites end, so the UI
- * checks are in phase 2, where the extension stays.)
+ * Phase 1: mocha suites in the extension host, run from the bundle `entry` (index.js; then
+ * after-reload.js on the same state, as after a window reload). (The host stops when the suites
+ * end, so the UI checks are in phase 2, where the extension stays.)
  */
-async function devExtensionRun(base: string, workspace: string): Promise<void> {
+async function devExtensionRun(base: string, workspace: string, entry: string): Promise<void> {
   const server = await startServer(join(base, "dev"), workspace);
   const context = await launchBrowser(join(base, "chromium-dev")).catch(async (err) => {
     await server.stop();
@@ -50,29 +52,31 @@ async function devExtensionRun(base: string, workspace: string): Promise<void> {
     const page = context.pages()[0] ?? (await context.newPage());
     let exited: (code: number) => void = () => {};
     const exit = new Promise<number>((resolve) => (exited = resolve));
+    let counts = { passed: 0, failed: 0 };
     await page.exposeFunction("codeAutomationExit", (code: number) => exited(code));
     await page.exposeFunction("codeAutomationLog", (_type: string, args: unknown[]) => {
       const line = format(...(Array.isArray(args) ? args : [args]));
       const m = /^mocha: (\d+) passed, (\d+) failed$/m.exec(line);
-      if (m) mochaCounts = { passed: Number(m[1]), failed: Number(m[2]) };
+      if (m) counts = { passed: Number(m[1]), failed: Number(m[2]) };
       for (const l of line.split("\n")) process.stdout.write(`  [host] ${l}\n`);
     });
     const remote = (p: string) => `vscode-remote://127.0.0.1:${server.port}${p}`;
     const payload = [
       ["extensionDevelopmentPath", remote(ROOT)],
-      ["extensionTestsPath", remote(join(SUITES, "index.js"))],
+      ["extensionTestsPath", remote(join(SUITES, entry))],
     ];
-    say(`mocha suites in code-server's extension host (${server.url})`);
+    say(`mocha suites of ${entry} in code-server's extension host (${server.url})`);
     await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
     const code = await Promise.race([exit, new Promise<number>((r) => setTimeout(() => r(-1), 150_000))]);
     if (code === -1) say("✖ the mocha run did not finish within 150 s");
-    if (code !== 0 && mochaCounts.failed === 0) mochaCounts.failed = 1;
-    if (code !== 0) await page.screenshot({ path: join(ARTIFACTS, "mocha-run.png") }).catch(() => {});
+    if (code !== 0 && counts.failed === 0) counts.failed = 1;
+    mochaCounts = { passed: mochaCounts.passed + counts.passed, failed: mochaCounts.failed + counts.failed };
+    if (code !== 0) await page.screenshot({ path: join(ARTIFACTS, `mocha-run-${entry.replace(/\.js$/, "")}.png`) }).catch(() => {});
 
   } finally {
     await context.close().catch(() => {});
     await server.stop();
-    copyFileSync(server.log, join(ARTIFACTS, "code-server-dev.log"));
+    copyFileSync(server.log, join(ARTIFACTS, `code-server-dev-${entry.replace(/\.js$/, "")}.log`));
   }
 }
 
@@ -210,7 +214,8 @@ async function main(): Promise<number> {
   const { base, workspace, config } = await makeWorkspace(ROOT);
   say(`state folder ${base}`);
   try {
-    await devExtensionRun(base, workspace);
+    await devExtensionRun(base, workspace, "index.js");
+    await devExtensionRun(base, workspace, "after-reload.js");
     await packagedRun(base, workspace, config);
     results.push(...(await chatUiRun(base, workspace, config)));
   } finally {
