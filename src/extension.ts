@@ -4,26 +4,24 @@
 import * as vscode from "vscode";
 import { join } from "node:path";
 import { EngineClient, type ClientState } from "./client/engine-client.ts";
+import { flagOf } from "./client/cancellation.ts";
+import type { ModelInfo } from "./client/types.ts";
 import { StatusBar } from "./commands/status-bar.ts";
-import { ModelController, SELECT_MODEL, SHOW_LOG } from "./commands/model.ts";
-import { OPEN_WALKTHROUGH, SHOW_ACTIONS, TOGGLE_COMPLETION, TRY_COMPLETION, openWalkthrough, showActions, toggleCompletion, tryCompletion } from "./commands/actions.ts";
+import { COMMANDS } from "./commands/ids.ts";
+import { openWalkthrough, showActions, toggleCompletion, tryCompletion } from "./commands/actions.ts";
 import { MODEL_KEYS, SECTION, readSettings } from "./commands/settings.ts";
-
-/** Deletes the prefix cache's files (src/engine/prefix-cache.ts) in the global storage. */
-const CLEAR_PROMPT_CACHE = "hearth.clearPromptCache";
 import { registerSuggestHint } from "./commands/suggest-hint.ts";
 import { registerChat, type ChatApi } from "./chat/index.ts";
 import { registerInlineCompletion, type CompletionController } from "./completion/index.ts";
-import { registerModelCommands, type ModelsApi } from "./models/commands.ts";
+import { ModelCommands } from "./models/commands.ts";
 
 /** What `activate` returns: for features in other modules and for the tests in a real VS Code. */
 export interface HearthApi {
   readonly client: EngineClient;
-  readonly models: ModelController;
+  /** Select Model File, Download Model, loading and the checks before it (src/models). */
+  readonly models: ModelCommands<ModelInfo>;
   readonly chat: ChatApi;
   readonly completion: CompletionController;
-  /** Download Model, the catalogue, the memory check (src/models). */
-  readonly catalogue: ModelsApi;
   /** The status bar item's current text. */
   statusText(): string;
   /** Milliseconds `activate` took. */
@@ -37,8 +35,18 @@ export function activate(context: vscode.ExtensionContext): HearthApi {
   const log = vscode.window.createOutputChannel("Hearth", { log: true });
   client = new EngineClient({ workerPath: join(context.extensionPath, "dist", "worker.js"), log });
   const engine = client;
-  const models = new ModelController(engine, log);
-  const status = new StatusBar({ state: engine.state, tokensPerSecond: undefined, completionEnabled: readSettings().completionEnabled }, SHOW_ACTIONS);
+  // The models module reaches the engine through this adapter only (it imports no client code).
+  const models = new ModelCommands<ModelInfo>(context, {
+    get state() {
+      return engine.state;
+    },
+    get model() {
+      return engine.model;
+    },
+    load: (req, { cancel, onProgress }) => engine.load(req, { cancel: flagOf(cancel), onProgress }),
+    inspect: (path) => engine.inspect(path),
+  }, log);
+  const status = new StatusBar({ state: engine.state, tokensPerSecond: undefined, completionEnabled: readSettings().completionEnabled }, COMMANDS.showActions);
 
   let previous: ClientState["kind"] = engine.state.kind;
   context.subscriptions.push(
@@ -57,42 +65,24 @@ export function activate(context: vscode.ExtensionContext): HearthApi {
     engine.onDidFinishGeneration((s) => {
       if (s.generateMs > 0 && s.generatedTokens > 0) status.update({ tokensPerSecond: (s.generatedTokens / s.generateMs) * 1000 });
     }),
-    vscode.commands.registerCommand(SELECT_MODEL, (arg?: string | vscode.Uri) => models.selectModelFile(arg)),
-    vscode.commands.registerCommand(TOGGLE_COMPLETION, toggleCompletion),
-    vscode.commands.registerCommand(SHOW_LOG, () => log.show()),
-    vscode.commands.registerCommand(SHOW_ACTIONS, showActions),
-    vscode.commands.registerCommand(OPEN_WALKTHROUGH, openWalkthrough),
-    vscode.commands.registerCommand(TRY_COMPLETION, tryCompletion),
+    vscode.commands.registerCommand(COMMANDS.toggleInlineCompletion, toggleCompletion),
+    vscode.commands.registerCommand(COMMANDS.showLog, () => log.show()),
+    vscode.commands.registerCommand(COMMANDS.showActions, showActions),
+    vscode.commands.registerCommand(COMMANDS.openWalkthrough, openWalkthrough),
+    vscode.commands.registerCommand(COMMANDS.tryCompletion, tryCompletion),
+    // Deletes the prefix cache's files (src/engine/prefix-cache.ts) in the global storage.
+    vscode.commands.registerCommand(COMMANDS.clearPromptCache, async () => {
+      await engine.clearPromptCache(models.promptCacheDir);
+      void vscode.window.showInformationMessage("Hearth: the prompt cache is cleared; the next suggestions evaluate their prompts again.");
+    }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(`${SECTION}.completion.enabled`)) status.update({ completionEnabled: readSettings().completionEnabled });
       if (MODEL_KEYS.some((k) => e.affectsConfiguration(k))) void models.onModelSettingsChanged();
     }),
   );
 
-  // src/models: Download Model and the first-run prompt; selecting a model comes back here.
-  const catalogue = registerModelCommands(context, {
-    log,
-    onModelSelected: (role, path) => models.useModel(role, path),
-    currentModelSetting: (role) => (role === "completion" ? readSettings().completionModelPath : readSettings().chatModelPath),
-  });
-  models.resolver = {
-    resolve: (value) => {
-      const r = catalogue.resolve(value);
-      if (r.kind === "file" || r.kind === "catalogue") return { path: r.path };
-      if (r.kind === "needs-download") return { problem: `${r.entry.label} is not downloaded yet: run "Hearth: Download Model".` };
-      return { problem: "no model is set: choose a GGUF model file first." };
-    },
-    checkMemory: (path, contextSize, threads, completionSlots) => catalogue.checkMemory(path, contextSize, { threads, completionSlots }),
-    planSlots: (path, contextSize, threads, budgetBytes) => catalogue.planSlots(path, contextSize, { threads, budgetBytes }),
-  };
-  const promptCacheDir = join(context.globalStorageUri.fsPath, "prompt-cache");
-  models.promptCacheDir = promptCacheDir;
-  context.subscriptions.push(
-    vscode.commands.registerCommand(CLEAR_PROMPT_CACHE, async () => {
-      await engine.clearPromptCache(promptCacheDir);
-      void vscode.window.showInformationMessage("Hearth: the prompt cache is cleared; the next suggestions evaluate their prompts again.");
-    }),
-  );
+  // src/models: Select Model File, Download Model and the first-run prompt.
+  models.register();
 
   const chat = registerChat(context, { client: engine, log, ensureModel: () => models.ensureLoaded() });
   const completion = registerInlineCompletion(context, {
@@ -106,7 +96,7 @@ export function activate(context: vscode.ExtensionContext): HearthApi {
 
   const activationMs = performance.now() - started;
   log.info(`Hearth activated in ${activationMs.toFixed(1)} ms (no model loaded; the engine starts on first use)`);
-  return { client: engine, models, chat, completion, catalogue, statusText: () => status.text, activationMs };
+  return { client: engine, models, chat, completion, statusText: () => status.text, activationMs };
 }
 
 export async function deactivate(): Promise<void> {

@@ -2,23 +2,19 @@
 // workspaceState), "Hearth: Explain Selection" and "Hearth: New Chat".
 import * as vscode from "vscode";
 import type { EngineClient } from "../client/engine-client.ts";
-import type { GenerateStats } from "../worker/protocol.ts";
+import type { GenerateStats } from "../client/types.ts";
 import { explainRequest, lineTarget, type ExplainTarget } from "./explain.ts";
 import type { ChatEntry } from "./protocol.ts";
-import { ChatSession, type ChatGenerate, type ChatSettings } from "./session.ts";
+import { ChatSession, type ChatGenerate } from "./session.ts";
 import { ChatViewProvider, VIEW_ID } from "./view.ts";
 import { conversationMessages } from "./history.ts";
-import { readSettings } from "../commands/settings.ts";
-
-export const EXPLAIN_SELECTION = "hearth.explainSelection";
-export const NEW_CHAT = "hearth.newChat";
-/** Development and test runs only: streams the active editor's text through the reply path. */
-export const DEV_REPLAY = "hearth.chat.devReplay";
+import { readChatSettings, readSettings } from "../commands/settings.ts";
+import { COMMANDS } from "../commands/ids.ts";
 
 export interface ChatDeps {
   client: EngineClient;
   log: vscode.LogOutputChannel;
-  /** Loads the configured model with progress (ModelController.ensureLoaded); undefined = none. */
+  /** Loads the configured model with progress (ModelCommands.ensureLoaded); undefined = none. */
   ensureModel: () => Promise<unknown>;
 }
 
@@ -26,15 +22,6 @@ export interface ChatApi {
   readonly session: ChatSession;
   /** What Explain Selection does (the command returns the same). */
   explainSelection(): Promise<{ request: ChatEntry; reply: ChatEntry } | undefined>;
-}
-
-export function readChatSettings(): ChatSettings {
-  const c = vscode.workspace.getConfiguration("hearth.chat");
-  return {
-    systemPrompt: c.get<string>("systemPrompt", ""),
-    maxTokens: Math.max(16, Math.floor(c.get<number>("maxTokens", 512))),
-    temperature: Math.max(0, c.get<number>("temperature", 0.6)),
-  };
 }
 
 export function registerChat(context: vscode.ExtensionContext, deps: ChatDeps): ChatApi {
@@ -67,7 +54,7 @@ export function registerChat(context: vscode.ExtensionContext, deps: ChatDeps): 
     }
     await provider.reveal();
     const request = explainRequest(target);
-    const reply = await session.ask(request, { enableThinking: vscode.workspace.getConfiguration("hearth.chat").get<boolean>("explainWithThinking", false) });
+    const reply = await session.ask(request, { enableThinking: readChatSettings().explainWithThinking });
     const entries = session.entries;
     return { request: entries[entries.indexOf(reply) - 1], reply };
   };
@@ -75,16 +62,17 @@ export function registerChat(context: vscode.ExtensionContext, deps: ChatDeps): 
   context.subscriptions.push(
     provider,
     vscode.window.registerWebviewViewProvider(VIEW_ID, provider),
-    vscode.commands.registerCommand(EXPLAIN_SELECTION, explainSelection),
-    vscode.commands.registerCommand(NEW_CHAT, async () => {
+    vscode.commands.registerCommand(COMMANDS.explainSelection, explainSelection),
+    vscode.commands.registerCommand(COMMANDS.newChat, async () => {
       await session.clear();
       await provider.reveal();
     }),
   );
+  // Development and test runs only: streams the active editor's text through the reply path.
   if (context.extensionMode !== vscode.ExtensionMode.Production) {
     void vscode.commands.executeCommand("setContext", "hearth.devMode", true);
     context.subscriptions.push(
-      vscode.commands.registerCommand(DEV_REPLAY, async () => {
+      vscode.commands.registerCommand(COMMANDS.chatDevReplay, async () => {
         const text = vscode.window.activeTextEditor?.document.getText() ?? "";
         await provider.reveal();
         return session.ask("(developer replay of the active editor's text)", { generate: replay(text), skipModel: true });

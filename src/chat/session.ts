@@ -3,11 +3,9 @@
 // text to the view, Stop, New Chat, the thinking switch. The view (view.ts) and the commands
 // only forward to it, so it is tested in plain node with a fake engine client.
 import { CancelFlag, isAbort } from "../client/cancellation.ts";
-import type { SamplingOptions } from "../engine/sampler.ts";
-import type { GenerateStats } from "../engine/session.ts";
+import type { ChatGenerateStats, ChatPrompt, GenerateStats, SamplingOptions } from "../client/types.ts";
 import { conversationMessages, loadHistory, saveHistory, type MementoLike, type StoredHistory } from "./history.ts";
 import type { ChatEntry, HostMessage, ViewState, WebviewMessage } from "./protocol.ts";
-import type { ChatGenerateStats, ChatPrompt } from "./render-prompt.ts";
 
 export interface ChatRequestParams {
   slot: "chat";

@@ -17,6 +17,7 @@ import {
   type Method,
   type Methods,
   type ModelInfo,
+  type ModelShape,
   type Request,
   type TokenizeParams,
   type WarmParams,
@@ -277,6 +278,14 @@ export class EngineClient {
   /** Deletes the prefix cache's files under `dir` (through the worker, off this thread). */
   async clearPromptCache(dir: string): Promise<void> {
     await this.request("clearPromptCache", { dir });
+  }
+
+  /**
+   * What the memory check needs of a GGUF file, read in the worker (started if it is not running;
+   * the loaded model is untouched). A bad file rejects with the reader's message.
+   */
+  inspect(path: string): Promise<ModelShape> {
+    return this.request("inspect", { path });
   }
 
   async tokenize(params: TokenizeParams): Promise<number[]> {

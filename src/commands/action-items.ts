@@ -1,5 +1,6 @@
 // The status bar item's quick pick, as plain data (unit-tested without vscode). With no model the
 // first items are the ways to get one: that is what the user clicked the item for.
+import { COMMANDS, FOCUS_CHAT } from "./ids.ts";
 
 export interface ActionItem {
   label: string;
@@ -9,12 +10,12 @@ export interface ActionItem {
 }
 
 export const ACTION_COMMANDS = {
-  download: "hearth.downloadModel",
-  selectFile: "hearth.selectModelFile",
-  walkthrough: "hearth.openWalkthrough",
-  toggle: "hearth.toggleInlineCompletion",
-  chat: "hearth.chat.focus",
-  log: "hearth.showLog",
+  download: COMMANDS.downloadModel,
+  selectFile: COMMANDS.selectModelFile,
+  walkthrough: COMMANDS.openWalkthrough,
+  toggle: COMMANDS.toggleInlineCompletion,
+  chat: FOCUS_CHAT,
+  log: COMMANDS.showLog,
 } as const;
 
 export function actionItems(v: { modelConfigured: boolean; completionEnabled: boolean }): ActionItem[] {

@@ -2,20 +2,16 @@
 // status bar item opens (its items: action-items.ts), the walkthrough and a scratch file to try
 // ghost text in.
 import * as vscode from "vscode";
-import { SECTION, activeModelSetting, readSettings } from "./settings.ts";
+import { activeModelSetting, readSettings, writeCompletionEnabled } from "./settings.ts";
 import { actionItems } from "./action-items.ts";
 
-export const TOGGLE_COMPLETION = "hearth.toggleInlineCompletion";
-export const SHOW_ACTIONS = "hearth.showActions";
-export const OPEN_WALKTHROUGH = "hearth.openWalkthrough";
-export const TRY_COMPLETION = "hearth.tryCompletion";
 /** contributes.walkthroughs[0], as `<publisher>.<name>#<id>`. */
 export const WALKTHROUGH_ID = "hearth-dev.hearth#firstRun";
 
 /** Flips `hearth.completion.enabled` (user settings) and returns the new value. */
 export async function toggleCompletion(): Promise<boolean> {
   const enabled = !readSettings().completionEnabled;
-  await vscode.workspace.getConfiguration(SECTION).update("completion.enabled", enabled, vscode.ConfigurationTarget.Global);
+  await writeCompletionEnabled(enabled);
   void vscode.window.setStatusBarMessage(`Hearth: inline completion ${enabled ? "on" : "off"}`, 3000);
   return enabled;
 }

@@ -1,5 +1,7 @@
-// The `hearth.*` settings, read in one place with their defaults and bounds, so every feature
-// sees the same values (see package.json "contributes.configuration" for the user-facing text).
+// The `hearth.*` settings (and the `http.*` proxy settings downloads follow), read and written in
+// one place with their defaults and bounds, so every feature sees the same values (see
+// package.json "contributes.configuration" for the user-facing text). Inline completion's own
+// `hearth.completion.*` tuning is read by src/completion/settings.ts with its defaults.
 import * as vscode from "vscode";
 import { cpus } from "node:os";
 
@@ -53,3 +55,53 @@ export function activeModelSetting(s: Settings): string {
 
 /** Settings whose change means the loaded model must be reloaded. */
 export const MODEL_KEYS = ["completion.modelPath", "chat.modelPath", "threads", "contextSize", "completion.cacheMemoryMB", "promptCache.maxSizeMB"].map((k) => `${SECTION}.${k}`);
+
+/** Points `role`'s model setting at `value` (a path or a catalogue id), in user settings. */
+export async function writeModelSetting(role: "completion" | "chat", value: string): Promise<void> {
+  await vscode.workspace.getConfiguration(SECTION).update(`${role}.modelPath`, value, vscode.ConfigurationTarget.Global);
+}
+
+/** Turns inline completion on or off, in user settings. */
+export async function writeCompletionEnabled(enabled: boolean): Promise<void> {
+  await vscode.workspace.getConfiguration(SECTION).update("completion.enabled", enabled, vscode.ConfigurationTarget.Global);
+}
+
+export interface ChatSettings {
+  systemPrompt: string;
+  maxTokens: number;
+  temperature: number;
+  /** Explain Selection asks with the model's reasoning mode on. */
+  explainWithThinking: boolean;
+}
+
+export function readChatSettings(): ChatSettings {
+  const c = vscode.workspace.getConfiguration(`${SECTION}.chat`);
+  return {
+    systemPrompt: c.get<string>("systemPrompt", ""),
+    maxTokens: Math.max(16, Math.floor(c.get<number>("maxTokens", 512))),
+    temperature: Math.max(0, c.get<number>("temperature", 0.6)),
+    explainWithThinking: c.get<boolean>("explainWithThinking", false),
+  };
+}
+
+export interface NetSettings {
+  /** Where models are downloaded from (HEARTH_HUB_URL, then `hearth.models.hubUrl`); undefined: the default hub. */
+  hubUrl: string | undefined;
+  proxy?: string;
+  proxyStrictSSL?: boolean;
+  proxyAuthorization?: string;
+  /** Test hook: HEARTH_ALLOW_HTTP_LOOPBACK=1 permits http:// to 127.0.0.1 only. */
+  allowHttpLoopback: boolean;
+}
+
+/** VS Code's proxy settings; an empty `http.proxy` leaves HTTPS_PROXY & co. to decide. */
+export function readNetSettings(): NetSettings {
+  const http = vscode.workspace.getConfiguration("http");
+  return {
+    hubUrl: process.env.HEARTH_HUB_URL || vscode.workspace.getConfiguration(SECTION).get<string>("models.hubUrl") || undefined,
+    proxy: http.get<string>("proxy") || undefined,
+    proxyStrictSSL: http.get<boolean>("proxyStrictSSL", true),
+    proxyAuthorization: http.get<string | null>("proxyAuthorization") ?? undefined,
+    allowHttpLoopback: process.env.HEARTH_ALLOW_HTTP_LOOPBACK === "1",
+  };
+}

@@ -1,323 +1,266 @@
-// The VS Code side of models: "Hearth: Download Model" (quick pick of the catalogue showing size
-// and whether each is already here), the download under a cancellable progress notification
-// (bytes, percentage, speed), the first-run prompt when no model is configured, and the memory
-// check before loading. Selecting a model is the caller's business (`onModelSelected`), so the
-// settings and the loading stay in one place (src/commands). The download itself is
-// ./downloader.ts, which knows nothing of VS Code.
+// Which model Hearth runs, on the VS Code side, in one module: the commands Select Model File and
+// Download Model (the download's own flow is ./download-command.ts), the first-run prompt, the
+// model settings turned into the file to load (paths or catalogue ids: ./resolve.ts), the checks
+// before loading (GGUF header, memory), and loading under a cancellable progress notification.
+// Failures go to the log and to a notification whose buttons are the next step.
 //
-// Test hooks (environment of the extension host, read at each download): HEARTH_HUB_URL replaces
-// the hub's address, HEARTH_ALLOW_HTTP_LOOPBACK=1 permits http:// to 127.0.0.1 only.
+// GGUF headers are read by the engine worker (`engine.inspect`), never parsed on the extension
+// host's thread. Nothing here imports the engine or its client: extension.ts hands the client
+// over as a ModelEngine.
 import * as vscode from "vscode";
-import { existsSync } from "node:fs";
-import { readGguf } from "../engine/gguf/reader.ts";
-import { CATALOGUE, DEFAULT_HUB_URL, checkHubFile, findCatalogueEntry, modelPath, resolveUrl, type CatalogueEntry, type ModelRole } from "./catalogue.ts";
-import { discardPartial, downloadFile, partialBytes, type DownloadProgress } from "./downloader.ts";
-import { DownloadError, downloadFailureText } from "./errors.ts";
-import { checkModelFits, estimateModelMemory, planCompletionSlots } from "./memory.ts";
-import { resolveModelSetting, type ResolvedModel } from "./resolve.ts";
+import { join } from "node:path";
+import { COMMANDS } from "../commands/ids.ts";
+import { activeModelSetting, readSettings, writeModelSetting } from "../commands/settings.ts";
+import type { ModelRole } from "./catalogue.ts";
+import { Downloads, type DownloadArg, type DownloadOutcome, type Target } from "./download-command.ts";
+import { isAbortError, plainModelProblem } from "./errors.ts";
+import { checkModelFits, estimateModelMemory, MIN_COMPLETION_SLOTS, planCompletionSlots, type ModelShape } from "./memory.ts";
+import { resolveModelSetting } from "./resolve.ts";
 
-export const DOWNLOAD_MODEL = "hearth.downloadModel";
-const SELECT_MODEL_FILE = "hearth.selectModelFile";
-const SHOW_LOG = "hearth.showLog";
-const OPEN_WALKTHROUGH = "hearth.openWalkthrough";
+export type { DownloadArg, DownloadOutcome };
+
 const FIRST_RUN_DISMISSED = "hearth.models.firstRunDismissed";
 export const FIRST_RUN_MESSAGE = "Hearth runs a language model in the editor and needs one to start.";
 export const FIRST_RUN_CHOICES = ["Get Started", "Use a File on Disk…"] as const;
 
-export interface ModelCommandDeps {
-  log: vscode.LogOutputChannel;
-  /** Point `role` at the file (write the setting, load it). `catalogueId` is set for catalogue models. */
-  onModelSelected(role: ModelRole, path: string, info: { catalogueId?: string }): Promise<void> | void;
-  /** The role's current model setting ("" when none): decides the first-run prompt and empty roles. */
-  currentModelSetting?(role: ModelRole): string;
-  /** Show the first-run prompt when no model is configured (default: yes, except in test mode). */
-  firstRunPrompt?: boolean;
+/** What the worker is asked to load. */
+export interface LoadRequest {
+  path: string;
+  threads: number;
+  contextSize: number;
+  completionSlots: number;
+  promptCache?: { dir: string; maxBytes: number };
 }
 
-/** The command's argument: a catalogue id, or any GGUF file of a public hub repository. */
-export type DownloadArg =
-  | string
-  | { id: string; role?: ModelRole }
-  | { repo: string; file: string; revision?: string; sha256?: string; role?: ModelRole };
-
-export interface DownloadOutcome {
-  status: "downloaded" | "present" | "cancelled" | "failed" | "dismissed";
-  path?: string;
-  role?: ModelRole;
-  message?: string;
-  /** What the failure notification said (plain words first, then the details). */
-  shown?: string;
-  /** Bytes the download resumed from (0: from the start). */
-  resumedFrom?: number;
-  /** Progress reports made to the notification (tests check there were some). */
-  progressReports: number;
+/** What this module needs of the engine: the EngineClient, adapted in extension.ts. */
+export interface ModelEngine<Info> {
+  /** "ready" while a model is loaded. */
+  readonly state: { readonly kind: string };
+  /** The model wanted (loaded or loading); undefined before the first load. */
+  readonly model: unknown;
+  load(req: LoadRequest, opts: { cancel: vscode.CancellationToken; onProgress(fraction: number): void }): Promise<Info>;
+  /** The memory check's numbers from the file's GGUF header, read in the worker; rejects with the reader's message for a bad file. */
+  inspect(path: string): Promise<ModelShape>;
 }
 
-export interface ModelsApi {
-  /** The extension's global storage; models are under `<storageDir>/models/`. */
+export class ModelCommands<Info> {
+  /** The extension's global storage; downloaded models are under `<storageDir>/models/`. */
   readonly storageDir: string;
-  download(arg?: DownloadArg): Promise<DownloadOutcome>;
-  /** A model setting's value → what to load (see resolve.ts). */
-  resolve(value: string): ResolvedModel;
+  /** Where the prefix cache lives (src/engine/prefix-cache.ts, written by the worker). */
+  readonly promptCacheDir: string;
+  private readonly downloads: Downloads;
+  private inflight: { key: string; promise: Promise<Info | undefined> } | undefined;
+  /** An error notification of notifyError is open. */
+  private errorShown = false;
+  /** Slot counts by file and settings, planned once: free memory moves, the loaded model must not. */
+  private readonly slotPlans = new Map<string, Promise<number>>();
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly engine: ModelEngine<Info>,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    this.storageDir = context.globalStorageUri.fsPath;
+    this.promptCacheDir = join(this.storageDir, "prompt-cache");
+    this.downloads = new Downloads({
+      storageDir: this.storageDir,
+      log,
+      validate: async (path) => {
+        if (!(await engine.inspect(path)).architecture) throw new Error("no general.architecture in its metadata");
+      },
+      select: (target, path) => this.selectDownloaded(target, path),
+    });
+  }
+
+  /** Registers Select Model File and Download Model; asks the first-run question unless testing. */
+  register(opts: { firstRunPrompt?: boolean } = {}): void {
+    this.context.subscriptions.push(
+      vscode.commands.registerCommand(COMMANDS.selectModelFile, (arg?: string | vscode.Uri) => this.selectModelFile(arg)),
+      vscode.commands.registerCommand(COMMANDS.downloadModel, (arg?: DownloadArg) => this.download(arg)),
+    );
+    if (opts.firstRunPrompt ?? this.context.extensionMode !== vscode.ExtensionMode.Test) void this.promptFirstRun();
+  }
+
+  /** Hearth: Download Model. `arg` (a catalogue id or a hub file) skips the quick pick. */
+  download(arg?: DownloadArg): Promise<DownloadOutcome> {
+    return this.downloads.download(arg);
+  }
+
+  /** Points `role`'s setting at `path` (written to user settings) and loads the model. */
+  async useModel(role: ModelRole, path: string): Promise<void> {
+    await writeModelSetting(role, path);
+    await this.ensureLoaded();
+  }
+
   /**
-   * Reads the GGUF header of `path` and returns why it would not fit (a sentence for the user),
-   * or undefined when it fits. `released`: bytes the loaded model frees before this one loads.
+   * Hearth: Select Model File. `arg` (a path or Uri) skips the picker: for tests and for other
+   * commands. Resolves true when the file was accepted and loaded.
    */
-  checkMemory(path: string, contextSize: number, opts?: { threads?: number; released?: number; completionSlots?: number }): Promise<string | undefined>;
-  /** Completion slots the KV budget buys (memory.ts planCompletionSlots; budget 0: automatic). */
-  planSlots(path: string, contextSize: number, opts: { threads?: number; budgetBytes?: number }): Promise<number>;
-  promptFirstRun(): Promise<void>;
-}
+  async selectModelFile(arg?: string | vscode.Uri): Promise<boolean> {
+    let path = typeof arg === "string" ? arg : arg?.fsPath;
+    if (!path) {
+      const picked = await vscode.window.showOpenDialog({
+        canSelectMany: false,
+        canSelectFolders: false,
+        filters: { "GGUF models": ["gguf"], "All files": ["*"] },
+        title: "Hearth: choose a GGUF model file",
+        openLabel: "Use This Model",
+      });
+      if (!picked?.length) return false;
+      path = picked[0].fsPath;
+    }
+    const problem = await this.checkModelFile(path);
+    if (problem) {
+      this.log.error(`rejected model file: ${problem}`);
+      void vscode.window.showErrorMessage(`Hearth: ${plainModelProblem(problem)} (${problem})`, "Choose Another File").then((choice) => {
+        if (choice) void vscode.commands.executeCommand(COMMANDS.selectModelFile);
+      });
+      return false;
+    }
+    this.log.info(`model file selected: ${path}`);
+    await writeModelSetting("completion", path);
+    return (await this.ensureLoaded()) !== undefined;
+  }
 
-/** What one download is: a catalogue entry, or an ad-hoc hub file. */
-interface Target {
-  label: string;
-  repo: string;
-  file: string;
-  revision: string;
-  sha256?: string;
-  sizeBytes?: number;
-  approxBytes?: number;
-  role: ModelRole;
-  alsoGood: readonly ModelRole[];
-  catalogueId?: string;
-}
-
-export function registerModelCommands(context: vscode.ExtensionContext, deps: ModelCommandDeps): ModelsApi {
-  const storageDir = context.globalStorageUri.fsPath;
-  const inflight = new Map<string, Promise<DownloadOutcome>>();
-
-  const download = async (arg?: DownloadArg): Promise<DownloadOutcome> => {
-    let target: Target | undefined;
+  /** Reads the GGUF header (in the worker); returns what is wrong in words, or undefined for a good file. */
+  async checkModelFile(path: string): Promise<string | undefined> {
     try {
-      target = arg === undefined ? await pickTarget(storageDir) : targetFromArg(arg);
+      const shape = await this.engine.inspect(path);
+      return shape.architecture ? undefined : `${path}: no general.architecture in the GGUF metadata`;
     } catch (err) {
-      const message = (err as Error).message;
-      deps.log.error(`download model: ${message}`);
-      void vscode.window.showErrorMessage(`Hearth: ${message}`);
-      return { status: "failed", message, progressReports: 0 };
+      return (err as Error).message;
     }
-    if (!target) return { status: "dismissed", progressReports: 0 };
-    const dest = modelPath(storageDir, target);
-    if (existsSync(dest)) {
-      deps.log.info(`${target.label} is already downloaded: ${dest}`);
-      await select(target, dest);
-      return { status: "present", path: dest, role: target.role, progressReports: 0 };
-    }
-    // One download per file: a second request joins the first.
-    const running = inflight.get(dest);
-    if (running) return running;
-    const t = target;
-    const p = downloadWithProgress(t, dest).finally(() => inflight.delete(dest));
-    inflight.set(dest, p);
-    return p;
-  };
+  }
 
-  const downloadWithProgress = async (target: Target, dest: string): Promise<DownloadOutcome> => {
-    const url = resolveUrl(target, hubUrl());
-    deps.log.info(`downloading ${target.label} from ${url} to ${dest}`);
-    let reports = 0;
+  /** Loads the configured model if the worker does not hold it (first need, settings change). */
+  ensureLoaded(): Promise<Info | undefined> {
+    const settings = readSettings();
+    const value = activeModelSetting(settings);
+    if (!value) {
+      this.notifyError("no model file is set", "Hearth: choose a GGUF model file first.");
+      return Promise.resolve(undefined);
+    }
+    const resolved = this.resolve(value);
+    if ("problem" in resolved) {
+      this.notifyError(`cannot load "${value}": ${resolved.problem}`, `Hearth: ${resolved.problem}`);
+      return Promise.resolve(undefined);
+    }
+    const base = { path: resolved.path, threads: settings.threads, contextSize: settings.contextSize };
+    const promptCache = settings.promptCacheBytes > 0 ? { dir: this.promptCacheDir, maxBytes: settings.promptCacheBytes } : undefined;
+    const key = JSON.stringify([base, promptCache, settings.completionCacheBytes]);
+    if (this.inflight?.key === key) return this.inflight.promise;
+    const promise = this.planSlots(base.path, base.contextSize, base.threads, settings.completionCacheBytes)
+      .then((completionSlots) => this.loadWithProgress({ ...base, completionSlots, promptCache }))
+      .finally(() => {
+        if (this.inflight?.promise === promise) this.inflight = undefined;
+      });
+    this.inflight = { key, promise };
+    return promise;
+  }
+
+  /** A model setting's value (a path or a catalogue id) → the file to load, or why it cannot be loaded yet. */
+  resolve(value: string): { path: string } | { problem: string } {
+    const r = resolveModelSetting(value, this.storageDir);
+    if (r.kind === "file" || r.kind === "catalogue") return { path: r.path };
+    if (r.kind === "needs-download") return { problem: `${r.entry.label} is not downloaded yet: run "Hearth: Download Model".` };
+    return { problem: "no model is set: choose a GGUF model file first." };
+  }
+
+  /** Why the file would not fit in memory with `completionSlots` (a sentence for the user), or undefined. */
+  async checkMemory(path: string, contextSize: number, opts: { threads?: number; released?: number; completionSlots?: number } = {}): Promise<string | undefined> {
+    const estimate = estimateModelMemory(await this.engine.inspect(path), contextSize, opts);
+    const r = checkModelFits(estimate, { released: opts.released });
+    return r.ok ? undefined : r.message;
+  }
+
+  /** After a settings change: reload only if a model is loaded or wanted (loading stays lazy). */
+  async onModelSettingsChanged(): Promise<void> {
+    if (this.engine.model) await this.ensureLoaded();
+  }
+
+  /**
+   * Log line plus a notification offering the next steps. At most one is open at a time: errors
+   * while it is (a retry failing again, a second feature asking) go to the log only, instead of
+   * stacking over the load's progress.
+   */
+  notifyError(logLine: string, message: string): void {
+    this.log.error(logLine);
+    if (this.errorShown) return;
+    this.errorShown = true;
+    void vscode.window.showErrorMessage(message, "Select Model File", "Show Log").then((choice) => {
+      this.errorShown = false;
+      if (choice === "Select Model File") void vscode.commands.executeCommand(COMMANDS.selectModelFile);
+      else if (choice === "Show Log") void vscode.commands.executeCommand(COMMANDS.showLog);
+    });
+  }
+
+  /**
+   * Two short choices that fit a notification: the walkthrough (a model per role, ghost text,
+   * chat; it stays in the Welcome page) or a file the user already has. Asked at each start
+   * until a model is set or one of them is chosen: a notification can vanish unread.
+   */
+  async promptFirstRun(): Promise<void> {
+    const configured = activeModelSetting(readSettings()) !== "";
+    if (configured || this.context.globalState.get<boolean>(FIRST_RUN_DISMISSED)) return;
+    const choice = await vscode.window.showInformationMessage(FIRST_RUN_MESSAGE, ...FIRST_RUN_CHOICES);
+    if (choice) await this.context.globalState.update(FIRST_RUN_DISMISSED, true);
+    if (choice === FIRST_RUN_CHOICES[0]) await vscode.commands.executeCommand(COMMANDS.openWalkthrough);
+    else if (choice === FIRST_RUN_CHOICES[1]) await vscode.commands.executeCommand(COMMANDS.selectModelFile);
+  }
+
+  /** Selects a downloaded file for the entry's role, and for its other good roles when those are empty. */
+  private async selectDownloaded(target: Target, path: string): Promise<ModelRole[]> {
+    const settings = readSettings();
+    const current = { completion: settings.completionModelPath, chat: settings.chatModelPath };
+    const roles = [target.role, ...target.alsoGood.filter((r) => r !== target.role && !current[r])];
+    for (const role of roles) await this.useModel(role, path);
+    return roles;
+  }
+
+  /** Completion KV slots (one per recent document) the memory budget buys for `path` (memory.ts planCompletionSlots). */
+  private planSlots(path: string, contextSize: number, threads: number, budgetBytes: number): Promise<number> {
+    const key = JSON.stringify([path, contextSize, threads, budgetBytes]);
+    let plan = this.slotPlans.get(key);
+    if (!plan) {
+      plan = this.engine
+        .inspect(path)
+        .then((shape) => planCompletionSlots(shape, contextSize, { threads, budgetBytes }).completionSlots)
+        .catch(() => MIN_COMPLETION_SLOTS);
+      this.slotPlans.set(key, plan);
+    }
+    return plan;
+  }
+
+  private async loadWithProgress(req: LoadRequest): Promise<Info | undefined> {
+    const name = req.path.split(/[\\/]/).pop();
     try {
-      const result = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `Hearth: downloading ${target.label}`, cancellable: true },
+      // A model that cannot fit is refused before the worker allocates anything.
+      const tooLarge = this.engine.state.kind === "ready" ? undefined : await this.checkMemory(req.path, req.contextSize, req);
+      if (tooLarge) {
+        this.notifyError(`not loading ${req.path}: ${tooLarge}`, `Hearth: ${tooLarge}`);
+        return undefined;
+      }
+      return await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Hearth: loading ${name}`, cancellable: true },
         async (progress, token) => {
-          const abort = new AbortController();
-          const sub = token.onCancellationRequested(() => abort.abort());
-          let shown = 0; // percent already reported (withProgress adds increments)
-          // Said at once: the first byte can take seconds (name lookup, TLS, the hub's redirect).
-          progress.report({ message: `connecting to ${new URL(url).host}…` });
-          try {
-            return await downloadFile({
-              url,
-              dest,
-              sha256: target.sha256,
-              size: target.sizeBytes,
-              approxSize: target.approxBytes,
-              signal: abort.signal,
-              onLog: (m) => deps.log.info(m),
-              onProgress: (p) => {
-                const percent = p.total ? Math.floor((p.received / p.total) * 100) : 0;
-                progress.report({ increment: Math.max(0, percent - shown), message: progressText(p) });
-                shown = Math.max(shown, percent);
-                reports++;
-              },
-              ...netOptions(),
-            });
-          } finally {
-            sub.dispose();
-          }
+          let reported = 0;
+          const onProgress = (fraction: number) => {
+            const percent = Math.floor(fraction * 100);
+            if (percent > reported) progress.report({ increment: percent - reported, message: `${percent}%` });
+            reported = Math.max(reported, percent);
+          };
+          this.log.info(`loading ${name}: ${req.completionSlots} completion slots (one per recent document)${req.promptCache ? `, prefix cache up to ${Math.round(req.promptCache.maxBytes / 2 ** 20)} MiB in ${req.promptCache.dir}` : ""}`);
+          return this.engine.load(req, { cancel: token, onProgress });
         },
       );
-      deps.log.info(`downloaded ${target.label}: ${result.size} bytes, sha256 ${result.sha256}${result.resumedFrom ? `, resumed from byte ${result.resumedFrom}` : ""}`);
-      const roles = await select(target, dest);
-      void vscode.window.showInformationMessage(`Hearth: ${target.label} is downloaded and selected for ${roles.join(" and ")}.`);
-      return { status: "downloaded", path: dest, role: target.role, resumedFrom: result.resumedFrom, progressReports: reports };
     } catch (err) {
-      return { ...(await reportFailure(target, dest, err)), progressReports: reports };
-    }
-  };
-
-  /** Selects the file for the entry's role, and for its other good roles when those are empty. */
-  const select = async (target: Target, path: string): Promise<ModelRole[]> => {
-    const roles = [target.role, ...target.alsoGood.filter((r) => r !== target.role && !deps.currentModelSetting?.(r))];
-    for (const role of roles) await deps.onModelSelected(role, path, { catalogueId: target.catalogueId });
-    return roles;
-  };
-
-  const reportFailure = async (target: Target, dest: string, err: unknown): Promise<Omit<DownloadOutcome, "progressReports">> => {
-    const message = (err as Error).message;
-    if (err instanceof DownloadError && err.kind === "cancelled") {
-      const kept = await partialBytes(dest);
-      deps.log.info(`download of ${target.label} cancelled (${kept} bytes kept for resuming)`);
-      if (kept > 0) {
-        void vscode.window
-          .showInformationMessage(`Hearth: download cancelled. ${humanBytes(kept)} are kept and the next download of ${target.label} resumes from there.`, "Discard Them")
-          .then((c) => c && discardPartial(dest));
+      if (isAbortError(err)) {
+        this.log.info(`loading ${req.path} cancelled`);
+        return undefined;
       }
-      return { status: "cancelled", message };
+      const detail = (err as Error).message;
+      this.notifyError(`loading ${req.path} failed: ${detail}`, `Hearth could not load ${name}. ${plainModelProblem(detail)} (${detail})`);
+      return undefined;
     }
-    deps.log.error(`downloading ${target.label} failed: ${message}`);
-    const url = resolveUrl(target, hubUrl());
-    const { message: shown, actions } = downloadFailureText(target.label, url, err);
-    void vscode.window.showErrorMessage(shown, ...actions).then((c) => {
-      if (c === "Retry") void vscode.commands.executeCommand(DOWNLOAD_MODEL, target.catalogueId ?? { ...target });
-      else if (c === "Use a File on Disk…") void vscode.commands.executeCommand(SELECT_MODEL_FILE);
-      else if (c === "Copy Link") void vscode.env.clipboard.writeText(url).then(() => vscode.window.setStatusBarMessage("Hearth: download link copied", 3000));
-      else if (c === "Show Log") void vscode.commands.executeCommand(SHOW_LOG);
-    });
-    return { status: "failed", message, shown };
-  };
-
-  // Two short choices that fit a notification: the walkthrough (a model per role, ghost text,
-  // chat; it stays in the Welcome page) or a file the user already has. Asked at each start
-  // until a model is set or one of them is chosen: a notification can vanish unread.
-  const promptFirstRun = async (): Promise<void> => {
-    const configured = (["completion", "chat"] as const).some((r) => deps.currentModelSetting?.(r));
-    if (configured || context.globalState.get<boolean>(FIRST_RUN_DISMISSED)) return;
-    const choice = await vscode.window.showInformationMessage(FIRST_RUN_MESSAGE, ...FIRST_RUN_CHOICES);
-    if (choice) await context.globalState.update(FIRST_RUN_DISMISSED, true);
-    if (choice === FIRST_RUN_CHOICES[0]) await vscode.commands.executeCommand(OPEN_WALKTHROUGH);
-    else if (choice === FIRST_RUN_CHOICES[1]) await vscode.commands.executeCommand(SELECT_MODEL_FILE);
-  };
-
-  context.subscriptions.push(vscode.commands.registerCommand(DOWNLOAD_MODEL, (arg?: DownloadArg) => download(arg)));
-  const wantPrompt = deps.firstRunPrompt ?? context.extensionMode !== vscode.ExtensionMode.Test;
-  if (wantPrompt) void promptFirstRun();
-
-  return {
-    storageDir,
-    download,
-    resolve: (value) => resolveModelSetting(value, storageDir),
-    checkMemory: async (path, contextSize, opts = {}) => {
-      const r = checkModelFits(estimateModelMemory(await readGguf(path), contextSize, { threads: opts.threads, completionSlots: opts.completionSlots }), { released: opts.released });
-      return r.ok ? undefined : r.message;
-    },
-    planSlots: async (path, contextSize, opts) => planCompletionSlots(await readGguf(path), contextSize, opts).completionSlots,
-    promptFirstRun,
-  };
-}
-
-function targetFromArg(arg: DownloadArg): Target {
-  const id = typeof arg === "string" ? arg : "id" in arg ? arg.id : undefined;
-  if (id !== undefined) {
-    const entry = findCatalogueEntry(id);
-    if (!entry) throw new Error(`"${id}" is not a model in the catalogue (${CATALOGUE.map((e) => e.id).join(", ")})`);
-    const t = targetFromEntry(entry);
-    return typeof arg === "object" && arg.role ? { ...t, role: arg.role, alsoGood: [] } : t;
   }
-  const spec = arg as Exclude<DownloadArg, string | { id: string }>;
-  const problem = checkHubFile(spec.repo, spec.file);
-  if (problem) throw new Error(problem);
-  return {
-    label: spec.file.split("/").pop() ?? spec.file,
-    repo: spec.repo,
-    file: spec.file,
-    revision: spec.revision ?? "main",
-    sha256: spec.sha256,
-    role: spec.role ?? "completion",
-    alsoGood: [],
-  };
-}
-
-function targetFromEntry(e: CatalogueEntry): Target {
-  return {
-    label: e.label,
-    repo: e.repo,
-    file: e.file,
-    revision: e.revision,
-    sha256: e.sha256,
-    sizeBytes: e.sizeBytes,
-    approxBytes: e.approxBytes,
-    role: e.role,
-    alsoGood: e.alsoGood ?? [],
-    catalogueId: e.id,
-  };
-}
-
-interface PickItem extends vscode.QuickPickItem {
-  entry?: CatalogueEntry;
-  fromDisk?: boolean;
-}
-
-async function pickTarget(storageDir: string): Promise<Target | undefined> {
-  const items: PickItem[] = [];
-  for (const e of CATALOGUE) {
-    const dest = modelPath(storageDir, e);
-    const present = existsSync(dest);
-    const partial = present ? 0 : await partialBytes(dest);
-    const state = present ? "$(check) downloaded" : partial > 0 ? `$(debug-pause) ${humanBytes(partial)} downloaded, resumes` : "";
-    items.push({
-      label: `${present ? "$(check)" : "$(cloud-download)"} ${e.label}`,
-      description: [`${present ? "" : "~"}${humanBytes(e.sizeBytes ?? e.approxBytes)}`, rolesText(e), e.licence].join(" · "),
-      detail: [e.purpose, `${e.repo} · ${e.file}`, state].filter(Boolean).join(" — "),
-      entry: e,
-    });
-  }
-  items.push({ label: "", kind: vscode.QuickPickItemKind.Separator }, { label: "$(file) Use a GGUF File on Disk…", fromDisk: true });
-  const picked = await vscode.window.showQuickPick(items, {
-    title: "Hearth: Download Model",
-    placeHolder: "Choose a model to download (downloaded models are selected without downloading again)",
-    matchOnDescription: true,
-    matchOnDetail: true,
-  });
-  if (picked?.fromDisk) {
-    await vscode.commands.executeCommand(SELECT_MODEL_FILE);
-    return undefined;
-  }
-  return picked?.entry ? targetFromEntry(picked.entry) : undefined;
-}
-
-function rolesText(e: CatalogueEntry): string {
-  const roles = [e.role, ...(e.alsoGood ?? [])];
-  return roles.map((r) => (r === "completion" ? (e.completionStyle === "fim" ? "completion (FIM)" : "completion") : r)).join(", ");
-}
-
-function hubUrl(): string {
-  return process.env.HEARTH_HUB_URL || vscode.workspace.getConfiguration("hearth").get<string>("models.hubUrl") || DEFAULT_HUB_URL;
-}
-
-/** VS Code's proxy settings; an empty `http.proxy` leaves HTTPS_PROXY & co. to decide. */
-function netOptions(): { proxy?: string; proxyStrictSSL?: boolean; proxyAuthorization?: string; allowHttpLoopback: boolean } {
-  const http = vscode.workspace.getConfiguration("http");
-  return {
-    proxy: http.get<string>("proxy") || undefined,
-    proxyStrictSSL: http.get<boolean>("proxyStrictSSL", true),
-    proxyAuthorization: http.get<string | null>("proxyAuthorization") ?? undefined,
-    allowHttpLoopback: process.env.HEARTH_ALLOW_HTTP_LOOPBACK === "1",
-  };
-}
-
-function progressText(p: DownloadProgress): string {
-  const speed = p.bytesPerSecond > 0 ? ` · ${humanBytes(p.bytesPerSecond)}/s` : "";
-  if (!p.total) return `${humanBytes(p.received)}${speed}`;
-  const percent = Math.floor((p.received / p.total) * 100);
-  return `${humanBytes(p.received)} of ${humanBytes(p.total)} (${percent}%)${speed}`;
-}
-
-/** Decimal units, as the hub shows sizes ("1.92 GB"). */
-export function humanBytes(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(n >= 1e8 ? 0 : 1)} MB`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(0)} kB`;
-  return `${Math.round(n)} bytes`;
 }

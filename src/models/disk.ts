@@ -1,7 +1,7 @@
 // Free disk space, checked before a download starts (and again once the exact size is known), so
 // a 2 GB model does not fill the disk half-way. `statfs` is injectable for tests.
 import { statfs as nodeStatfs } from "node:fs/promises";
-import { formatBytes } from "../engine/gguf/describe.ts";
+import { humanBytes } from "./bytes.ts";
 import { DownloadError } from "./errors.ts";
 
 export type StatfsFn = (path: string) => Promise<{ bavail: number | bigint; bsize: number | bigint }>;
@@ -23,9 +23,9 @@ export async function ensureDiskSpace(dir: string, needed: number, opts: { statf
   if (needed + reserve > free) {
     throw new DownloadError(
       "disk",
-      `not enough disk space in ${dir}: the download needs ${formatBytes(needed)}` +
-        (reserve > 0 ? ` (plus ${formatBytes(reserve)} kept free)` : "") +
-        `, ${formatBytes(free)} is free. Free some space and try again.`,
+      `not enough disk space in ${dir}: the download needs ${humanBytes(needed)}` +
+        (reserve > 0 ? ` (plus ${humanBytes(reserve)} kept free)` : "") +
+        `, ${humanBytes(free)} is free. Free some space and try again.`,
     );
   }
 }

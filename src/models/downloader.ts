@@ -20,7 +20,6 @@ import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { dirname } from "node:path";
 import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { readGguf } from "../engine/gguf/reader.ts";
 import { ensureDiskSpace, type StatfsFn } from "./disk.ts";
 import { DownloadError, isAbortError } from "./errors.ts";
 import { openUrl, type NetOptions, type Opened } from "./net.ts";
@@ -56,8 +55,11 @@ export interface DownloadOptions extends NetOptions {
   retryDelayMs?: number;
   statfs?: StatfsFn;
   reserveBytes?: number;
-  /** Checks the complete file before it is moved into place (default: GGUF header validation). */
-  validate?: (path: string) => Promise<void>;
+  /**
+   * Checks the complete file before it is moved into place; throws when it is not a usable model.
+   * The extension asks the engine worker to read the GGUF header (no GGUF parsing on the host).
+   */
+  validate: (path: string) => Promise<void>;
 }
 
 export interface DownloadResult {
@@ -239,7 +241,7 @@ async function attemptDownload(opts: DownloadOptions, log: (m: string) => void):
     throw new DownloadError("checksum", `wrong checksum: the downloaded file's sha256 is ${digest}, expected ${sha256}; the temporary file was deleted`);
   }
   try {
-    await (opts.validate ?? validateGguf)(part);
+    await opts.validate(part);
   } catch (err) {
     await discardPartial(dest);
     throw new DownloadError("format", `the downloaded file is not a usable GGUF model (${(err as Error).message}); the temporary file was deleted`);
@@ -295,11 +297,6 @@ async function fsyncFile(path: string): Promise<void> {
   } finally {
     await fh.close();
   }
-}
-
-async function validateGguf(path: string): Promise<void> {
-  const f = await readGguf(path); // magic, header, every tensor inside the file
-  if (!f.architecture) throw new Error("no general.architecture in its metadata");
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -8,8 +8,30 @@
 // estimate; 2 MiB of slack. How many completion slots follows a memory budget: see
 // planCompletionSlots. No `vscode`.
 import { freemem, totalmem } from "node:os";
-import type { GgufFile } from "../engine/gguf/reader.ts";
-import { MAX_MEMORY_BYTES } from "../engine/wasm/arena.ts";
+
+/**
+ * What the estimate needs of a model file. The engine worker reads it from the GGUF header (the
+ * `inspect` request, src/engine/model/shape.ts declares the same fields), so this file and the
+ * extension host never parse GGUF.
+ */
+export interface ModelShape {
+  /** The file, for messages. */
+  path: string;
+  architecture: string | undefined;
+  /** Every tensor's bytes, each rounded up to the engine's 64-byte alignment. */
+  weightBytes: number;
+  nEmbd: number;
+  nHead: number;
+  nHeadKV: number;
+  nLayer: number;
+  nFF: number;
+  headDimK: number;
+  headDimV: number;
+  nVocab: number;
+  ropeDims: number;
+  /** The most memory the engine can address (wasm32: 4 GiB). */
+  engineLimit: number;
+}
 
 export interface MemoryEstimate {
   weights: number;
@@ -21,6 +43,8 @@ export interface MemoryEstimate {
   slots: number;
   /** f16 keys and values of one position in every layer. */
   kvBytesPerToken: number;
+  /** What the engine can address (the shape's engineLimit). */
+  engineLimit: number;
 }
 
 /** Completion slots without a budget: two documents (the one being edited and the one before). */
@@ -32,24 +56,14 @@ const AUTO_BUDGET_CAP = 1 << 30;
 const BATCH = 64; // the engine's default batch (model.ts)
 const SLACK = 2 << 20;
 
-/** The engine's memory need for `file` at `contextSize` positions per slot, with `completionSlots` (default 2) and chat's. */
-export function estimateModelMemory(file: GgufFile, contextSize: number, opts: { threads?: number; completionSlots?: number } = {}): MemoryEstimate {
-  const arch = file.architecture ?? "llama";
-  const num = (key: string): number | undefined => file.optNumber(`${arch}.${key}`);
-  const nEmbd = num("embedding_length") ?? 0;
-  const nHead = num("attention.head_count") ?? 1;
-  const nHeadKV = num("attention.head_count_kv") ?? nHead;
-  const nLayer = num("block_count") ?? 0;
-  const nFF = num("feed_forward_length") ?? 0;
-  const headDimK = num("attention.key_length") ?? nEmbd / nHead;
-  const headDimV = num("attention.value_length") ?? nEmbd / nHead;
-  const nVocab = num("vocab_size") ?? file.optStringArray("tokenizer.ggml.tokens")?.length ?? 0;
-  const ropeDims = num("rope.dimension_count") ?? headDimK;
+/** The engine's memory need for a model of `shape` at `contextSize` positions per slot, with `completionSlots` (default 2) and chat's. */
+export function estimateModelMemory(shape: ModelShape, contextSize: number, opts: { threads?: number; completionSlots?: number } = {}): MemoryEstimate {
+  const { nEmbd, nHead, nHeadKV, nLayer, nFF, headDimK, headDimV, nVocab, ropeDims } = shape;
   const threads = Math.max(1, opts.threads ?? 1);
   const nCtx = Math.max(1, Math.floor(contextSize));
   const batch = Math.min(BATCH, nCtx);
 
-  const weights = file.tensors.reduce((s, t) => s + Math.ceil(t.byteSize / 64) * 64, 0);
+  const weights = shape.weightBytes;
   // f16 (2 bytes) keys and values, per slot: 2 × n_layer × ctx × n_head_kv × head_dim × 2 bytes.
   const slots = (opts.completionSlots ?? MIN_COMPLETION_SLOTS) + 1;
   const kvBytesPerToken = nLayer * nHeadKV * (headDimK + headDimV) * 2;
@@ -60,7 +74,7 @@ export function estimateModelMemory(file: GgufFile, contextSize: number, opts: {
     4 * threads * (nCtx + headDimK + 8) +
     threads * (1 << 20) +
     SLACK;
-  return { weights, kvCache, scratch, total: weights + kvCache + scratch, contextSize: nCtx, slots, kvBytesPerToken };
+  return { weights, kvCache, scratch, total: weights + kvCache + scratch, contextSize: nCtx, slots, kvBytesPerToken, engineLimit: shape.engineLimit };
 }
 
 export interface SlotPlan {
@@ -80,17 +94,17 @@ export interface SlotPlan {
  * 4 GiB leaves after the weights, scratch and chat's slot (the memory check then tells the
  * user when even 2 do not fit).
  */
-export function planCompletionSlots(file: GgufFile, contextSize: number, opts: { budgetBytes?: number; freeMemory?: number; threads?: number; engineLimit?: number } = {}): SlotPlan {
-  const one = estimateModelMemory(file, contextSize, { threads: opts.threads, completionSlots: 0 });
+export function planCompletionSlots(shape: ModelShape, contextSize: number, opts: { budgetBytes?: number; freeMemory?: number; threads?: number; engineLimit?: number } = {}): SlotPlan {
+  const one = estimateModelMemory(shape, contextSize, { threads: opts.threads, completionSlots: 0 });
   const slotBytes = Math.max(1, one.kvBytesPerToken * one.contextSize);
   const budget = opts.budgetBytes && opts.budgetBytes > 0 ? opts.budgetBytes : Math.min(AUTO_BUDGET_CAP, (opts.freeMemory ?? freemem()) / 4);
-  const room = Math.floor(((opts.engineLimit ?? MAX_MEMORY_BYTES) - one.total) / slotBytes);
+  const room = Math.floor(((opts.engineLimit ?? shape.engineLimit) - one.total) / slotBytes);
   const completionSlots = Math.max(MIN_COMPLETION_SLOTS, Math.min(MAX_COMPLETION_SLOTS, room, Math.floor(budget / slotBytes)));
   return { completionSlots, kvBytesPerToken: one.kvBytesPerToken, slotBytes, budget };
 }
 
 export interface FitLimits {
-  /** What the engine can address (default: wasm32's 4 GiB). */
+  /** What the engine can address (default: the estimate's, from the model's shape). */
   engineLimit?: number;
   /** The machine's available memory (default os.freemem()). */
   freeMemory?: number;
@@ -103,7 +117,7 @@ export type FitResult = { ok: true; estimate: MemoryEstimate } | { ok: false; es
 
 /** Whether the estimate fits the engine and the machine; when not, a message saying what to do. */
 export function checkModelFits(estimate: MemoryEstimate, limits: FitLimits = {}): FitResult {
-  const engineLimit = limits.engineLimit ?? MAX_MEMORY_BYTES;
+  const engineLimit = limits.engineLimit ?? estimate.engineLimit;
   const available = (limits.freeMemory ?? freemem()) + (limits.released ?? 0);
   const total = limits.totalMemory ?? totalmem();
   const parts = `weights ${gib(estimate.weights)}, KV cache ${gib(estimate.kvCache)} for ${estimate.contextSize} tokens × ${estimate.slots} slots, scratch ${gib(estimate.scratch)}`;
@@ -142,9 +156,9 @@ export class ModelTooLargeError extends Error {
 }
 
 /** Throws ModelTooLargeError when the model does not fit; returns the estimate when it does. */
-export function assertModelFits(file: GgufFile, contextSize: number, limits: FitLimits & { threads?: number; completionSlots?: number } = {}): MemoryEstimate {
-  const r = checkModelFits(estimateModelMemory(file, contextSize, { threads: limits.threads, completionSlots: limits.completionSlots }), limits);
-  if (!r.ok) throw new ModelTooLargeError(`${file.path}: ${r.message}`, r.estimate, r.reason);
+export function assertModelFits(shape: ModelShape, contextSize: number, limits: FitLimits & { threads?: number; completionSlots?: number } = {}): MemoryEstimate {
+  const r = checkModelFits(estimateModelMemory(shape, contextSize, { threads: limits.threads, completionSlots: limits.completionSlots }), limits);
+  if (!r.ok) throw new ModelTooLargeError(`${shape.path}: ${r.message}`, r.estimate, r.reason);
   return r.estimate;
 }
 

@@ -8,9 +8,11 @@
 import type { FimTokens, ModelInfo } from "../engine/engine.ts";
 import type { GenerateStats, WarmStats } from "../engine/session.ts";
 import type { SamplingOptions } from "../engine/sampler.ts";
-import type { ChatPrompt } from "../chat/render-prompt.ts";
+import type { ChatGenerateStats, ChatPrompt } from "../engine/chat-prompt.ts";
+import type { ChatMessage } from "../engine/chat-template.ts";
+import type { ModelShape } from "../engine/model/shape.ts";
 
-export type { FimTokens, ModelInfo, GenerateStats, WarmStats, SamplingOptions, ChatPrompt };
+export type { FimTokens, ModelInfo, GenerateStats, WarmStats, SamplingOptions, ChatPrompt, ChatGenerateStats, ChatMessage, ModelShape };
 export { AbortError, CancelFlag, isAbort } from "../engine/cancel.ts";
 
 /** KV slots the worker's engine has; a request's slot also decides its priority. */
@@ -82,6 +84,12 @@ export interface Methods {
   warm: { params: WarmParams; result: WarmResult };
   /** Deletes every prefix cache file under `dir` (the "clear cache" command). */
   clearPromptCache: { params: { dir: string }; result: null };
+  /**
+   * Reads a GGUF file's header and returns what the memory check needs (or the file's problem,
+   * as a GgufError): the extension host checks files without parsing GGUF on its own thread.
+   * Independent of the loaded model.
+   */
+  inspect: { params: { path: string }; result: ModelShape };
   /** The loaded model's info, or null when none is loaded. */
   info: { params: Record<string, never>; result: ModelInfo | null };
   /**

@@ -7,9 +7,11 @@
 import { CancelFlag } from "../engine/cancel.ts";
 import { Engine } from "../engine/engine.ts";
 import { PrefixCache } from "../engine/prefix-cache.ts";
+import { readGguf } from "../engine/gguf/reader.ts";
+import { modelShape } from "../engine/model/shape.ts";
 import { Scheduler } from "./scheduler.ts";
 import { IdleSaver } from "./idle-saver.ts";
-import { withChatPrompts } from "../chat/render-prompt.ts";
+import { withChatPrompts } from "../engine/chat-prompt.ts";
 import { toWireError, type Event, type GenerateParams, type LoadParams, type ModelInfo, type Request, type WarmParams } from "./protocol.ts";
 
 type Post = (event: Event) => void;
@@ -53,6 +55,9 @@ export class EngineService {
         return;
       case "info":
         reply(this.ready().then(() => this.engine?.info() ?? null));
+        return;
+      case "inspect":
+        reply(readGguf(msg.params.path).then(modelShape));
         return;
       case "tokenize":
         reply(this.ready().then(() => this.need().tokenize(msg.params.text, msg.params)));

@@ -10,7 +10,7 @@ import type { ChatMessage } from "../../src/engine/chat-template.ts";
 import { Scheduler } from "../../src/worker/scheduler.ts";
 import { CancelFlag } from "../../src/engine/cancel.ts";
 import type { GenerateParams } from "../../src/worker/protocol.ts";
-import { renderChatPrompt, withChatPrompts, type ChatGenerateStats, type ChatPrompt } from "../../src/chat/render-prompt.ts";
+import { renderChatPrompt, withChatPrompts, type ChatGenerateStats, type ChatPrompt } from "../../src/engine/chat-prompt.ts";
 import { makeModelFixture } from "../conformance/fixtures.ts";
 
 let engine: Engine;

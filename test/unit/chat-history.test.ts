@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { ChatTemplate } from "../../src/engine/chat-template.ts";
 import { ContextOverflowError } from "../../src/engine/session.ts";
 import { conversationMessages, loadHistory, saveHistory, MAX_STORED_ENTRIES, type MementoLike } from "../../src/chat/history.ts";
-import { renderChatPrompt, type PromptEngine } from "../../src/chat/render-prompt.ts";
+import { renderChatPrompt, type PromptEngine } from "../../src/engine/chat-prompt.ts";
 import type { ChatMessage } from "../../src/engine/chat-template.ts";
 import type { ChatEntry } from "../../src/chat/protocol.ts";
 

@@ -7,7 +7,7 @@ import type { CancelFlag } from "../../src/client/cancellation.ts";
 import type { GenerateStats } from "../../src/engine/session.ts";
 import { ChatSession, NO_MODEL_NOTE, type ChatGenerate, type ChatRequestParams } from "../../src/chat/session.ts";
 import type { HostMessage } from "../../src/chat/protocol.ts";
-import type { ChatGenerateStats } from "../../src/chat/render-prompt.ts";
+import type { ChatGenerateStats } from "../../src/engine/chat-prompt.ts";
 import type { MementoLike } from "../../src/chat/history.ts";
 
 function memento(): MementoLike & { data: Record<string, unknown> } {

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { EngineClient, WorkerDiedError, type ClientState } from "../../src/client/engine-client.ts";
 import { CancelFlag } from "../../src/client/cancellation.ts";
 import { Engine } from "../../src/engine/engine.ts";
+import { readGguf } from "../../src/engine/gguf/reader.ts";
 import type { GenerateParams } from "../../src/worker/protocol.ts";
 
 const ROOT = join(__dirname, "..", "..");
@@ -257,6 +258,23 @@ test("a bad file fails the load with the GGUF error; requests without a model sa
   assert.equal(c.state.kind, "error");
   await c.load(MODEL_REQ);
   assert.equal(c.state.kind, "ready");
+});
+
+test("inspect reads a header in the worker (the host parses no GGUF): the memory check's numbers, no model loaded; a bad file fails with the reader's own message", async () => {
+  const c = newClient();
+  const shape = await c.inspect(MODEL);
+  const file = await readGguf(MODEL);
+  assert.equal(shape.architecture, "llama");
+  assert.equal(shape.nLayer, file.optNumber("llama.block_count"));
+  assert.ok(shape.weightBytes >= file.tensorBytes && shape.weightBytes < file.tensorBytes + 64 * file.tensors.length);
+  assert.equal(c.state.kind, "none", "inspecting loads nothing");
+  const dir = mkdtempSync(join(tmpdir(), "hearth-client-"));
+  const bad = join(dir, "bad.gguf");
+  writeFileSync(bad, "not a gguf file at all");
+  const expected = await readGguf(bad).then(() => "", (e: Error) => e.message);
+  await assert.rejects(c.inspect(bad), (err: Error) => err.name === "GgufError" && err.message === expected);
+  await assert.rejects(c.inspect(join(dir, "missing.gguf")), (err: Error) => err.name === "GgufError" && /cannot open/.test(err.message));
+  assert.equal(c.workerStarts, 1, "a bad file does not take the worker down");
 });
 
 test("the worker answers a generation with no model loaded with NoModelError and stays alive", async () => {

@@ -10,10 +10,22 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { buildGguf, str, u32 } from "../../src/engine/gguf/writer.ts";
 import { GgmlType } from "../../src/engine/quant/types.ts";
-import { discardPartial, downloadFile, partPath, partialBytes, type DownloadOptions } from "../../src/models/downloader.ts";
+import { readGguf } from "../../src/engine/gguf/reader.ts";
+import { discardPartial, downloadFile as download, partPath, partialBytes, type DownloadOptions } from "../../src/models/downloader.ts";
 import { DownloadError, downloadFailureText } from "../../src/models/errors.ts";
 import { makeTmpDir, seededBytes } from "../helpers/gguf-fixtures.ts";
 import { makeSelfSignedCert, sha256Hex, startConnectProxy, startTestServer, type TestServer } from "../helpers/http-server.ts";
+
+/**
+ * The downloader with the check the extension gives it (the engine worker's header read, here
+ * the same reader in-process): a file without a readable header or architecture is refused.
+ */
+function downloadFile(opts: Omit<DownloadOptions, "validate"> & { validate?: DownloadOptions["validate"] }) {
+  const validate = async (path: string) => {
+    if (!(await readGguf(path)).architecture) throw new Error("no general.architecture in its metadata");
+  };
+  return download({ validate, ...opts });
+}
 
 /** A valid GGUF of ~256 KiB (one F32 tensor of seeded bytes), so "half-way" means something. */
 function fixtureGguf(seed = 1): Uint8Array {
@@ -44,7 +56,7 @@ function setup(file: Parameters<TestServer["serve"]>[2], name = "model.gguf") {
   n++;
   const url = server.serve(`org/repo${n}`, name, file);
   const dest = join(tmp.dir, `t${n}`, name);
-  const base: DownloadOptions = { url, dest, allowHttpLoopback: true, retryDelayMs: 0, reserveBytes: 0 };
+  const base: Omit<DownloadOptions, "validate"> = { url, dest, allowHttpLoopback: true, retryDelayMs: 0, reserveBytes: 0 };
   const bodyRequests = () => server.requests.filter((r) => r.path === new URL(url).pathname && r.status !== 302);
   return { url, dest, base, bodyRequests, prefix: `/org/repo${n}/` };
 }

@@ -7,13 +7,14 @@ import { buildGguf, str, u32 } from "../../src/engine/gguf/writer.ts";
 import { GgmlType } from "../../src/engine/quant/types.ts";
 import { kvCacheBytes } from "../../src/engine/kv-cache.ts";
 import { readHParams } from "../../src/engine/model/hparams.ts";
+import { modelShape } from "../../src/engine/model/shape.ts";
 import { MAX_MEMORY_BYTES } from "../../src/engine/wasm/arena.ts";
 import { assertModelFits, checkModelFits, estimateModelMemory, ModelTooLargeError, planCompletionSlots } from "../../src/models/memory.ts";
 import { STORIES_PATH } from "../helpers/gguf-fixtures.ts";
 
 /** A header with SmolLM3-3B's shape (36 layers, 4 KV heads of 128) and one small tensor. */
 function smollm3Shaped() {
-  return parseGguf(
+  return modelShape(parseGguf(
     buildGguf({
       metadata: {
         "general.architecture": str("smollm3"),
@@ -27,7 +28,7 @@ function smollm3Shaped() {
       tensors: [{ name: "output_norm.weight", type: GgmlType.F32, dims: [100], data: new Uint8Array(400) }],
     }),
     "smollm3-shaped.gguf",
-  );
+  ));
 }
 
 test("KV cache: (2 completion slots + chat's) × 2 (K and V) × n_layer × ctx × n_head_kv × head_dim × 2 bytes (f16)", () => {
@@ -45,7 +46,7 @@ test("the estimate matches the engine's own accounting for stories260K", async (
   const file = await readGguf(STORIES_PATH);
   const hp = readHParams(file);
   const ctx = 512;
-  const e = estimateModelMemory(file, ctx);
+  const e = estimateModelMemory(modelShape(file), ctx);
   const layout = { nLayer: hp.nLayer, nCtx: ctx, kDim: hp.nHeadKV * hp.headDimK, vDim: hp.nHeadKV * hp.headDimV };
   assert.equal(e.kvCache, kvCacheBytes(layout, 3));
   assert.ok(e.weights >= file.tensorBytes && e.weights < file.tensorBytes + 64 * file.tensors.length);
@@ -73,11 +74,11 @@ test("refused above the machine's free memory; memory the loaded model gives bac
 });
 
 test("defaults: head_count_kv falls back to head_count, head_dim to embedding / heads", () => {
-  const f = parseGguf(
+  const f = modelShape(parseGguf(
     buildGguf({
       metadata: { "general.architecture": str("llama"), "llama.block_count": u32(2), "llama.embedding_length": u32(64), "llama.attention.head_count": u32(4) },
     }),
-  );
+  ));
   assert.equal(estimateModelMemory(f, 100).kvCache, 3 * 2 * 2 * 100 * 4 * 16 * 2);
 });
 

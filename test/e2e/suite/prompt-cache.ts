@@ -15,7 +15,7 @@ export async function hearth(): Promise<HearthApi & { completion: CompletionCont
 }
 
 export function cacheDir(api: HearthApi): string {
-  return join(api.catalogue.storageDir, "prompt-cache");
+  return join(api.models.storageDir, "prompt-cache");
 }
 
 /** Every cache file with the document its tag names ("completion:<uri>") and its token count. */

@@ -3,10 +3,10 @@
 // oldest turns (never the system prompt, never the newest question). Runs inside the engine
 // worker (src/worker/service.ts wraps the engine with `withChatPrompts`), so no vscode here and
 // nothing heavy on the extension host.
-import type { ChatMessage, ChatTemplate } from "../engine/chat-template.ts";
-import type { EngineGenerateRequest } from "../engine/engine.ts";
-import type { Cancellation } from "../engine/cancel.ts";
-import { ContextOverflowError, type GenerateChunk, type GenerateStats, type WarmStats } from "../engine/session.ts";
+import type { ChatMessage, ChatTemplate } from "./chat-template.ts";
+import type { EngineGenerateRequest } from "./engine.ts";
+import type { Cancellation } from "./cancel.ts";
+import { ContextOverflowError, type GenerateChunk, type GenerateStats, type WarmStats } from "./session.ts";
 
 /** A `generate` prompt given as a conversation, rendered in the worker. */
 export interface ChatPrompt {
