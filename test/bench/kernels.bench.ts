@@ -9,7 +9,7 @@ import { setFlagsFromString } from "node:v8";
 import { Kernels, type KernelVariant } from "../../src/engine/wasm/kernels.ts";
 import { GgmlType, rowBytes, typeName } from "../../src/engine/quant/types.ts";
 import { REPACKED } from "../../src/engine/model/weights.ts";
-import { f32ToF16 } from "../../src/engine/quant/half.ts";
+import { f32ToF16 } from "../reference/quant/half.ts";
 
 const ROWS = 11008; // SmolLM3-3B's FFN shape
 const COLS = 2048;

@@ -6,10 +6,10 @@
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ByteSink } from "../../src/engine/gguf/writer.ts";
+import { ByteSink } from "../reference/gguf-writer.ts";
 import { GgufValueType } from "../../src/engine/gguf/types.ts";
 import { GgmlType, rowBytes } from "../../src/engine/quant/types.ts";
-import { f32ToF16 } from "../../src/engine/quant/half.ts";
+import { f32ToF16 } from "../reference/quant/half.ts";
 import { BYTE_LEVEL_ORDER, BYTE_TO_CHAR } from "../../src/engine/tokenizer/unicode.ts";
 
 const GENERATOR_VERSION = 2;

@@ -24,9 +24,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { arr, bool, buildGguf, f32, str, u32, type GgufTensorInput } from "../../src/engine/gguf/writer.ts";
+import { arr, bool, buildGguf, f32, str, u32, type GgufTensorInput } from "../reference/gguf-writer.ts";
 import { GgufValueType, type GgufTypedValue } from "../../src/engine/gguf/types.ts";
-import { quantizeTensor } from "../../src/engine/quant/quantize.ts";
+import { quantizeTensor } from "../reference/quant/quantize.ts";
 import { GgmlType } from "../../src/engine/quant/types.ts";
 import { gaussianArray } from "../helpers/random.ts";
 import { BYTE_LEVEL_ORDER, BYTE_TO_CHAR } from "../../src/engine/tokenizer/unicode.ts";

@@ -4,7 +4,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ByteSink } from "../../src/engine/gguf/writer.ts";
+import { ByteSink } from "../reference/gguf-writer.ts";
 
 export const STORIES_PATH = join(__dirname, "..", "fixtures", "stories260K.gguf");
 

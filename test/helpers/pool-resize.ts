@@ -4,7 +4,7 @@
 // (hex of a Q4_K and a Q5_0 product) as one JSON line.
 import { Kernels } from "../../src/engine/wasm/kernels.ts";
 import { GgmlType } from "../../src/engine/quant/types.ts";
-import { quantizeTensor } from "../../src/engine/quant/quantize.ts";
+import { quantizeTensor } from "../reference/quant/quantize.ts";
 import { gaussianArray } from "./random.ts";
 
 const ROWS = 96;

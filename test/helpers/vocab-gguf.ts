@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { GgufValueType } from "../../src/engine/gguf/types.ts";
-import { arr, bool, buildGguf, f32, str, u32 } from "../../src/engine/gguf/writer.ts";
+import { arr, bool, buildGguf, f32, str, u32 } from "../reference/gguf-writer.ts";
 import type { GgufTypedValue } from "../../src/engine/gguf/types.ts";
 
 interface AddedToken {

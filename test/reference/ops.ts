@@ -5,7 +5,7 @@
 // RoPE's products, the f16 roundings in attention) the reference rounds the same way with
 // Math.fround so the kernels can be checked tightly; elsewhere (exp, softmax, SwiGLU) it computes
 // in float64 and the tests allow a few float ulps.
-import { roundToF16, f16ToF32 } from "../../src/engine/quant/half.ts";
+import { roundToF16, f16ToF32 } from "./quant/half.ts";
 export { ropeCosSin, type RopeTableOptions } from "../../src/engine/model/rope.ts";
 
 const fr = Math.fround;

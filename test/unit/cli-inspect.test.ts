@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { GgufValueType } from "../../src/engine/gguf/reader.ts";
-import { arr, buildGguf, str, u32, u64 } from "../../src/engine/gguf/writer.ts";
+import { arr, buildGguf, str, u32, u64 } from "../reference/gguf-writer.ts";
 import { GgmlType } from "../../src/engine/quant/types.ts";
 import { join } from "node:path";
 import { STORIES_PATH, makeTmpDir, seededBytes } from "../helpers/gguf-fixtures.ts";

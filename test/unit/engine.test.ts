@@ -9,7 +9,7 @@ import { Engine } from "../../src/engine/engine.ts";
 import { CancelFlag } from "../../src/engine/cancel.ts";
 import { Model } from "../../src/engine/model/model.ts";
 import { parseGguf } from "../../src/engine/gguf/reader.ts";
-import { buildGguf, str, tensorBytes } from "../../src/engine/gguf/writer.ts";
+import { buildGguf, str, tensorBytes } from "../reference/gguf-writer.ts";
 import type { GgufTypedValue } from "../../src/engine/gguf/types.ts";
 import { GgmlType } from "../../src/engine/quant/types.ts";
 import { makeModelFixture } from "../conformance/fixtures.ts";

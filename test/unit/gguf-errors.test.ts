@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { GgufError, GgufValueType, parseGguf, readGguf, readGgufSync } from "../../src/engine/gguf/reader.ts";
-import { buildGguf, str, u32 } from "../../src/engine/gguf/writer.ts";
+import { buildGguf, str, u32 } from "../reference/gguf-writer.ts";
 import { GgmlType } from "../../src/engine/quant/types.ts";
 import { makeTmpDir, rawGguf, seededBytes } from "../helpers/gguf-fixtures.ts";
 
@@ -32,7 +32,7 @@ async function expectBad(bytes: Uint8Array, problem: RegExp): Promise<void> {
 }
 
 const F32x16 = { name: "w", type: GgmlType.F32, dims: [16], data: seededBytes(64) };
-const kvU32 = (key: string, type: number, v: number) => (w: import("../../src/engine/gguf/writer.ts").ByteSink) => {
+const kvU32 = (key: string, type: number, v: number) => (w: import("../reference/gguf-writer.ts").ByteSink) => {
   w.str(key);
   w.u32(type);
   w.u32(v);

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { open, readFile } from "node:fs/promises";
 import { GgufValueType, parseGguf, readGguf, readGgufSync, readTensorData, GgufError } from "../../src/engine/gguf/reader.ts";
-import { arr, buildGguf, str, u32 } from "../../src/engine/gguf/writer.ts";
+import { arr, buildGguf, str, u32 } from "../reference/gguf-writer.ts";
 import { GgmlType } from "../../src/engine/quant/types.ts";
 import { STORIES_PATH, makeTmpDir, rawGguf } from "../helpers/gguf-fixtures.ts";
 

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { GgufValueType, parseGguf, readGguf, readTensorData, type GgufTypedValue } from "../../src/engine/gguf/reader.ts";
-import { arr, bool, buildGguf, f32, f64, i16, i32, i64, i8, str, tensorBytes, u16, u32, u64, u8, writeGguf } from "../../src/engine/gguf/writer.ts";
+import { arr, bool, buildGguf, f32, f64, i16, i32, i64, i8, str, tensorBytes, u16, u32, u64, u8, writeGguf } from "../reference/gguf-writer.ts";
 import { GgmlType, assertSupported } from "../../src/engine/quant/types.ts";
 import { makeTmpDir, seededBytes } from "../helpers/gguf-fixtures.ts";
 

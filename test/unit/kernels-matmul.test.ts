@@ -5,9 +5,9 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { Kernels } from "../../src/engine/wasm/kernels.ts";
 import { GgmlType, typeName, rowBytes } from "../../src/engine/quant/types.ts";
-import { quantizeRow, quantizeTensor } from "../../src/engine/quant/quantize.ts";
-import { activationType, referenceDotQuantized } from "../../src/engine/quant/reference-dot.ts";
-import { dequantizeRow } from "../../src/engine/quant/dequantize.ts";
+import { quantizeRow, quantizeTensor } from "../reference/quant/quantize.ts";
+import { activationType, referenceDotQuantized } from "../reference/quant/reference-dot.ts";
+import { dequantizeRow } from "../reference/quant/dequantize.ts";
 import { gaussianArray } from "../helpers/random.ts";
 
 const TYPES = [

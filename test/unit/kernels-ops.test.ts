@@ -12,7 +12,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { attention } from "../../src/engine/wasm/kernel-exports.ts";
 import { Kernels } from "../../src/engine/wasm/kernels.ts";
-import { f16ToF32, f32ToF16 } from "../../src/engine/quant/half.ts";
+import { f16ToF32, f32ToF16 } from "../reference/quant/half.ts";
 import { gaussianArray, mulberry32 } from "../helpers/random.ts";
 import {
   attentionRef,

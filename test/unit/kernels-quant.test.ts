@@ -8,10 +8,10 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Kernels } from "../../src/engine/wasm/kernels.ts";
 import { GgmlType, rowBytes, typeName } from "../../src/engine/quant/types.ts";
-import { dequantizeRow } from "../../src/engine/quant/dequantize.ts";
-import { quantizeRow, quantizeWeightRow } from "../../src/engine/quant/quantize.ts";
-import { activationType, referenceDotQuantized } from "../../src/engine/quant/reference-dot.ts";
-import { f16ToF32, f32ToF16 } from "../../src/engine/quant/half.ts";
+import { dequantizeRow } from "../reference/quant/dequantize.ts";
+import { quantizeRow, quantizeWeightRow } from "../reference/quant/quantize.ts";
+import { activationType, referenceDotQuantized } from "../reference/quant/reference-dot.ts";
+import { f16ToF32, f32ToF16 } from "../reference/quant/half.ts";
 import { gaussianArray, mulberry32, weightLikeArray } from "../helpers/random.ts";
 
 const T = GgmlType;

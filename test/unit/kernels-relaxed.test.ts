@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { setFlagsFromString } from "node:v8";
 import { Kernels, defaultWasmPath, type KernelVariant } from "../../src/engine/wasm/kernels.ts";
 import { GgmlType, typeName } from "../../src/engine/quant/types.ts";
-import { quantizeTensor } from "../../src/engine/quant/quantize.ts";
+import { quantizeTensor } from "../reference/quant/quantize.ts";
 import { gaussianArray } from "../helpers/random.ts";
 
 setFlagsFromString("--experimental-wasm-relaxed-simd");

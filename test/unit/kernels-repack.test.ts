@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { setFlagsFromString } from "node:v8";
 import { Kernels, type KernelVariant } from "../../src/engine/wasm/kernels.ts";
 import { GgmlType, rowBytes } from "../../src/engine/quant/types.ts";
-import { quantizeTensor } from "../../src/engine/quant/quantize.ts";
+import { quantizeTensor } from "../reference/quant/quantize.ts";
 import { loadWeights, REPACKED } from "../../src/engine/model/weights.ts";
 import { readGguf } from "../../src/engine/gguf/reader.ts";
 import { readHParams } from "../../src/engine/model/hparams.ts";

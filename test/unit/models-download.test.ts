@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { buildGguf, str, u32 } from "../../src/engine/gguf/writer.ts";
+import { buildGguf, str, u32 } from "../reference/gguf-writer.ts";
 import { GgmlType } from "../../src/engine/quant/types.ts";
 import { readGguf } from "../../src/engine/gguf/reader.ts";
 import { discardPartial, downloadFile as download, partPath, partialBytes, type DownloadOptions } from "../../src/models/downloader.ts";

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseGguf, readGguf } from "../../src/engine/gguf/reader.ts";
-import { buildGguf, str, u32 } from "../../src/engine/gguf/writer.ts";
+import { buildGguf, str, u32 } from "../reference/gguf-writer.ts";
 import { GgmlType } from "../../src/engine/quant/types.ts";
 import { kvCacheBytes } from "../../src/engine/kv-cache.ts";
 import { readHParams } from "../../src/engine/model/hparams.ts";

@@ -1,9 +1,9 @@
 // Reference dot products: activation types as ggml's vec_dot_type, and the value of the dot.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { dequantizeRow } from "../../src/engine/quant/dequantize.ts";
-import { quantizeRow } from "../../src/engine/quant/quantize.ts";
-import { activationType, referenceDot, referenceDotQuantized } from "../../src/engine/quant/reference-dot.ts";
+import { dequantizeRow } from "../reference/quant/dequantize.ts";
+import { quantizeRow } from "../reference/quant/quantize.ts";
+import { activationType, referenceDot, referenceDotQuantized } from "../reference/quant/reference-dot.ts";
 import { GgmlType, typeName } from "../../src/engine/quant/types.ts";
 import { gaussianArray } from "../helpers/random.ts";
 

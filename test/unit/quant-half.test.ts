@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   bf16ToF32, f16ToF32, f32Bits, f32BitsToBf16, f32BitsToF16, f32FromBits, f32ToBf16, f32ToF16,
-} from "../../src/engine/quant/half.ts";
+} from "../reference/quant/half.ts";
 import { mulberry32 } from "../helpers/random.ts";
 
 const hex = (v: number): string => "0x" + v.toString(16);

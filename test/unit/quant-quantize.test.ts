@@ -3,9 +3,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { dequantizeRow } from "../../src/engine/quant/dequantize.ts";
-import { f16ToF32 } from "../../src/engine/quant/half.ts";
-import { quantizeRow, quantizeTensor, quantizeWeightRow } from "../../src/engine/quant/quantize.ts";
+import { dequantizeRow } from "../reference/quant/dequantize.ts";
+import { f16ToF32 } from "../reference/quant/half.ts";
+import { quantizeRow, quantizeTensor, quantizeWeightRow } from "../reference/quant/quantize.ts";
 import { GgmlType, rowBytes, typeName } from "../../src/engine/quant/types.ts";
 import { gaussianArray, weightLikeArray } from "../helpers/random.ts";
 

@@ -98,7 +98,7 @@ test("streaming decoder returns only whole characters", () => {
 });
 
 test("unsupported tokenizer models and pre-tokenizers are named in the error", async () => {
-  const { buildGguf, str, arr } = await import("../../src/engine/gguf/writer.ts");
+  const { buildGguf, str, arr } = await import("../reference/gguf-writer.ts");
   const { parseGguf } = await import("../../src/engine/gguf/reader.ts");
   const { GgufValueType } = await import("../../src/engine/gguf/types.ts");
   const mk = (model: string, pre?: string) =>

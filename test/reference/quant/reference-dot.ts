@@ -6,7 +6,7 @@
 
 import { dequantizeRow } from "./dequantize.ts";
 import { quantizeRow } from "./quantize.ts";
-import { GgmlType, TYPE_INFO, typeName } from "./types.ts";
+import { GgmlType, TYPE_INFO, typeName } from "../../../src/engine/quant/types.ts";
 import { f16ToF32 } from "./half.ts";
 
 const VEC_DOT_TYPE = new Map<GgmlType, GgmlType>([

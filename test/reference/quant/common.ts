@@ -5,7 +5,7 @@
 // `f()` reproduces ggml bit for bit, provided ggml itself was compiled without FMA contraction
 // (true for llama.cpp's ggml-base, which is built for baseline x86-64).
 
-import { TYPE_INFO, typeName, type GgmlType } from "./types.ts";
+import { TYPE_INFO, typeName, type GgmlType } from "../../../src/engine/quant/types.ts";
 
 /** Round to float32, as storing into a C `float` does. */
 export const f = Math.fround;

@@ -5,9 +5,9 @@
 // tensor's data padded to the alignment (offsets relative to the data section).
 
 import { writeFile } from "node:fs/promises";
-import { TYPE_INFO, rowBytes, typeName, type GgmlType } from "../quant/types.ts";
-import { DEFAULT_ALIGNMENT, GGUF_MAGIC } from "./parse.ts";
-import { GgufValueType, isGgufArray, valueTypeName, type GgufArray, type GgufTypedValue, type GgufValue } from "./types.ts";
+import { TYPE_INFO, rowBytes, typeName, type GgmlType } from "../../src/engine/quant/types.ts";
+import { DEFAULT_ALIGNMENT, GGUF_MAGIC } from "../../src/engine/gguf/parse.ts";
+import { GgufValueType, isGgufArray, valueTypeName, type GgufArray, type GgufTypedValue, type GgufValue } from "../../src/engine/gguf/types.ts";
 
 export interface GgufTensorInput {
   readonly name: string;

@@ -4,7 +4,7 @@
 
 import { f, checkSource, getScaleMinK4, viewOf } from "./common.ts";
 import { f16ToF32, bf16ToF32 } from "./half.ts";
-import { GgmlType, typeName } from "./types.ts";
+import { GgmlType, typeName } from "../../../src/engine/quant/types.ts";
 
 type Dequant = (s: Uint8Array, v: DataView, nb: number, y: Float32Array) => void;
 

@@ -15,7 +15,7 @@ import { quantizeQ4_K, quantizeQ5_K, quantizeQ6_K } from "./kquants.ts";
 import {
   quantizeQ4_0, quantizeQ4_1, quantizeQ5_0, quantizeQ5_1, quantizeQ8_0Ref, quantizeQ8_1Ref, type RowQuantizer,
 } from "./legacy.ts";
-import { GgmlType, TYPE_INFO, typeName } from "./types.ts";
+import { GgmlType, TYPE_INFO, typeName } from "../../../src/engine/quant/types.ts";
 
 // F32/F16/BF16 read the raw float32 bits so NaN payloads convert exactly as in C.
 const copyF32: RowQuantizer = (x, n, y) => y.set(new Uint8Array(x.buffer, x.byteOffset, 4 * n));
