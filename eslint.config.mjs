@@ -1,6 +1,27 @@
-// Lint TypeScript sources and tests with typescript-eslint's recommended rules.
+// Lint TypeScript sources and tests with typescript-eslint's recommended rules, plus the layer
+// rules of ../shared/DESIGN.md's table ("may import"), one block per folder: an import that
+// crosses a boundary the table does not allow is an error naming the rule
+// (test/unit/lint-layers.test.ts proves each rule fails on a violation).
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+
+// Every source import is relative and names its .ts file, so a layer is the first folder after
+// the "../" that leave the importing file's folder (src/engine's own subfolders - gguf, quant,
+// wasm, model, tokenizer - share no name with a layer).
+const up = String.raw`^(\.\./)+`;
+const layer = (names) => `${up}(${names.join("|")})(/|\\.ts$)`;
+
+/** One folder's rule: `forbidden` import patterns (regex), each with why. */
+function layerRule(files, why, forbidden) {
+  return {
+    files,
+    rules: {
+      "no-restricted-imports": ["error", { patterns: forbidden.map(([regex, what]) => ({ regex, message: `${what}: ${why}` })) }],
+    },
+  };
+}
+
+const vscode = ["^vscode$", "vscode"];
 
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", ".vscode-test/**"] },
@@ -11,4 +32,52 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
     },
   },
+  layerRule(["src/engine/**/*.ts"], "src/engine runs in the worker, the CLI and tests, and imports only itself and the kernels' output (DESIGN.md)", [
+    [layer(["worker", "client", "chat", "completion", "models", "commands", "extension", "cli"]), "the engine imports no other layer"],
+    vscode,
+  ]),
+  layerRule(["src/worker/**/*.ts"], "src/worker may import src/engine only (DESIGN.md)", [
+    [layer(["client", "chat", "completion", "models", "commands", "extension", "cli"]), "the worker imports no extension-side code"],
+    vscode,
+  ]),
+  // The client talks to the worker through its protocol only. protocol.ts re-exports the
+  // import-free CancelFlag (src/engine/cancel.ts: 4 bytes of shared memory both sides must lay
+  // out the same), which is why the client may import that one file's values, not only types.
+  layerRule(["src/client/**/*.ts"], "src/client may import worker/protocol.ts only (DESIGN.md)", [
+    [layer(["engine", "chat", "completion", "models", "commands", "extension", "cli"]), "the client imports no engine, feature or command code"],
+    [`${up}worker/(?!protocol\\.ts$)`, "of the worker, only its protocol"],
+    vscode,
+  ]),
+  // Features and the extension-side commands (status bar, actions, ids, settings: not in
+  // DESIGN.md's table, and like the features they act for the user through the client) see the
+  // engine through src/client only. commands/settings.ts and commands/ids.ts are leaves every
+  // extension-side folder reads: the settings and command ids in one place each.
+  ...[
+    ["src/completion/**/*.ts", "chat"],
+    ["src/chat/**/*.ts", "completion"],
+    ["src/commands/**/*.ts", "chat|completion"],
+  ].map(([files, others]) =>
+    layerRule([files], "features and commands may import src/client and vscode only (DESIGN.md)", [
+      [layer(["engine", "worker", "models", "extension", "cli", ...others.split("|")]), "through src/client (client/types.ts for the engine's types), not around it"],
+      ...(files.startsWith("src/commands") ? [] : [[`${up}commands/(?!(settings|ids)\\.ts$)`, "of src/commands, only settings.ts and ids.ts"]]),
+    ]),
+  ),
+  layerRule(["src/models/**/*.ts"], "src/models may import vscode and node only (DESIGN.md); GGUF headers are read by the worker (the inspect request)", [
+    [layer(["engine", "worker", "client", "chat", "completion", "extension", "cli"]), "the models module gets the engine as a ModelEngine from extension.ts"],
+    [`${up}commands/(?!(settings|ids)\\.ts$)`, "of src/commands, only settings.ts and ids.ts"],
+  ]),
+  layerRule(["src/cli.ts"], "the CLI may import src/engine and src/worker only (DESIGN.md)", [
+    [String.raw`^\./(client|chat|completion|models|commands)/`, "no extension-side code in the CLI"],
+    vscode,
+  ]),
+  // The webview bundle: webview-side libraries, plus the two import-free files it shares with
+  // the chat's host side (the message types and the thinking-block splitter).
+  layerRule(["media/**/*.ts"], "media/ may import webview-side libraries only (DESIGN.md)", [
+    [String.raw`^(\.\./)+src/(?!chat/(protocol|thinking)\.ts$)`, "of src/, only chat/protocol.ts and chat/thinking.ts"],
+    ["^node:", "no node modules in the webview"],
+    vscode,
+  ]),
+  layerRule(["src/chat/protocol.ts", "src/chat/thinking.ts"], "bundled into the webview too (media/chat), so they import nothing", [
+    ["^(?!\\./(protocol|thinking)\\.ts$)", "nothing but each other"],
+  ]),
 );
