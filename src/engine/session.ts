@@ -181,24 +181,9 @@ export class Session {
 
   async *generate(req: GenerateRequest): AsyncGenerator<GenerateChunk, GenerateStats> {
     const nCtx = this.model.contextSize;
-    let prompt = req.prompt;
-    if (prompt.length >= nCtx) {
-      if (req.truncate !== "left") {
-        throw new ContextOverflowError(`the prompt has ${prompt.length} tokens; the context holds ${nCtx} (prompt and reply)`);
-      }
-      prompt = prompt.slice(prompt.length - Math.floor(nCtx / 2));
-    }
+    const prompt = fitPrompt(req, nCtx);
     const t0 = performance.now();
-    const stats: GenerateStats = {
-      promptTokens: prompt.length,
-      reusedTokens: 0,
-      restoredTokens: 0,
-      evaluatedTokens: 0,
-      generatedTokens: 0,
-      promptMs: 0,
-      generateMs: 0,
-      stopReason: "length",
-    };
+    const stats = startStats(prompt.length);
     let first: Awaited<ReturnType<Session["evaluate"]>>;
     try {
       first = await this.evaluate(req, prompt, req.cancel, req.onPromptProgress);
@@ -275,4 +260,18 @@ export class Session {
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** The prompt if it leaves room in the context; else cut to its last half-context (truncate "left") or refused. */
+function fitPrompt(req: GenerateRequest, nCtx: number): readonly number[] {
+  const prompt = req.prompt;
+  if (prompt.length < nCtx) return prompt;
+  if (req.truncate !== "left") {
+    throw new ContextOverflowError(`the prompt has ${prompt.length} tokens; the context holds ${nCtx} (prompt and reply)`);
+  }
+  return prompt.slice(prompt.length - Math.floor(nCtx / 2));
+}
+
+function startStats(promptTokens: number): GenerateStats {
+  return { promptTokens, reusedTokens: 0, restoredTokens: 0, evaluatedTokens: 0, generatedTokens: 0, promptMs: 0, generateMs: 0, stopReason: "length" };
 }

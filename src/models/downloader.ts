@@ -157,6 +157,35 @@ function remoteMetadata(opened: Opened): Remote {
 async function attemptDownload(opts: DownloadOptions, log: (m: string) => void): Promise<Omit<DownloadResult, "attempts">> {
   const { dest } = opts;
   const part = partPath(dest);
+  const { opened, res, remote, offset } = await openResumable(opts, log);
+  const { sha256, total } = await expectedFile(opts, res, remote, offset);
+  await writeFile(statePath(dest), JSON.stringify({ url: opts.url, linkedSha256: remote.sha256, etag: remote.etag, total } satisfies PartState));
+
+  // Hash what is already on disk, then the new bytes as they are written.
+  const hash = createHash("sha256");
+  if (offset > 0) await hashFile(part, hash);
+  const meter = new ProgressMeter(offset, total, opts.onProgress);
+  try {
+    await pipeline(res, meter.transform(hash), createWriteStream(part, { flags: offset > 0 ? "a" : "w" }), { signal: opts.signal });
+  } catch (err) {
+    meter.stop();
+    if (opts.signal?.aborted || isAbortError(err)) throw err;
+    if (err instanceof DownloadError) throw err;
+    throw new DownloadError("network", `the connection to ${new URL(opened.url).host} broke after ${meter.received} bytes: ${(err as Error).message}`);
+  }
+  meter.finish();
+  const size = (await stat(part)).size;
+  const digest = hash.digest("hex");
+  await checkComplete(opts, { size, total, digest, sha256 });
+  await fsyncFile(part);
+  await rename(part, dest);
+  await rm(statePath(dest), { force: true });
+  return { path: dest, size, sha256: digest, resumedFrom: offset };
+}
+
+/** Opens the URL, resuming from the bytes already on disk when the server still has the same file. */
+async function openResumable(opts: DownloadOptions, log: (m: string) => void): Promise<{ opened: Opened; res: IncomingMessage; remote: Remote; offset: number }> {
+  const { dest } = opts;
   const saved = await readState(dest);
   let offset = saved && saved.url === opts.url ? await partialBytes(dest) : 0;
   if (offset === 0) await discardPartial(dest);
@@ -187,12 +216,15 @@ async function attemptDownload(opts: DownloadOptions, log: (m: string) => void):
     res.resume();
     throw new DownloadError("http", httpMessage(status, opts.url), status);
   }
+  return { opened, res, remote, offset };
+}
 
-  // What the file must be.
+/** What the file must be (sha256, size), refusing before any byte is written when that is unknown or contradicts the pins, or the disk is too full. */
+async function expectedFile(opts: DownloadOptions, res: IncomingMessage, remote: Remote, offset: number): Promise<{ sha256: string; total: number | undefined }> {
   const sha256 = opts.sha256?.toLowerCase() ?? remote.sha256;
   if (opts.sha256 && remote.sha256 && remote.sha256 !== opts.sha256.toLowerCase()) {
     res.destroy();
-    await discardPartial(dest);
+    await discardPartial(opts.dest);
     throw new DownloadError("checksum", `the server's file (sha256 ${remote.sha256}) is not the pinned one (sha256 ${opts.sha256}); nothing was downloaded`);
   }
   if (!sha256) {
@@ -206,50 +238,35 @@ async function attemptDownload(opts: DownloadOptions, log: (m: string) => void):
   }
   if (total !== undefined) {
     try {
-      await ensureDiskSpace(dirname(dest), total - offset, opts);
+      await ensureDiskSpace(dirname(opts.dest), total - offset, opts);
     } catch (err) {
       res.destroy();
       throw err;
     }
   }
-  await writeFile(statePath(dest), JSON.stringify({ url: opts.url, linkedSha256: remote.sha256, etag: remote.etag, total } satisfies PartState));
+  return { sha256, total };
+}
 
-  // Hash what is already on disk, then the new bytes as they are written.
-  const hash = createHash("sha256");
-  if (offset > 0) await hashFile(part, hash);
-  const meter = new ProgressMeter(offset, total, opts.onProgress);
-  try {
-    await pipeline(res, meter.transform(hash), createWriteStream(part, { flags: offset > 0 ? "a" : "w" }), { signal: opts.signal });
-  } catch (err) {
-    meter.stop();
-    if (opts.signal?.aborted || isAbortError(err)) throw err;
-    if (err instanceof DownloadError) throw err;
-    throw new DownloadError("network", `the connection to ${new URL(opened.url).host} broke after ${meter.received} bytes: ${(err as Error).message}`);
-  }
-  meter.finish();
-  const size = (await stat(part)).size;
+/** The received file is whole, has the expected sha256 and is a usable model; else it is deleted (or kept to resume, when cut short). */
+async function checkComplete(opts: DownloadOptions, got: { size: number; total: number | undefined; digest: string; sha256: string }): Promise<void> {
+  const { size, total, digest, sha256 } = got;
   if (total !== undefined && size < total) {
     throw new DownloadError("network", `the connection closed after ${size} of ${total} bytes`);
   }
   if (total !== undefined && size > total) {
-    await discardPartial(dest);
+    await discardPartial(opts.dest);
     throw new DownloadError("checksum", `received ${size} bytes, more than the expected ${total}; the temporary file was deleted`);
   }
-  const digest = hash.digest("hex");
   if (digest !== sha256) {
-    await discardPartial(dest);
+    await discardPartial(opts.dest);
     throw new DownloadError("checksum", `wrong checksum: the downloaded file's sha256 is ${digest}, expected ${sha256}; the temporary file was deleted`);
   }
   try {
-    await opts.validate(part);
+    await opts.validate(partPath(opts.dest));
   } catch (err) {
-    await discardPartial(dest);
+    await discardPartial(opts.dest);
     throw new DownloadError("format", `the downloaded file is not a usable GGUF model (${(err as Error).message}); the temporary file was deleted`);
   }
-  await fsyncFile(part);
-  await rename(part, dest);
-  await rm(statePath(dest), { force: true });
-  return { path: dest, size, sha256: digest, resumedFrom: offset };
 }
 
 /** "resume", or why not. */

@@ -34,6 +34,16 @@ export interface ParsedHeader {
 
 /** Parses the header from `c.bytes` (a prefix of the file); may throw NeedMore or GgufError. */
 export function parseHeader(c: Cursor): ParsedHeader {
+  const { version, kvCount, tensorCount } = readPreamble(c);
+  const metadata = readMetadata(c, kvCount);
+  const alignment = readAlignment(c, metadata);
+  const infos = readTensorInfos(c, tensorCount);
+  const dataOffset = Math.ceil(c.pos / alignment) * alignment;
+  return { version, alignment, dataOffset, metadata, tensors: placeTensors(c, infos, dataOffset, alignment) };
+}
+
+/** The magic, the version and the two counts (checked against the bytes left before any loop). */
+function readPreamble(c: Cursor): { version: number; kvCount: number; tensorCount: number } {
   c.what = "the magic";
   if (c.fileSize < 4) c.fail(`not a GGUF file (only ${c.fileSize} bytes long)`);
   if (c.u32() !== GGUF_MAGIC) {
@@ -59,9 +69,10 @@ export function parseHeader(c: Cursor): ParsedHeader {
         `only ${c.remaining()} are left in the file`,
     );
   }
-  const tensorCount = Number(tensorCountBig);
-  const kvCount = Number(kvCountBig);
+  return { version, kvCount: Number(kvCountBig), tensorCount: Number(tensorCountBig) };
+}
 
+function readMetadata(c: Cursor, kvCount: number): Map<string, GgufMetadataEntry> {
   const metadata = new Map<string, GgufMetadataEntry>();
   for (let i = 0; i < kvCount; i++) {
     c.what = `metadata key #${i}`;
@@ -72,37 +83,40 @@ export function parseHeader(c: Cursor): ParsedHeader {
     if (!isValueType(type)) c.fail(`metadata key "${key}" has unknown value type ${type}`);
     metadata.set(key, { key, type, value: readValue(c, type, key, 0) });
   }
+  return metadata;
+}
 
-  let alignment = DEFAULT_ALIGNMENT;
+/** `general.alignment` (a u32 power of two), else the default. */
+function readAlignment(c: Cursor, metadata: Map<string, GgufMetadataEntry>): number {
   const al = metadata.get("general.alignment");
-  if (al) {
-    if (al.type !== GgufValueType.UINT32) {
-      c.fail(`general.alignment must be a u32, found ${valueTypeName(al.type)}`);
-    }
-    alignment = al.value as number;
-    if (alignment === 0 || (alignment & (alignment - 1)) !== 0) {
-      c.fail(`general.alignment = ${alignment} is not a non-zero power of two`);
-    }
+  if (!al) return DEFAULT_ALIGNMENT;
+  if (al.type !== GgufValueType.UINT32) {
+    c.fail(`general.alignment must be a u32, found ${valueTypeName(al.type)}`);
   }
+  const alignment = al.value as number;
+  if (alignment === 0 || (alignment & (alignment - 1)) !== 0) {
+    c.fail(`general.alignment = ${alignment} is not a non-zero power of two`);
+  }
+  return alignment;
+}
 
-  const tensors: GgufTensorInfo[] = [];
+function readTensorInfos(c: Cursor, tensorCount: number): { info: GgufTensorInfo; relOffset: number }[] {
+  const infos: { info: GgufTensorInfo; relOffset: number }[] = [];
   const names = new Set<string>();
-  const relOffsets: number[] = [];
   for (let i = 0; i < tensorCount; i++) {
     c.what = `tensor info #${i}`;
     const name = c.str();
     c.what = `the tensor info of "${name}"`;
     if (names.has(name)) c.fail(`duplicate tensor name "${name}"`);
     names.add(name);
-    const t = readTensorInfo(c, name);
-    tensors.push(t.info);
-    relOffsets.push(t.relOffset);
+    infos.push(readTensorInfo(c, name));
   }
+  return infos;
+}
 
-  const headerEnd = c.pos;
-  const dataOffset = Math.ceil(headerEnd / alignment) * alignment;
-  const placed = tensors.map((t, i) => {
-    const rel = relOffsets[i];
+/** Tensors at their file offsets, each checked to be aligned, inside the file and apart from the others. */
+function placeTensors(c: Cursor, infos: { info: GgufTensorInfo; relOffset: number }[], dataOffset: number, alignment: number): GgufTensorInfo[] {
+  const placed = infos.map(({ info: t, relOffset: rel }) => {
     if (rel % alignment !== 0) {
       c.fail(`tensor "${t.name}" has offset ${rel} in the data section, not a multiple of the alignment ${alignment}`);
     }
@@ -126,8 +140,7 @@ export function parseHeader(c: Cursor): ParsedHeader {
       c.fail(`tensors "${prev.name}" (bytes ${prev.offset}..${prev.offset + prev.byteSize}) and "${cur.name}" (from ${cur.offset}) overlap`);
     }
   }
-
-  return { version, alignment, dataOffset, metadata, tensors: placed };
+  return placed;
 }
 
 function readValue(c: Cursor, type: GgufValueType, key: string, depth: number): GgufValue {

@@ -182,8 +182,15 @@ export async function loadWeights(
   for (const n of names) check(file.requireTensor(n));
   const total = names.reduce((s, n) => s + file.requireTensor(n).byteSize, 0);
   const packable = repack ? repackedNames(file, hp) : new Set<string>();
-  const loaded = new Map<string, Tensor>();
   // Everything (the staging buffers last) is allocated before any read: no growth meanwhile.
+  const { loaded, chunks } = allocateTensors(file, names, packable, k);
+  await readChunks(file, k, chunks, total, onProgress);
+  return modelWeights(loaded, hp);
+}
+
+/** Kernel memory for every tensor, and the chunks of the file that fill it. */
+function allocateTensors(file: GgufFile, names: readonly string[], packable: ReadonlySet<string>, k: Kernels): { loaded: Map<string, Tensor>; chunks: Chunk[] } {
+  const loaded = new Map<string, Tensor>();
   const chunks: Chunk[] = [];
   for (const name of names) {
     const info = file.requireTensor(name);
@@ -211,6 +218,11 @@ export async function loadWeights(
       }
     }
   }
+  return { loaded, chunks };
+}
+
+/** Reads the chunks with READERS concurrent readers (repacked ones through staging buffers, freed after). */
+async function readChunks(file: GgufFile, k: Kernels, chunks: readonly Chunk[], total: number, onProgress?: (fraction: number) => void): Promise<void> {
   const mark = k.mark();
   const stageBytes = Math.max(0, ...chunks.map((c) => (c.repack ? c.length : 0)));
   const stages = stageBytes ? Array.from({ length: READERS }, () => k.alloc(stageBytes, 64)) : [];
@@ -248,6 +260,9 @@ export async function loadWeights(
     await fh.close();
     k.reset(mark);
   }
+}
+
+function modelWeights(loaded: ReadonlyMap<string, Tensor>, hp: HParams): ModelWeights {
   const t = (n: string): Tensor => loaded.get(n)!;
   const opt = (n: string): Tensor | undefined => loaded.get(n);
   return {

@@ -210,6 +210,9 @@ function lowerAscii(c: number): number {
   return c >= 0x41 && c <= 0x5a ? c + 32 : c;
 }
 
+// Over 80 lines on purpose: a branch-for-branch port of llama.cpp's
+// unicode_regex_split_custom_llama3 (one scan, each regex alternative in the order the pattern
+// tries it), kept in one piece so the two can be compared side by side when llama.cpp changes.
 function splitLlama3(cps: readonly number[], offsets: readonly number[], maxDigits: number): number[] {
   const out: number[] = [];
   let start = 0;

@@ -95,6 +95,9 @@ export class Vocab {
   /** Control, user-defined and unknown tokens, longest text first: llama.cpp's cache_special_tokens. */
   readonly specialTokens: readonly number[];
 
+  // Over 80 lines on purpose: the same steps, in the same order, as llama.cpp's
+  // llama_vocab::impl::load (model type, pre-tokenizer flags, special ids, then the per-token
+  // attributes), so a difference can be found by reading the two side by side.
   constructor(file: GgufFile) {
     const where = file.path;
     this.model = file.getString("tokenizer.ggml.model");
