@@ -1,32 +1,16 @@
 // What a model file asks of memory, read from its GGUF header in the engine worker: the numbers
-// the extension's memory check (src/models/memory.ts, which declares the same shape) needs. The
+// the extension's memory check needs (src/models/memory.ts declares them as ModelShape; the
+// compiler checks the two agree where extension.ts hands the client's inspect to src/models). The
 // worker computes them (the `inspect` request) so the extension host never parses a GGUF header
 // on its own thread: a 0.5B model's vocabulary alone takes 33–65 ms to read.
 import type { GgufFile } from "../gguf/file.ts";
 import { MAX_MEMORY_BYTES } from "../wasm/arena.ts";
 
-export interface ModelShape {
-  /** The file, for messages. */
-  path: string;
-  /** `general.architecture`; undefined when the file has none (such a file cannot be loaded). */
-  architecture: string | undefined;
-  /** Every tensor's bytes, each rounded up to the 64-byte alignment the engine places it at. */
-  weightBytes: number;
-  nEmbd: number;
-  nHead: number;
-  nHeadKV: number;
-  nLayer: number;
-  nFF: number;
-  headDimK: number;
-  headDimV: number;
-  nVocab: number;
-  ropeDims: number;
-  /** The most memory the engine can address (wasm32: 4 GiB). */
-  engineLimit: number;
-}
+/** The inspect request's result; src/models/memory.ts documents each field (its own ModelShape). */
+export type ModelShape = ReturnType<typeof modelShape>;
 
 /** The shape of `file`, with the defaults the engine's hyper-parameters use for missing keys. */
-export function modelShape(file: GgufFile): ModelShape {
+export function modelShape(file: GgufFile) {
   const arch = file.architecture ?? "llama";
   const num = (key: string): number | undefined => file.optNumber(`${arch}.${key}`);
   const nEmbd = num("embedding_length") ?? 0;
@@ -46,5 +30,5 @@ export function modelShape(file: GgufFile): ModelShape {
     nVocab: num("vocab_size") ?? file.optStringArray("tokenizer.ggml.tokens")?.length ?? 0,
     ropeDims: num("rope.dimension_count") ?? headDimK,
     engineLimit: MAX_MEMORY_BYTES,
-  };
+  } satisfies Record<string, string | number | undefined>;
 }
