@@ -1,4 +1,4 @@
-// The `hearth.*` settings (and the `http.*` proxy settings downloads follow), read and written in
+// The `hearth.*` settings (and the editor's and `http.*` settings Hearth follows), read and written in
 // one place with their defaults and bounds, so every feature sees the same values (see
 // package.json "contributes.configuration" for the user-facing text). Inline completion's own
 // `hearth.completion.*` tuning is read by src/completion/settings.ts with its defaults.
@@ -104,4 +104,15 @@ export function readNetSettings(): NetSettings {
     proxyAuthorization: http.get<string | null>("proxyAuthorization") ?? undefined,
     allowHttpLoopback: process.env.HEARTH_ALLOW_HTTP_LOOPBACK === "1",
   };
+}
+
+/** The editor settings that decide whether the suggestion list hides ghost text (suggest-list.ts). */
+export function readSuggestSettings(document: vscode.TextDocument): { quickSuggestions: unknown; suppressSuggestions: boolean | undefined } {
+  const c = vscode.workspace.getConfiguration("editor", document);
+  return { quickSuggestions: c.get("quickSuggestions"), suppressSuggestions: c.get<boolean>("inlineSuggest.suppressSuggestions") };
+}
+
+/** `editor.inlineSuggest.suppressSuggestions` on, in user settings: ghost text before the suggestion list. */
+export async function writeGhostTextFirst(): Promise<void> {
+  await vscode.workspace.getConfiguration("editor").update("inlineSuggest.suppressSuggestions", true, vscode.ConfigurationTarget.Global);
 }

@@ -5,6 +5,7 @@
 // open on its own, with a button that applies the setting.
 import * as vscode from "vscode";
 import { needsSuggestHint } from "./suggest-list.ts";
+import { readSuggestSettings, writeGhostTextFirst } from "./settings.ts";
 
 const TOLD = "hearth.suggestHint.told";
 export const APPLY = "Show Ghost Text First";
@@ -14,8 +15,7 @@ export function registerSuggestHint(context: vscode.ExtensionContext, ready: () 
   const sub = vscode.workspace.onDidChangeTextDocument(async (e) => {
     if (asking || context.globalState.get<boolean>(TOLD) || !ready() || e.contentChanges.length === 0) return;
     if (vscode.window.activeTextEditor?.document !== e.document) return;
-    const c = vscode.workspace.getConfiguration("editor", e.document);
-    if (!needsSuggestHint({ quickSuggestions: c.get("quickSuggestions"), suppressSuggestions: c.get<boolean>("inlineSuggest.suppressSuggestions") })) return;
+    if (!needsSuggestHint(readSuggestSettings(e.document))) return;
     asking = true;
     await context.globalState.update(TOLD, true);
     const choice = await vscode.window.showInformationMessage(
@@ -23,7 +23,7 @@ export function registerSuggestHint(context: vscode.ExtensionContext, ready: () 
       APPLY,
       "Keep As Is",
     );
-    if (choice === APPLY) await vscode.workspace.getConfiguration("editor").update("inlineSuggest.suppressSuggestions", true, vscode.ConfigurationTarget.Global);
+    if (choice === APPLY) await writeGhostTextFirst();
     sub.dispose();
   });
   return sub;
