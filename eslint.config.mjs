@@ -1,5 +1,6 @@
 // Lint TypeScript sources and tests with typescript-eslint's recommended rules, plus the layer
-// rules of ../shared/DESIGN.md's table ("may import"), one block per folder: an import that
+// rules of ../shared/DESIGN.md's table ("may import"), one @typescript-eslint/no-restricted-imports
+// block per folder (the core rule's patterns plus allowTypeImports): an import that
 // crosses a boundary the table does not allow is an error naming the rule
 // (test/unit/lint-layers.test.ts proves each rule fails on a violation).
 import js from "@eslint/js";
@@ -11,14 +12,13 @@ import tseslint from "typescript-eslint";
 const up = String.raw`^(\.\./)+`;
 const layer = (names) => `${up}(${names.join("|")})(/|\\.ts$)`;
 
-/** One folder's rule: `forbidden` import patterns (regex), each with why. */
+/**
+ * One folder's rule: `forbidden` import patterns (regex), each with why; a third element `true`
+ * still allows `import type` from what it matches (typescript-eslint's allowTypeImports).
+ */
 function layerRule(files, why, forbidden) {
-  return {
-    files,
-    rules: {
-      "no-restricted-imports": ["error", { patterns: forbidden.map(([regex, what]) => ({ regex, message: `${what}: ${why}` })) }],
-    },
-  };
+  const patterns = forbidden.map(([regex, what, typesOnly]) => ({ regex, message: `${what}: ${why}`, allowTypeImports: typesOnly === true }));
+  return { files, rules: { "@typescript-eslint/no-restricted-imports": ["error", { patterns }] } };
 }
 
 const vscode = ["^vscode$", "vscode"];
@@ -49,16 +49,20 @@ export default tseslint.config(
     vscode,
   ]),
   // Features and the extension-side commands (status bar, actions, ids, settings: not in
-  // DESIGN.md's table, and like the features they act for the user through the client) see the
-  // engine through src/client only. commands/settings.ts and commands/ids.ts are leaves every
-  // extension-side folder reads: the settings and command ids in one place each.
+  // DESIGN.md's table, and like the features they act for the user through the client) reach the
+  // engine through src/client only; they may name the protocol's types (`import type` from
+  // worker/protocol.ts: the client's methods take and return them), never import worker code.
+  // commands/settings.ts and commands/ids.ts are leaves every extension-side folder reads: the
+  // settings and the command ids in one place each.
   ...[
     ["src/completion/**/*.ts", "chat"],
     ["src/chat/**/*.ts", "completion"],
     ["src/commands/**/*.ts", "chat|completion"],
   ].map(([files, others]) =>
     layerRule([files], "features and commands may import src/client and vscode only (DESIGN.md)", [
-      [layer(["engine", "worker", "models", "extension", "cli", ...others.split("|")]), "through src/client (client/types.ts for the engine's types), not around it"],
+      [layer(["engine", "models", "extension", "cli", ...others.split("|")]), "through src/client, not around it"],
+      [`${up}worker/(?!protocol\\.ts$)`, "no worker code on the extension host"],
+      [`${up}worker/protocol\\.ts$`, "only the protocol's types (import type)", true],
       ...(files.startsWith("src/commands") ? [] : [[`${up}commands/(?!(settings|ids)\\.ts$)`, "of src/commands, only settings.ts and ids.ts"]]),
     ]),
   ),

@@ -5,7 +5,7 @@ import * as vscode from "vscode";
 import { join } from "node:path";
 import { EngineClient, type ClientState } from "./client/engine-client.ts";
 import { flagOf } from "./client/cancellation.ts";
-import type { ModelInfo } from "./client/types.ts";
+import type { ModelInfo } from "./worker/protocol.ts";
 import { StatusBar } from "./commands/status-bar.ts";
 import { COMMANDS } from "./commands/ids.ts";
 import { openWalkthrough, showActions, toggleCompletion, tryCompletion } from "./commands/actions.ts";

@@ -2,7 +2,7 @@
 // system prompt, then completed turns, replies without their thinking (it is shown, never sent
 // back: it would waste context and the templates drop it anyway). No vscode import: the store
 // is anything with Memento's get/update.
-import type { ChatMessage } from "../client/types.ts";
+import type { ChatMessage } from "../worker/protocol.ts";
 import type { ChatEntry } from "./protocol.ts";
 import { splitThinking } from "./thinking.ts";
 

@@ -2,7 +2,7 @@
 // workspaceState), "Hearth: Explain Selection" and "Hearth: New Chat".
 import * as vscode from "vscode";
 import type { EngineClient } from "../client/engine-client.ts";
-import type { GenerateStats } from "../client/types.ts";
+import type { GenerateStats } from "../worker/protocol.ts";
 import { explainRequest, lineTarget, type ExplainTarget } from "./explain.ts";
 import type { ChatEntry } from "./protocol.ts";
 import { ChatSession, type ChatGenerate } from "./session.ts";

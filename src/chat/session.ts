@@ -3,7 +3,7 @@
 // text to the view, Stop, New Chat, the thinking switch. The view (view.ts) and the commands
 // only forward to it, so it is tested in plain node with a fake engine client.
 import { CancelFlag, isAbort } from "../client/cancellation.ts";
-import type { ChatGenerateStats, ChatPrompt, GenerateStats, SamplingOptions } from "../client/types.ts";
+import type { ChatGenerateStats, ChatPrompt, GenerateStats, SamplingOptions } from "../worker/protocol.ts";
 import { conversationMessages, loadHistory, saveHistory, type MementoLike, type StoredHistory } from "./history.ts";
 import type { ChatEntry, HostMessage, ViewState, WebviewMessage } from "./protocol.ts";
 

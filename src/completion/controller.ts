@@ -5,7 +5,7 @@
 // later, it asks the editor to query again. A position that does not continue the running
 // generation cancels it at once, in the worker too (the request's CancelFlag is shared with it).
 import { isAbort, type CancelFlag } from "../client/cancellation.ts";
-import type { GenerateParams, GenerateStats, ModelInfo, TokenizeParams, WarmParams, WarmResult } from "../client/types.ts";
+import type { GenerateParams, GenerateStats, ModelInfo, TokenizeParams, WarmParams, WarmResult } from "../worker/protocol.ts";
 import { remainderAfter, typedSince, type Anchor } from "./anchor.ts";
 import { fitBudgets, languageEnabled, maxNewTokens, type CompletionSettings } from "./config.ts";
 import { AdaptiveDebounce } from "./debounce.ts";

@@ -5,7 +5,7 @@
 // same generation instead of starting another (that is how the ghost text grows while typing).
 import { CancelFlag } from "../client/cancellation.ts";
 import type { RequestOptions } from "../client/engine-client.ts";
-import type { GenerateParams, GenerateStats } from "../client/types.ts";
+import type { GenerateParams, GenerateStats } from "../worker/protocol.ts";
 import type { Anchor } from "./anchor.ts";
 import type { Processed } from "./postprocess.ts";
 

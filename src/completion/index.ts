@@ -4,7 +4,7 @@
 // whoever shows it (the status bar). extension.ts calls registerInlineCompletion once.
 import * as vscode from "vscode";
 import type { EngineClient } from "../client/engine-client.ts";
-import type { ModelInfo } from "../client/types.ts";
+import type { ModelInfo } from "../worker/protocol.ts";
 import { CompletionController, type CursorContext } from "./controller.ts";
 import { HearthInlineProvider, cursorContext } from "./provider.ts";
 import { readCompletionSettings, SECTION } from "./settings.ts";

@@ -6,7 +6,7 @@
 // recent edits in other files, the file's header), then the local prefix, then (FIM) the suffix
 // and the middle marker, and last what was typed since the split (split-point.ts), which is the
 // only part that grows while the user types.
-import type { FimTokens } from "../client/types.ts";
+import type { FimTokens } from "../worker/protocol.ts";
 
 /** A piece of context from elsewhere: the top of another open file, or a recent edit. */
 export interface Snippet {
