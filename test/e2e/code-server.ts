@@ -181,6 +181,9 @@ async function packagedRun(base: string, workspace: string, config: E2eConfig): 
       await openFile(page, "cold.ts");
       await page.locator(".editor-instance .monaco-editor textarea").first().focus();
       await page.keyboard.press("Control+End");
+      // Keys typed the moment the editor opens reach it before VS Code's inline-suggest controller
+      // is attached, and no provider is asked (the extension-host suites saw it 3 runs of 3).
+      await page.waitForTimeout(1000);
       await page.keyboard.type("export const next = ");
       const reading = statusItem(page, /Hearth: reading file… \d+%/);
       await reading.waitFor({ state: "visible", timeout: 30_000 });
