@@ -66,7 +66,7 @@ function stateless(name: string, check: (line: Line) => Verdict): Rule<undefined
 }
 
 /** An auto-closed pair: the first line closes a bracket it did not open that the rest of the line starts with. */
-export function closerAlreadyThere(ctx: PostContext): Rule<undefined> {
+function closerAlreadyThere(ctx: PostContext): Rule<undefined> {
   return stateless("closerAlreadyThere", ({ text, index }) => {
     const cut = index === 0 ? closerCut(text, ctx.lineAfter) : undefined;
     return cut === undefined ? keep(text) : last(text.slice(0, cut));
@@ -74,7 +74,7 @@ export function closerAlreadyThere(ctx: PostContext): Rule<undefined> {
 }
 
 /** Text after the cursor: the rest of the line only, without what the line already ends with. */
-export function singleLine(ctx: PostContext): Rule<undefined> {
+function singleLine(ctx: PostContext): Rule<undefined> {
   return stateless("singleLine", ({ text, index, ended }) => {
     if (index > 0) return DROP;
     const line = stripRepeatedSuffix(text, ctx.lineAfter);
@@ -83,18 +83,18 @@ export function singleLine(ctx: PostContext): Rule<undefined> {
   });
 }
 
-export function stopAtBlankLine(): Rule<undefined> {
+function stopAtBlankLine(): Rule<undefined> {
   return stateless("stopAtBlankLine", ({ text, index }) => (index > 0 && text.trim() === "" ? DROP : keep(text)));
 }
 
 /** A line indented less than the cursor's line has left the scope the cursor is in. */
-export function stopAtScopeExit(ctx: PostContext): Rule<undefined> {
+function stopAtScopeExit(ctx: PostContext): Rule<undefined> {
   const base = indentOf(ctx.lineBefore.trim() === "" ? ctx.lineBefore : leadingWhitespace(ctx.lineBefore));
   return stateless("stopAtScopeExit", ({ text, index }) => (index > 0 && indentOf(leadingWhitespace(text)) < base ? DROP : keep(text)));
 }
 
 /** The model retyping the next line of the file (on a blank cursor line, from the first line on). */
-export function stopAtNextLine(ctx: PostContext): Rule<undefined> {
+function stopAtNextLine(ctx: PostContext): Rule<undefined> {
   const nextLine = ctx.nextLines.find((l) => l.trim() !== "")?.trim();
   const fromFirst = ctx.lineBefore.trim() === "";
   return stateless("stopAtNextLine", ({ text, index }) => {
@@ -104,7 +104,7 @@ export function stopAtNextLine(ctx: PostContext): Rule<undefined> {
 }
 
 /** A line that closes more than the completion opened ends the block the cursor was in. State: the bracket depth. */
-export function stopAtBlockEnd(): Rule<number> {
+function stopAtBlockEnd(): Rule<number> {
   return {
     name: "stopAtBlockEnd",
     initial: 0,
@@ -116,12 +116,12 @@ export function stopAtBlockEnd(): Rule<number> {
 }
 
 /** At most `maxLines` lines. State: the lines kept so far. */
-export function maxLines(ctx: PostContext): Rule<number> {
+function maxLines(ctx: PostContext): Rule<number> {
   return { name: "maxLines", initial: 0, check: ({ text }, n) => ({ verdict: n + 1 >= ctx.maxLines ? last(text) : keep(text), state: n + 1 }) };
 }
 
 /** The rules for a cursor, in the order they see a line. */
-export function rulesFor(ctx: PostContext): Rule[] {
+function rulesFor(ctx: PostContext): Rule[] {
   if (ctx.maxLines <= 1 || ctx.lineAfter.trim() !== "") return [closerAlreadyThere(ctx), singleLine(ctx)];
   return [closerAlreadyThere(ctx), stopAtBlankLine(), stopAtScopeExit(ctx), stopAtNextLine(ctx), stopAtBlockEnd(), maxLines(ctx)];
 }
@@ -222,13 +222,6 @@ function judge(rules: readonly Rule[], states: readonly unknown[], line: Line): 
     end ||= r.verdict.kind === "last";
   }
   return { text, end, states: next };
-}
-
-/** The whole text at once (tests, and callers that have it all). */
-export function postProcess(raw: string, ctx: PostContext, opts: { final: boolean; partial?: boolean }): Processed {
-  const s = new SuggestionStream(ctx);
-  s.push(raw);
-  return s.view(opts);
 }
 
 const OPEN = "([{";

@@ -1,7 +1,14 @@
 // Post-processing of the model's text, as it streams and at the end.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { postProcess, SuggestionStream, type PostContext, type Processed } from "../../src/completion/postprocess.ts";
+import { SuggestionStream, type PostContext, type Processed } from "../../src/completion/postprocess.ts";
+
+/** The rules' result on the whole text at once. */
+function postProcess(raw: string, ctx: PostContext, opts: { final: boolean; partial?: boolean }): Processed {
+  const s = new SuggestionStream(ctx);
+  s.push(raw);
+  return s.view(opts);
+}
 
 const at = (lineBefore: string, lineAfter = "", nextLines: string[] = [], maxLines = 8): PostContext => ({ lineBefore, lineAfter, nextLines, maxLines });
 const done = (raw: string, ctx: PostContext) => postProcess(raw, ctx, { final: true });
