@@ -5,33 +5,19 @@
 // later, it asks the editor to query again. A position that does not continue the running
 // generation cancels it at once, in the worker too (the request's CancelFlag is shared with it).
 import { isAbort, type CancelFlag } from "../client/cancellation.ts";
-import type { GenerateParams, GenerateStats, ModelInfo, TokenizeParams, WarmParams, WarmResult } from "../worker/protocol.ts";
+import type { GenerateStats, ModelInfo, TokenizeParams, WarmParams, WarmResult } from "../worker/protocol.ts";
 import { remainderAfter, typedSince, type Anchor } from "./anchor.ts";
-import { fitBudgets, languageEnabled, maxNewTokens, type CompletionSettings } from "./config.ts";
+import { languageEnabled, type CompletionSettings } from "./config.ts";
 import { AdaptiveDebounce } from "./debounce.ts";
 import { StreamingGeneration, type CompletionClient } from "./generation.ts";
-import { postProcess, type PostContext } from "./postprocess.ts";
-import { buildPrompt, FILE_SEPARATORS, type PromptFormat, type Snippet } from "./prompt.ts";
+import type { PromptFormat, Snippet } from "./prompt.ts";
+import { buildRequest, planRequest, type CompletionRequest, type CursorContext } from "./request.ts";
 import { SplitPoint } from "./split-point.ts";
 import { SuggestionCache } from "./suggestion-cache.ts";
 import { TokenEstimator } from "./tokens.ts";
-import { GRID_STEPS, prefixWindow, suffixWindow, type LineSource } from "./window.ts";
+import { prefixWindow } from "./window.ts";
 
-/** The cursor and its document, as the provider sees them. */
-export interface CursorContext {
-  /** The document's URI as a string. */
-  doc: string;
-  /** Workspace-relative path (or file name) for the prompt's header. */
-  path: string;
-  languageId: string;
-  lines: LineSource;
-  line: number;
-  character: number;
-  /** The whole text before the cursor (anchors compare it). */
-  before: string;
-  /** Explicit trigger (Alt+\ or a refresh): no debounce. */
-  explicit: boolean;
-}
+export type { CursorContext } from "./request.ts";
 
 export interface ControllerLog {
   debug(message: string): void;
@@ -66,17 +52,33 @@ export interface CompletionRecord {
 }
 
 const REFRESH_MIN_MS = 60;
-/** Documents whose split point is kept (more than the worker keeps KV slots for). */
+/** Documents whose split point (and last seen version) is kept (more than the worker keeps KV slots for). */
 const MAX_SPLITS = 16;
 
+/** A generation and what the editor was shown of it: what is displayed is the controller's to decide. */
+interface Running {
+  gen: StreamingGeneration;
+  /** The suggestion last returned to the editor (undefined before that). */
+  shown: string | undefined;
+  /** The first line was shown before it was complete (the time budget ran out): keep showing it so. */
+  partial: boolean;
+}
+
+/** An answer for the editor: a suggestion, or none. */
+interface Answer {
+  text: string | undefined;
+}
+
 export class CompletionController {
-  private inflight: StreamingGeneration | undefined;
+  private inflight: Running | undefined;
   readonly cache = new SuggestionCache();
   readonly estimator = new TokenEstimator();
   /** Per document (as its KV slot is): switching back continues that document's split. */
   private readonly splits = new Map<string, SplitPoint>();
+  /** Per document, the version of the last provider call (a new version is an edit). */
+  private readonly versions = new Map<string, number>();
   private readonly debounce: AdaptiveDebounce;
-  private readonly formats = new Map<string, Promise<PromptFormat>>();
+  private readonly formats = new Map<string, PromptFormat>();
   /** Models whose characters-per-token ratio was measured by the worker's tokenizer. */
   private readonly calibrated = new Set<string>();
   private readonly busyListeners = new Set<(busy: boolean) => void>();
@@ -114,14 +116,16 @@ export class CompletionController {
   /** The suggestion to show at the cursor (text to insert there), or undefined. */
   async provide(ctx: CursorContext, cancel: CancelFlag): Promise<string | undefined> {
     const s = this.deps.settings();
-    const delay = this.debounce.next(s.debounceMs, s.adaptiveDebounce);
+    // Only keystrokes teach the debounce the typist's pace (not Alt+\, refreshes, cursor moves).
+    if (this.isKeystroke(ctx)) this.debounce.keystroke();
+    const delay = this.debounce.delay(s.debounceMs, s.adaptiveDebounce);
     if (!languageEnabled(s, ctx.languageId)) {
       this.cancelInflight();
       return undefined;
     }
     const anchor = anchorOf(ctx);
     const followed = await this.follow(anchor, s, cancel);
-    if (followed !== "no") return followed;
+    if (followed) return followed.text;
     const cached = this.cache.get(anchor);
     if (cached !== undefined) {
       this.counters.cacheHits++;
@@ -131,9 +135,9 @@ export class CompletionController {
     if (cancel.cancelled) return undefined;
     const info = await this.deps.model();
     if (!info || cancel.cancelled) return undefined;
-    const gen = await this.start(ctx, anchor, info, s);
+    const run = this.launch(await this.request(ctx, anchor, info, s), anchor);
     if (cancel.cancelled) return undefined; // the next request adopts or cancels it
-    return this.fromGeneration(gen, "", s, cancel);
+    return this.fromGeneration(run, "", s, cancel);
   }
 
   /**
@@ -141,109 +145,87 @@ export class CompletionController {
    * generation unless `now` still continues it. Undefined `now`: the editor is elsewhere.
    */
   onEdit(now: Anchor | undefined): void {
-    const g = this.inflight;
-    if (!g || g.isDone) return;
-    const typed = now && typedSince(g.anchor, now);
-    if (typed === undefined || !couldStillMatch(g, typed)) this.cancelInflight();
+    const run = this.inflight;
+    if (!run || run.gen.isDone) return;
+    const typed = now && typedSince(run.gen.anchor, now);
+    if (typed === undefined || !couldStillMatch(run, typed)) this.cancelInflight();
   }
 
   /** Stops the running generation (toggle off, model change, dispose). */
   cancelInflight(): void {
-    const g = this.inflight;
-    if (!g) return;
+    const run = this.inflight;
+    if (!run) return;
     this.inflight = undefined;
-    if (!g.isDone) {
+    if (!run.gen.isDone) {
       this.counters.cancelled++;
-      g.cancel();
+      run.gen.cancel();
     }
     this.updateBusy();
   }
 
-  /** The running generation, when the user typed along it: its rest, or "no" to go on. */
-  private async follow(anchor: Anchor, s: CompletionSettings, cancel: CancelFlag): Promise<string | undefined | "no"> {
-    const g = this.inflight;
-    if (!g) return "no";
-    const typed = typedSince(g.anchor, anchor);
-    if (typed === undefined || !couldStillMatch(g, typed)) {
+  /** An automatic trigger at a new version of a document seen before. Without versions, every automatic trigger. */
+  private isKeystroke(ctx: CursorContext): boolean {
+    if (ctx.version === undefined) return !ctx.explicit;
+    const last = this.versions.get(ctx.doc);
+    this.versions.delete(ctx.doc);
+    this.versions.set(ctx.doc, ctx.version); // most recent last
+    if (this.versions.size > MAX_SPLITS) this.versions.delete(this.versions.keys().next().value!);
+    return !ctx.explicit && last !== undefined && last !== ctx.version;
+  }
+
+  /** The running generation, when the user typed along it: an answer, or undefined to go on asking. */
+  private async follow(anchor: Anchor, s: CompletionSettings, cancel: CancelFlag): Promise<Answer | undefined> {
+    const run = this.inflight;
+    if (!run) return undefined;
+    const typed = typedSince(run.gen.anchor, anchor);
+    if (typed === undefined || !couldStillMatch(run, typed)) {
       this.cancelInflight();
-      return "no";
+      return undefined;
     }
     this.counters.followed++;
-    const shown = await this.fromGeneration(g, typed, s, cancel);
-    if (cancel.cancelled) return undefined;
+    const text = await this.fromGeneration(run, typed, s, cancel);
+    if (cancel.cancelled) return { text: undefined };
     // Its text turned out to differ from what was typed: stop it and ask anew.
-    if (!couldStillMatch(g, typed)) {
+    if (!couldStillMatch(run, typed)) {
       this.cancelInflight();
-      return "no";
+      return undefined;
     }
     // Typed past its end, or it ended with nothing more to offer: a new request.
-    if (shown === undefined && g.isDone) {
-      if (this.inflight === g) this.inflight = undefined;
-      return "no";
+    if (text === undefined && run.gen.isDone) {
+      if (this.inflight === run) this.inflight = undefined;
+      return undefined;
     }
-    return shown;
+    return { text };
   }
 
   /**
-   * Waits (within the first-line budget) until `g` has something after `typed`, or its text
+   * Waits (within the first-line budget) until `run` has something after `typed`, or its text
    * no longer agrees with `typed`, and returns what there is to show.
    */
-  private async fromGeneration(g: StreamingGeneration, typed: string, s: CompletionSettings, cancel: CancelFlag): Promise<string | undefined> {
-    const ready = () => remainderAfter(g.view(g.partialShown).text, typed) !== undefined;
-    const left = s.firstLineMs - (this.now() - g.startedAt);
-    await g.wait(() => ready() || !couldStillMatch(g, typed), left, cancel);
+  private async fromGeneration(run: Running, typed: string, s: CompletionSettings, cancel: CancelFlag): Promise<string | undefined> {
+    const { gen } = run;
+    const ready = () => remainderAfter(displayed(run), typed) !== undefined;
+    const left = s.firstLineMs - (this.now() - gen.startedAt);
+    await gen.wait(() => ready() || !couldStillMatch(run, typed), left, cancel);
     if (cancel.cancelled) return undefined;
-    if (!ready() && !g.isDone) g.partialShown = true;
-    const text = g.view(g.partialShown).text;
-    g.shown = text;
+    if (!ready() && !gen.isDone) run.partial = true;
+    const text = displayed(run);
+    run.shown = text;
     return remainderAfter(text, typed);
   }
 
   /**
-   * The request a completion at `ctx` sends: the prompt (split point, windows and snippets within
-   * the budgets), how many tokens, where to stop, and what post-processing needs to know.
+   * The request a completion at `ctx` sends: what it needs of I/O and of the controller's state
+   * (the prompt format, the calibrated token estimate, the document's split point, snippets),
+   * then the pure planRequest/buildRequest.
    */
-  private async buildRequest(ctx: CursorContext, anchor: Anchor, info: ModelInfo, s: CompletionSettings): Promise<{ params: GenerateParams; prompt: string; post: PostContext }> {
-    const format = await this.formatOf(info);
+  private async request(ctx: CursorContext, anchor: Anchor, info: ModelInfo, s: CompletionSettings): Promise<CompletionRequest> {
+    const format = this.formatOf(info);
     await this.calibrate(info, ctx);
-    const current = ctx.lines.lineAt(ctx.line);
-    const post: PostContext = {
-      lineBefore: current.slice(0, ctx.character),
-      lineAfter: anchor.lineAfter,
-      nextLines: Array.from({ length: Math.min(5, ctx.lines.lineCount - ctx.line - 1) }, (_, i) => ctx.lines.lineAt(ctx.line + 1 + i)),
-      maxLines: s.maxLines,
-    };
-    const single = s.maxLines <= 1 || post.lineAfter.trim() !== "";
-    const maxTokens = maxNewTokens(single, s.maxLines);
-    const wanted = { prefix: s.prefixTokens, suffix: format.kind === "fim" ? s.suffixTokens : 0, extra: s.extraContextTokens };
-    const budgets = fitBudgets(wanted, info.contextSize - maxTokens - 16);
-    const est = this.estimator;
-    const prefixChars = est.chars(budgets.prefix);
-    // Typed text may grow to what the prefix window would have slid by (window.ts's grid step).
-    const split = this.splitOf(ctx.doc).place(anchor, Math.max(64, Math.floor(prefixChars / GRID_STEPS)));
-    const prompt = buildPrompt(
-      {
-        path: ctx.path,
-        languageId: ctx.languageId,
-        prefix: prefixWindow(ctx.lines, split.line, split.character, prefixChars).text,
-        typed: split.typed,
-        suffix: budgets.suffix > 0 ? suffixWindow(ctx.lines, ctx.line, ctx.character, est.chars(budgets.suffix)) : "",
-        snippets: budgets.extra > 0 ? this.deps.snippets(ctx.doc, est.chars(budgets.extra), ctx.languageId) : [],
-      },
-      format,
-    );
-    const params: GenerateParams = {
-      slot: "completion",
-      // Each recently used document keeps its own KV slot in the worker: switching back is warm.
-      document: ctx.doc,
-      prompt: prompt.text,
-      maxTokens,
-      // The engine stops at once at these; the post-processing would cut there anyway.
-      stop: [...prompt.stop, single ? "\n" : "\n\n"],
-      sampling: { temperature: 0 },
-      truncate: "left",
-    };
-    return { params, prompt: prompt.text, post };
+    const plan = planRequest(ctx, format, s, info.contextSize, (tokens) => this.estimator.chars(tokens));
+    const split = this.splitOf(ctx.doc).place(anchor, plan.maxTyped);
+    const snippets = plan.extraChars > 0 ? this.deps.snippets(ctx.doc, plan.extraChars, ctx.languageId) : [];
+    return buildRequest({ ctx, format, settings: s, plan, split, snippets });
   }
 
   /**
@@ -254,26 +236,20 @@ export class CompletionController {
   async prewarm(ctx: CursorContext): Promise<WarmResult | undefined> {
     const s = this.deps.settings();
     const warm = this.deps.client.warm;
-    if (!warm || !languageEnabled(s, ctx.languageId) || (this.inflight && !this.inflight.isDone)) return undefined;
+    if (!warm || !languageEnabled(s, ctx.languageId) || (this.inflight && !this.inflight.gen.isDone)) return undefined;
     const info = await this.deps.model();
     if (!info) return undefined;
-    const { params } = await this.buildRequest(ctx, anchorOf(ctx), info, s);
+    const { params } = await this.request(ctx, anchorOf(ctx), info, s);
     return warm.call(this.deps.client, { slot: "completion", document: params.document, prompt: params.prompt });
   }
 
-  private async start(ctx: CursorContext, anchor: Anchor, info: ModelInfo, s: CompletionSettings): Promise<StreamingGeneration> {
-    const { params, prompt, post } = await this.buildRequest(ctx, anchor, info, s);
+  /** Sends `req` (cancelling the running generation) and follows it: first text, refreshes, the end. */
+  private launch(req: CompletionRequest, anchor: Anchor): Running {
     this.cancelInflight();
     this.counters.requests++;
-    const gen = new StreamingGeneration(
-      this.deps.client,
-      params,
-      anchor,
-      (raw, o) => postProcess(raw, post, o),
-      prompt.length,
-      () => this.now(),
-    );
-    this.inflight = gen;
+    const gen = new StreamingGeneration(this.deps.client, req.params, anchor, req.post, req.prompt.length, () => this.now());
+    const run: Running = { gen, shown: undefined, partial: false };
+    this.inflight = run;
     this.updateBusy();
     let first = true;
     const sub = gen.onDidChange(() => {
@@ -281,17 +257,18 @@ export class CompletionController {
         first = false;
         for (const l of this.firstTextListeners) l(gen.anchor, gen.firstTextAt - gen.startedAt);
       }
-      this.maybeRefresh(gen);
+      this.maybeRefresh(run);
     });
     void gen.done.then((stats) => {
       sub.dispose();
-      this.finished(gen, prompt, stats);
+      this.finished(run, req.prompt, stats);
     });
-    return gen;
+    return run;
   }
 
-  private finished(gen: StreamingGeneration, prompt: string, stats: GenerateStats | undefined): void {
-    if (this.inflight === gen && !gen.complete) this.inflight = undefined;
+  private finished(run: Running, prompt: string, stats: GenerateStats | undefined): void {
+    const { gen } = run;
+    if (this.inflight === run && !gen.complete) this.inflight = undefined;
     this.updateBusy();
     if (!stats) {
       const err = gen.error as Error | undefined;
@@ -299,7 +276,7 @@ export class CompletionController {
       return;
     }
     if (stats.stopReason !== "cancelled" && stats.promptTokens > 0) this.estimator.observe(gen.promptChars, stats.promptTokens);
-    const text = gen.view(gen.partialShown).text;
+    const text = displayed(run);
     // Complete lines of a cancelled generation are still a good suggestion for that place.
     this.cache.set(gen.anchor, gen.complete ? text : gen.view(false).text);
     const firstTextMs = gen.firstTextAt === undefined ? undefined : Math.round(gen.firstTextAt - gen.startedAt);
@@ -320,14 +297,16 @@ export class CompletionController {
   }
 
   /** The suggestion grew after it was shown: ask the editor to query again (not too often). */
-  private maybeRefresh(gen: StreamingGeneration): void {
-    if (gen.shown === undefined || gen !== this.inflight || gen.cancelled) return;
-    const text = gen.view(gen.partialShown).text;
-    if (text === gen.shown || !text) return;
+  private maybeRefresh(run: Running): void {
+    // A generation cancelled from outside shows nothing more: the user has moved on.
+    const status = run.gen.status;
+    if (run.shown === undefined || run !== this.inflight || status === "cancelling" || status === "cancelled" || status === "failed") return;
+    const text = displayed(run);
+    if (text === run.shown || !text) return;
     const t = this.now();
-    if (!gen.isDone && t - this.lastRefresh < REFRESH_MIN_MS) return;
+    if (!run.gen.isDone && t - this.lastRefresh < REFRESH_MIN_MS) return;
     this.lastRefresh = t;
-    this.deps.refresh?.(gen.anchor);
+    this.deps.refresh?.(run.gen.anchor);
   }
 
   /**
@@ -344,36 +323,25 @@ export class CompletionController {
     this.deps.log.debug(`completion: ${this.estimator.charsPerToken} characters per token for ${info.name ?? info.path}`);
   }
 
-  /** FIM or prefix-only, and the FIM family's file separator if the vocabulary has one. */
-  private formatOf(info: ModelInfo): Promise<PromptFormat> {
+  /** FIM or prefix-only, and the FIM family's file separator: all from the model's info (no round trip). */
+  private formatOf(info: ModelInfo): PromptFormat {
     let f = this.formats.get(info.path);
-    if (!f) {
-      f = this.detectFormat(info);
-      this.formats.set(info.path, f);
+    if (f) return f;
+    const name = info.name ?? info.path;
+    if (!info.fim) {
+      this.deps.log.info(`completion: ${name} has no fill-in-the-middle tokens: prefix-only prompts`);
+      f = { kind: "prefix" };
+    } else {
+      const { prefix, suffix, middle, fileSep } = info.fim;
+      this.deps.log.info(`completion: fill-in-the-middle prompts (${prefix} … ${suffix} … ${middle}${fileSep ? `, files separated by ${fileSep}` : ""})`);
+      f = { kind: "fim", fim: { prefix, suffix, middle }, fileSep };
     }
+    this.formats.set(info.path, f);
     return f;
   }
 
-  private async detectFormat(info: ModelInfo): Promise<PromptFormat> {
-    if (!info.fim) {
-      this.deps.log.info(`completion: ${info.name ?? info.path} has no fill-in-the-middle tokens: prefix-only prompts`);
-      return { kind: "prefix" };
-    }
-    let fileSep: string | undefined;
-    for (const sep of FILE_SEPARATORS) {
-      const ids = await this.deps.client.tokenize({ text: sep, addSpecial: false, parseSpecial: true }).catch(() => []);
-      if (ids.length === 1) {
-        fileSep = sep;
-        break;
-      }
-    }
-    this.deps.log.info(`completion: fill-in-the-middle prompts (${info.fim.prefix} … ${info.fim.suffix} … ${info.fim.middle}${fileSep ? `, files separated by ${fileSep}` : ""})`);
-    return { kind: "fim", fim: info.fim, fileSep };
-  }
-
   private updateBusy(): void {
-    const g = this.inflight;
-    const busy = g !== undefined && !g.isDone && !g.cancelled;
+    const busy = this.inflight?.gen.running ?? false;
     if (busy === this.busyNow) return;
     this.busyNow = busy;
     for (const l of this.busyListeners) l(busy);
@@ -409,9 +377,15 @@ function anchorOf(ctx: CursorContext): Anchor {
   return { doc: ctx.doc, before: ctx.before, lineAfter: ctx.lines.lineAt(ctx.line).slice(ctx.character) };
 }
 
+/** What the editor shows of `run` now. */
+function displayed(run: Running): string {
+  return run.gen.view(run.partial).text;
+}
+
 /** Whether the generation's text so far agrees with what was typed since its anchor. */
-function couldStillMatch(g: StreamingGeneration, typed: string): boolean {
-  const raw = g.rawText.replace(/\r\n?/g, "\n");
-  if (raw.startsWith(typed)) return !g.isDone || remainderAfter(g.view(g.partialShown).text, typed) !== undefined;
-  return !g.isDone && typed.startsWith(raw);
+function couldStillMatch(run: Running, typed: string): boolean {
+  const { gen } = run;
+  const raw = gen.rawText;
+  if (raw.startsWith(typed)) return !gen.isDone || remainderAfter(displayed(run), typed) !== undefined;
+  return !gen.isDone && typed.startsWith(raw);
 }

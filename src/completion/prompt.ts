@@ -83,6 +83,3 @@ export function lineComment(languageId: string): ((text: string) => string) | un
   if (languageId === "css") return (t) => `/* ${t} */`;
   return undefined;
 }
-
-/** File separator spellings to probe for in a FIM model's vocabulary (Qwen, StarCoder2). */
-export const FILE_SEPARATORS = ["<|file_sep|>", "<file_sep>"] as const;

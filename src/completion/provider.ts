@@ -34,6 +34,7 @@ export function cursorContext(document: vscode.TextDocument, position: vscode.Po
     character: position.character,
     before: document.getText(new vscode.Range(new vscode.Position(0, 0), position)).replace(/\r\n/g, "\n"),
     explicit,
+    version: document.version,
   };
 }
 

@@ -14,6 +14,8 @@ export interface FimTokens {
   prefix: string;
   suffix: string;
   middle: string;
+  /** The family's file separator, when the vocabulary has one (Qwen: `<|file_sep|>`): repository-style prompts. */
+  fileSep?: string;
 }
 
 export interface ModelInfo {
@@ -43,6 +45,8 @@ const FIM_SPELLINGS: readonly FimTokens[] = [
   { prefix: "<fim-prefix>", suffix: "<fim-suffix>", middle: "<fim-middle>" },
   { prefix: "▁<PRE>", suffix: "▁<SUF>", middle: "▁<MID>" },
 ];
+// File separator spellings (Qwen2.5-Coder, StarCoder2).
+const FILE_SEPARATORS = ["<|file_sep|>", "<file_sep>"];
 
 export class Engine {
   readonly session: Session;
@@ -81,8 +85,15 @@ export class Engine {
       eos: t.eos,
       eot: t.eot,
       addBos: t.addBos,
-      fim: FIM_SPELLINGS.find((s) => [s.prefix, s.suffix, s.middle].every((x) => t.tokenId(x) !== undefined)),
+      fim: this.fimTokens(),
     };
+  }
+
+  private fimTokens(): FimTokens | undefined {
+    const t = this.tokenizer;
+    const fim = FIM_SPELLINGS.find((s) => [s.prefix, s.suffix, s.middle].every((x) => t.tokenId(x) !== undefined));
+    const fileSep = FILE_SEPARATORS.find((s) => t.tokenId(s) !== undefined);
+    return fim && fileSep ? { ...fim, fileSep } : fim;
   }
 
   /** Token ids of `text`: BOS as the model asks, special-token text (e.g. "<|im_start|>") recognised. */

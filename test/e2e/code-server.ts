@@ -1,7 +1,8 @@
 // `npm run test:e2e`: the extension in a real VS Code (code-server from npm, driven by Debian's
 // Chromium through playwright-core; see shared/E2E.md).
 //   1. The mocha suites (test/e2e/suite) run in code-server's extension host with this checkout as
-//      the development extension (page URL payload).
+//      the development extension (page URL payload); then the *.after-reload suites in a new
+//      extension host on the same state folder (a window reload: global storage survives).
 //   2. The packaged .vsix is installed into a second, fresh code-server, and Playwright drives the
 //      UI: the first-run notification (two whole buttons) and the walkthrough it opens, the status
 //      bar item and its quick pick of actions (with no model: the ways to get one first), the log (activation time), toggling
@@ -170,9 +171,7 @@ async function packagedRun(base: string, workspace: string, config: E2eConfig): 
       await chooseInDialog(config.model);
       await statusItem(page, /Hearth: ready/).waitFor({ state: "visible", timeout: 30_000 });
     });
-    // Not run in CI: on this 2-core machine under load it timed out in 2 of 4 runs (no completion
-    // request seen within 30 s of the typed line; cause not found yet). Set HEARTH_E2E_COLD=1 to run it.
-    if (process.env.HEARTH_E2E_COLD === "1") await step(page, "UI (vsix): a cold completion on a Qwen2.5-Coder-0.5B-shaped model shows 'reading file… n%' in the status bar", async () => {
+    await step(page, "UI (vsix): a cold completion on a Qwen2.5-Coder-0.5B-shaped model shows 'reading file… n%' in the status bar", async () => {
       // The bench's random-weight file of that shape (written once into the bench cache): its
       // prompt speed makes the cold case take seconds, as a user's first suggestion does.
       const model = benchModelFile("qwen2.5-coder-0.5b", say);
@@ -182,6 +181,9 @@ async function packagedRun(base: string, workspace: string, config: E2eConfig): 
       await openFile(page, "cold.ts");
       await page.locator(".editor-instance .monaco-editor textarea").first().focus();
       await page.keyboard.press("Control+End");
+      // Keys typed the moment the editor opens reach it before VS Code's inline-suggest controller
+      // is attached, and no provider is asked (the extension-host suites saw it 3 runs of 3).
+      await page.waitForTimeout(1000);
       await page.keyboard.type("export const next = ");
       const reading = statusItem(page, /Hearth: reading file… \d+%/);
       await reading.waitFor({ state: "visible", timeout: 30_000 });
@@ -217,8 +219,12 @@ async function main(): Promise<number> {
   say(`state folder ${base}`);
   try {
     await devExtensionRun(base, workspace, "index.js");
-    await packagedRun(base, workspace, config);
-    results.push(...(await chatUiRun(base, workspace, config)));
+    await devExtensionRun(base, workspace, "after-reload.js");
+    // HEARTH_E2E_ONLY=mocha: the extension-host suites alone (quicker while working on them).
+    if (process.env.HEARTH_E2E_ONLY !== "mocha") {
+      await packagedRun(base, workspace, config);
+      results.push(...(await chatUiRun(base, workspace, config)));
+    }
   } finally {
     rmSync(base, { recursive: true, force: true });
   }

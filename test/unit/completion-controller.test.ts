@@ -241,23 +241,24 @@ test("a FIM model gets prefix, suffix and middle; single-line when text follows 
 test("the adaptive debounce waits a little longer than a fast typist's gap, and the base otherwise", () => {
   let t = 0;
   const d = new AdaptiveDebounce(() => t);
-  assert.equal(d.next(75, true), 75);
+  const keystroke = (base: number, adaptive: boolean) => (d.keystroke(), d.delay(base, adaptive));
+  assert.equal(keystroke(75, true), 75);
   for (let i = 0; i < 10; i++) {
     t += 150;
-    d.next(75, true);
+    keystroke(75, true);
   }
   t += 150;
-  assert.equal(d.next(75, true), 180, "1.2 × 150 ms");
+  assert.equal(keystroke(75, true), 180, "1.2 × 150 ms");
   t += 5000; // a pause is not learnt: typing on after it, the typist's speed still counts
-  assert.equal(d.next(75, true), 180);
+  assert.equal(keystroke(75, true), 180);
   t += 150;
-  assert.equal(d.next(75, false), 75, "adaptive off");
+  assert.equal(keystroke(75, false), 75, "adaptive off");
   for (let i = 0; i < 20; i++) {
     t += 400;
-    d.next(75, true);
+    keystroke(75, true);
   }
   t += 400;
-  assert.equal(d.next(75, true), 75, "slow typing: the base");
+  assert.equal(keystroke(75, true), 75, "slow typing: the base");
 });
 
 test("a keystroke before any text arrived is checked when the text comes: a mismatch cancels and asks anew", async () => {
@@ -301,4 +302,83 @@ test("FIM while typing: the prompt keeps its prefix and suffix and the typed tex
   await tick();
   await tick();
   assert.equal(client.last.params.prompt, "<|fim_prefix|>// Language: typescript\n// Path: a.ts\nfunction f()<|fim_suffix|> {\n  return a + b\n}\n<|fim_middle|>", "moved: a new split at the cursor");
+});
+
+test("the debounce learns the typist's pace from keystrokes only: cursor moves and Alt+\\ in between do not count", async () => {
+  const { client, controller, sleeps, tick: advance } = setup();
+  const flags: CancelFlag[] = [];
+  const ask = async (ctx: CursorContext) => {
+    flags.push(new CancelFlag());
+    void controller.provide(ctx, flags[flags.length - 1]);
+    await tick();
+    // A suggestion the next key does not follow: every key waits out the debounce anew.
+    if (!ctx.explicit) client.last.push("Q\n");
+  };
+  let version = 0;
+  let text = "";
+  // Keys 450 ms apart (slower than 4 × the base: the base applies), with a cursor move (same
+  // version) and an explicit trigger 150 ms apart in between.
+  for (let i = 0; i < 8; i++) {
+    text += "x";
+    await ask({ ...at(text), version: ++version });
+    advance(150);
+    await ask({ ...at(text), version });
+    advance(150);
+    await ask({ ...at(text, true), version });
+    advance(150);
+  }
+  const before = sleeps.length;
+  await ask({ ...at(text + "x"), version: ++version });
+  assert.equal(sleeps.length, before + 1);
+  assert.equal(sleeps[sleeps.length - 1], DEFAULTS.debounceMs, "keys 450 ms apart: the base, not 1.2 × 150 ms");
+  // Keys 150 ms apart are learnt.
+  for (let i = 0; i < 8; i++) {
+    advance(150);
+    text += "y";
+    await ask({ ...at(text), version: ++version });
+  }
+  assert.equal(sleeps.length, before + 9, "every key waited");
+  assert.equal(sleeps[sleeps.length - 1], 216, "1.2 × the learnt gap (450 ms moving towards 150 ms)");
+  for (const f of flags) f.cancel();
+});
+
+test("a cancelled generation never shows its unfinished line: coming back, the cache has its complete lines only", async () => {
+  const { client, controller, refreshes } = setup();
+  const p = controller.provide(at("abc"), new CancelFlag());
+  await tick();
+  client.last.push("def\ngh");
+  assert.equal(await p, "def");
+  controller.onEdit({ doc: "file:///a.txt", before: "abcQ", lineAfter: "" });
+  assert.equal(client.last.cancelled, true);
+  await tick();
+  assert.equal(refreshes.length, 0);
+  assert.equal(await controller.provide(at("abc", true), new CancelFlag()), "def");
+  assert.equal(client.calls.length, 1, "answered from the cache");
+});
+
+test("a suggestion the rules end is complete: the editor gets its last line at once, and the cache keeps it", async () => {
+  const { client, controller, refreshes } = setup();
+  const p = controller.provide(at("function f() {"), new CancelFlag());
+  await tick();
+  client.last.push("\n  return 1;\n");
+  assert.equal(await p, "\n  return 1;");
+  client.last.push("}\nconst after = 1;\n"); // one delta: the closing line and what follows
+  await tick();
+  await tick();
+  assert.equal(client.last.cancelled, true, "the rules stopped the engine");
+  assert.equal(refreshes.length, 1, "the closing line is shown without waiting for a keystroke");
+  assert.equal(controller.cache.get({ doc: "file:///a.txt", before: "function f() {", lineAfter: "" }), "\n  return 1;\n}");
+  assert.equal(await controller.provide(at("function f() {", true), new CancelFlag()), "\n  return 1;\n}");
+});
+
+test("a FIM model's tokens and file separator come from its info: the first request makes no tokenize round trip for them", async () => {
+  const fim = { prefix: "<|fim_prefix|>", suffix: "<|fim_suffix|>", middle: "<|fim_middle|>", fileSep: "<|file_sep|>" };
+  const { client, controller } = setup({}, { ...INFO, fim } as ModelInfo);
+  let tokenized = 0;
+  client.tokenize = async () => (tokenized++, [1]);
+  void controller.provide({ ...at("let a = 1;\nlet b"), doc: "file:///a.ts", path: "a.ts", languageId: "typescript", explicit: true }, new CancelFlag());
+  await tick();
+  assert.equal(client.last.params.prompt, "<|file_sep|>a.ts\n<|fim_prefix|>let a = 1;\nlet b<|fim_suffix|><|fim_middle|>");
+  assert.ok(client.last.params.stop?.includes("<|file_sep|>"));
+  assert.equal(tokenized, 0, "a short file: no calibration either");
 });

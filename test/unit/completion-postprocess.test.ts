@@ -1,7 +1,14 @@
 // Post-processing of the model's text, as it streams and at the end.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { postProcess, type PostContext } from "../../src/completion/postprocess.ts";
+import { SuggestionStream, type PostContext, type Processed } from "../../src/completion/postprocess.ts";
+
+/** The rules' result on the whole text at once. */
+function postProcess(raw: string, ctx: PostContext, opts: { final: boolean; partial?: boolean }): Processed {
+  const s = new SuggestionStream(ctx);
+  s.push(raw);
+  return s.view(opts);
+}
 
 const at = (lineBefore: string, lineAfter = "", nextLines: string[] = [], maxLines = 8): PostContext => ({ lineBefore, lineAfter, nextLines, maxLines });
 const done = (raw: string, ctx: PostContext) => postProcess(raw, ctx, { final: true });
@@ -63,4 +70,70 @@ test("trailing whitespace is trimmed; whitespace alone is no suggestion", () => 
   assert.deepEqual(done("   \n  ", at("")), { text: "", stopped: true });
   assert.equal(done("   ", at("a", "b")).text, "");
   assert.equal(done("\r\n  x();\r\n", at("if (a) {")).text, "\n  x();", "CRLF from the model");
+});
+
+// The generated texts of the cases above (and a few more), each with its cursor.
+const CASES: [string, PostContext][] = [
+  ["a, b\nmore", at("foo(", ")")],
+  ["a, b);", at("foo(", ")")],
+  ["x];", at("const a = [", "];")],
+  ['"(") + 1', at("f(", ")")],
+  ["b + c;", at("a = ", ";")],
+  ["\n  return 1;\n\nfunction g() {}", at("function f() {")],
+  ["\n  if (x) {\n    y();\n  }\n}\nconst after = 1;", at("function f() {")],
+  ["a();\n    b();\n}\nfunction g() {", at("    ")],
+  ["\n  const y = 2;\n  return y;", at("  const x = 1;", "", ["", "  return y;", "}"])],
+  ["return y;\nz", at("  ", "", ["  return y;"])],
+  ["a\nb\nc", at("", "", [], 2)],
+  ["1\ny = 2", at("x = ")],
+  ["foo   \n  bar  \n", at("")],
+  ["   \n  ", at("")],
+  ["\r\n  x();\r\n\r\n}", at("if (a) {")],
+  ["\r\r\n\ra\r", at("")],
+  ["\t(a,\n\t b)\n)", at("\tf(")],
+];
+
+/** Feeds `raw` in pieces cut at random places; returns the views after each piece and at the end. */
+function streamed(raw: string, ctx: PostContext, random: () => number): { views: [string, Processed, Processed][]; final: Processed } {
+  const s = new SuggestionStream(ctx);
+  const views: [string, Processed, Processed][] = [];
+  let at = 0;
+  while (at < raw.length) {
+    const next = Math.min(raw.length, at + 1 + Math.floor(random() * 6));
+    s.push(raw.slice(at, next));
+    at = next;
+    views.push([raw.slice(0, at), s.view({ final: false }), s.view({ final: false, partial: true })]);
+  }
+  return { views, final: s.view({ final: true }) };
+}
+
+test("fed in deltas, split anywhere, the rules give what they give on the whole text at every step", () => {
+  let seed = 7;
+  const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  for (const [raw, ctx] of CASES) {
+    for (let split = 0; split < 25; split++) {
+      const { views, final } = streamed(raw, ctx, random);
+      for (const [sofar, view, partial] of views) {
+        assert.deepEqual(view, postProcess(sofar, ctx, { final: false }), `${JSON.stringify(sofar)} while streaming`);
+        assert.deepEqual(partial, postProcess(sofar, ctx, { final: false, partial: true }), `${JSON.stringify(sofar)} partial`);
+      }
+      assert.deepEqual(final, postProcess(raw, ctx, { final: true }), `${JSON.stringify(raw)} at the end`);
+    }
+  }
+});
+
+test("a CR at the end of one delta and its LF at the start of the next are one line end", () => {
+  const s = new SuggestionStream(at("if (a) {"));
+  for (const d of ["\r", "\n  x();\r", "\n", "\n"]) s.push(d);
+  assert.equal(s.text, "\n  x();\n\n");
+  assert.deepEqual(s.view({ final: false }), { text: "\n  x();", stopped: true }, "the blank line ended it");
+});
+
+test("a line is judged once, when its newline arrives: later deltas do not re-run the rules on earlier lines", () => {
+  let calls = 0;
+  const counting = { name: "count", initial: undefined, check: (l: { text: string }) => (calls++, { verdict: { kind: "keep" as const, text: l.text }, state: undefined }) };
+  const s = new SuggestionStream(at(""), [counting]);
+  for (let i = 0; i < 50; i++) s.push(i % 5 === 4 ? "x\n" : "x");
+  s.view({ final: false });
+  assert.equal(calls, 10, "ten lines, ten checks");
 });

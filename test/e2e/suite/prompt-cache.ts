@@ -6,8 +6,8 @@ import * as vscode from "vscode";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { HearthApi } from "../../../src/extension.ts";
-import type { CompletionController } from "../../../src/completion/index.ts";
-import { EXTENSION_ID } from "./common.ts";
+import type { CompletionController, CompletionRecord } from "../../../src/completion/index.ts";
+import { EXTENSION_ID, folder } from "./common.ts";
 
 export async function hearth(): Promise<HearthApi & { completion: CompletionController }> {
   const ext = vscode.extensions.getExtension<HearthApi>(EXTENSION_ID)!;
@@ -35,6 +35,13 @@ export function cacheFiles(api: HearthApi): { path: string; doc: string; tokens:
     }),
   );
 }
+
+/** What the first run leaves for the second (in the workspace folder, which both open). */
+export interface ReloadPlan {
+  a: { uri: string; record: Pick<CompletionRecord, "text" | "stats"> };
+  b: { uri: string; record: Pick<CompletionRecord, "text" | "stats"> };
+}
+export const planPath = (): string => join(folder(), "prefix-cache-plan.json");
 
 export async function typeText(text: string): Promise<void> {
   for (const ch of text) await vscode.commands.executeCommand("type", { text: ch });
