@@ -15,6 +15,7 @@ import { buildRequest, planRequest, type CompletionRequest, type CursorContext }
 import { SplitPoint } from "./split-point.ts";
 import { SuggestionCache } from "./suggestion-cache.ts";
 import { TokenEstimator } from "./tokens.ts";
+import { PromptMemory, REMEMBERED_DOCUMENTS, type Memento } from "./prompt-memory.ts";
 import { prefixWindow } from "./window.ts";
 
 export type { CursorContext } from "./request.ts";
@@ -38,6 +39,8 @@ export interface ControllerDeps {
   /** Waits `ms` or until `cancel` is set (tests pass fake time). */
   sleep?(ms: number, cancel: CancelFlag): Promise<void>;
   now?(): number;
+  /** Where split points and the token ratio are kept across a window reload (the workspace state). */
+  memory?: Memento;
 }
 
 /** One finished request, for the log, the status bar's tokens/s, the tests and the benchmark. */
@@ -53,7 +56,7 @@ export interface CompletionRecord {
 
 const REFRESH_MIN_MS = 60;
 /** Documents whose split point (and last seen version) is kept (more than the worker keeps KV slots for). */
-const MAX_SPLITS = 16;
+const MAX_SPLITS = REMEMBERED_DOCUMENTS;
 
 /** A generation and what the editor was shown of it: what is displayed is the controller's to decide. */
 interface Running {
@@ -89,8 +92,11 @@ export class CompletionController {
   /** Counts, for tests and the benchmark. */
   readonly counters = { requests: 0, cacheHits: 0, followed: 0, cancelled: 0 };
 
+  private readonly memory: PromptMemory;
+
   constructor(private readonly deps: ControllerDeps) {
     this.debounce = new AdaptiveDebounce(() => this.now());
+    this.memory = new PromptMemory(deps.memory);
   }
 
   get busy(): boolean {
@@ -222,6 +228,7 @@ export class CompletionController {
   private async request(ctx: CursorContext, anchor: Anchor, info: ModelInfo, s: CompletionSettings): Promise<CompletionRequest> {
     const format = this.formatOf(info);
     await this.calibrate(info, ctx);
+    this.memory.saveRatio(info.path, this.estimator.charsPerToken); // also when the stats moved it
     const plan = planRequest(ctx, format, s, info.contextSize, (tokens) => this.estimator.chars(tokens));
     const split = this.splitOf(ctx.doc).place(anchor, plan.maxTyped);
     const snippets = plan.extraChars > 0 ? this.deps.snippets(ctx.doc, plan.extraChars, ctx.languageId) : [];
@@ -290,7 +297,7 @@ export class CompletionController {
   private splitOf(doc: string): SplitPoint {
     let sp = this.splits.get(doc);
     if (sp) this.splits.delete(doc);
-    else sp = new SplitPoint();
+    else sp = new SplitPoint(this.memory.split(doc), (anchor) => this.memory.saveSplit(anchor));
     this.splits.set(doc, sp); // most recent last
     if (this.splits.size > MAX_SPLITS) this.splits.delete(this.splits.keys().next().value!);
     return sp;
@@ -316,6 +323,9 @@ export class CompletionController {
   private async calibrate(info: ModelInfo, ctx: CursorContext): Promise<void> {
     if (this.calibrated.has(info.path)) return;
     this.calibrated.add(info.path);
+    // The ratio the windows were cut with before a reload: the same cuts, the same cached prompts.
+    const saved = this.memory.ratio(info.path);
+    if (saved !== undefined) return this.estimator.calibrate(saved, 1);
     const sample = prefixWindow(ctx.lines, ctx.line, ctx.character, 4000).text;
     if (sample.length < 200) return; // too little to say; the stats of the first requests will tell
     const ids = await this.deps.client.tokenize({ text: sample, addSpecial: false, parseSpecial: false }).catch(() => []);

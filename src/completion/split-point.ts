@@ -9,6 +9,7 @@
 // A new split is taken when the user does anything but type at the cursor (a move, a deletion
 // past the split, a change to the rest of the line) or typed more than `maxTyped` characters.
 import { typedSince, type Anchor } from "./anchor.ts";
+import { revive, type SavedSplit } from "./prompt-memory.ts";
 
 export interface Split {
   /** The split's position in the current document (the text before it has not changed). */
@@ -21,11 +22,23 @@ export interface Split {
 export class SplitPoint {
   private anchor: Anchor | undefined;
 
+  /**
+   * `saved`: the document's split from before a window reload (prompt-memory.ts), taken up if the
+   * text before it is unchanged; `onNew` hears every new split (to save it).
+   */
+  constructor(
+    private saved?: SavedSplit,
+    private readonly onNew?: (anchor: Anchor) => void,
+  ) {}
+
   /** The split for a request at `now`: the current one if `now` continues it, else a new one at `now`. */
   place(now: Anchor, maxTyped: number): Split {
+    if (!this.anchor && this.saved) this.anchor = revive(this.saved, now);
+    this.saved = undefined;
     const typed = this.anchor && typedSince(this.anchor, now);
     if (typed === undefined || typed.length > maxTyped) {
       this.anchor = now;
+      this.onNew?.(now);
       return { ...positionOf(now.before), typed: "" };
     }
     return { ...positionOf(this.anchor!.before), typed };

@@ -1,0 +1,64 @@
+// What a document's completion prompt depends on besides its text, kept across a window reload
+// in the workspace state: the split point of each recently used document (split-point.ts) and the
+// characters-per-token ratio the windows are cut with (tokens.ts). The worker keeps the prompts'
+// keys and values on disk, but a reloaded window that cut the first prompt elsewhere (a new split
+// at the cursor puts the typed text before the FIM suffix; another ratio moves the prefix window's
+// start) would share only part of its tokens with what was saved, and evaluate the rest again.
+import { createHash } from "node:crypto";
+import type { Anchor } from "./anchor.ts";
+
+/** The part of vscode.Memento used (the extension's workspace state; a Map-backed fake in tests). */
+export interface Memento {
+  get<T>(key: string): T | undefined;
+  update(key: string, value: unknown): PromiseLike<void>;
+}
+
+/** A split point without its text: where it was, a hash of the text before it, the rest of its line. */
+export interface SavedSplit {
+  length: number;
+  hash: string;
+  lineAfter: string;
+}
+
+const SPLITS_KEY = "hearth.completion.splits";
+const RATIOS_KEY = "hearth.completion.charsPerToken";
+/** Documents remembered (the controller keeps as many split points). */
+export const REMEMBERED_DOCUMENTS = 16;
+
+export class PromptMemory {
+  constructor(private readonly store: Memento | undefined) {}
+
+  split(doc: string): SavedSplit | undefined {
+    return this.store?.get<Record<string, SavedSplit>>(SPLITS_KEY)?.[doc];
+  }
+
+  saveSplit(anchor: Anchor): void {
+    if (!this.store) return;
+    const all = { ...this.store.get<Record<string, SavedSplit>>(SPLITS_KEY) };
+    delete all[anchor.doc]; // most recent last
+    all[anchor.doc] = { length: anchor.before.length, hash: hashText(anchor.before), lineAfter: anchor.lineAfter };
+    const docs = Object.keys(all);
+    for (const d of docs.slice(0, Math.max(0, docs.length - REMEMBERED_DOCUMENTS))) delete all[d];
+    void this.store.update(SPLITS_KEY, all);
+  }
+
+  ratio(model: string): number | undefined {
+    return this.store?.get<Record<string, number>>(RATIOS_KEY)?.[model];
+  }
+
+  saveRatio(model: string, charsPerToken: number): void {
+    if (!this.store || this.ratio(model) === charsPerToken) return;
+    void this.store.update(RATIOS_KEY, { ...this.store.get<Record<string, number>>(RATIOS_KEY), [model]: charsPerToken });
+  }
+}
+
+/** The saved split as an anchor in the document as it is `now`, if the text before it is unchanged. */
+export function revive(saved: SavedSplit, now: Anchor): Anchor | undefined {
+  if (now.before.length < saved.length) return undefined;
+  const before = now.before.slice(0, saved.length);
+  return hashText(before) === saved.hash ? { doc: now.doc, before, lineAfter: saved.lineAfter } : undefined;
+}
+
+function hashText(text: string): string {
+  return createHash("sha256").update(text).digest("base64");
+}
