@@ -74,7 +74,10 @@ export class EngineService {
               delta: (text, tokens) => this.post({ kind: "delta", id, text, tokens }),
               promptProgress: (done, total) => this.post({ kind: "prompt-progress", id, done, total }),
               done: (stats) => {
-                if (stats.stopReason !== "cancelled") this.saver?.note(slotOf(msg.params), stats.promptTokens);
+                // Cancelled ones too: most completions are cancelled by the next keystroke after
+                // their prompt was read, and what the slot holds of it is worth as much (the save
+                // takes only the slot's valid positions).
+                this.saver?.note(slotOf(msg.params), stats.promptTokens);
                 this.post({ kind: "done", id, result: stats });
               },
               error: (err) => this.post({ kind: "error", id, error: toWireError(err) }),

@@ -11,10 +11,14 @@
 // tokens, FIM ones included, at their real ids): token counts are the bench tokenizer's, about
 // three times what a real vocabulary makes of the same code. The kernels are the relaxed-SIMD
 // build, as in VS Code's Electron (`--simd simd128` for the build Node 20 and code-server run).
+// Then the prompt-cache scenarios (prompt-cache.scenarios.ts): switching back to a recent file,
+// the first key after a window reload (prefixes from disk), pre-warm of a newly opened file and
+// its cost to user requests, and chat after a reload (`--scenarios off` skips them).
 // Prints markdown tables; asserts nothing.
 //
 //   npm run bench:completion
 //   npm run bench:completion -- --shapes qwen2.5-coder-0.5b --keystrokes 100 --cold 5 --threads 2 --simd simd128
+//   npm run bench:completion -- --shapes qwen2.5-coder-0.5b --keystrokes 0 --switches 24 --delay-trials 24
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
@@ -27,6 +31,7 @@ import { positionOf } from "../../src/completion/split-point.ts";
 import { linesOf } from "../../src/completion/window.ts";
 import type { GenerateParams, ModelInfo } from "../../src/worker/protocol.ts";
 import { benchModelFile, SHAPES } from "./model-files.ts";
+import { promptCacheScenarios, SCENARIO_HEADER } from "./prompt-cache.scenarios.ts";
 
 const ROOT = join(__dirname, "..", "..");
 const SOURCE_FILE = join(ROOT, "src", "engine", "session.ts");
@@ -38,6 +43,9 @@ interface Args {
   threads: number;
   contextSize: number;
   simd: "relaxed" | "simd128";
+  scenarios: boolean;
+  switches: number;
+  delayTrials: number;
 }
 
 function parseArgs(): Args {
@@ -58,6 +66,9 @@ function parseArgs(): Args {
     threads: Number(get("threads") ?? Math.max(1, Math.min(2, cpus().length))),
     contextSize: Number(get("context") ?? 4096),
     simd: get("simd") === "simd128" ? "simd128" : "relaxed",
+    scenarios: get("scenarios") !== "off",
+    switches: Number(get("switches") ?? 16),
+    delayTrials: Number(get("delay-trials") ?? 16),
   };
 }
 
@@ -152,27 +163,43 @@ async function main(): Promise<void> {
   const source = readFileSync(SOURCE_FILE, "utf8");
   const lines: string[] = [];
   console.log(`completion benchmark: typing through ${SOURCE_FILE.slice(ROOT.length + 1)} (${source.length} characters), ${args.threads} thread(s), context ${args.contextSize}, ${args.simd} kernels\n`);
+  const scenarioRows: string[] = [];
+  const notes: string[] = [];
   for (const shape of args.shapes) {
     const path = benchModelFile(shape, (s) => console.log(s));
-    const client = new EngineClient({ workerPath: join(ROOT, "dist", "worker.js") });
-    try {
-      const info = await client.load({ path, threads: args.threads, contextSize: args.contextSize });
-      const fileTokens = (await client.tokenize({ text: source, addSpecial: false })).length;
-      console.log(`${SHAPES[shape].name}: ${info.fim ? "FIM" : "prefix-only"} prompts; the file is ${fileTokens} tokens for this vocabulary`);
-      // Start typing in the middle of the file: the prefix window is full from the first keystroke.
-      const start = source.indexOf("\n", Math.floor(source.length / 2)) + 1;
-      const warm = await replay(client, info, source, start, args.keystrokes[shape]);
-      lines.push(row(SHAPES[shape].name, "prefix cache on", warm.samples, args.keystrokes[shape], warm.controller));
-      const cold = await replay(withoutPrefixCache(client), info, source, start, args.cold[shape]);
-      lines.push(row(SHAPES[shape].name, "prefix cache off", cold.samples, args.cold[shape], cold.controller));
-      console.log(lines.slice(-2).join("\n"));
-    } finally {
-      await client.dispose();
+    if (args.keystrokes[shape] > 0) {
+      const client = new EngineClient({ workerPath: join(ROOT, "dist", "worker.js") });
+      try {
+        const info = await client.load({ path, threads: args.threads, contextSize: args.contextSize });
+        const fileTokens = (await client.tokenize({ text: source, addSpecial: false })).length;
+        console.log(`${SHAPES[shape].name}: ${info.fim ? "FIM" : "prefix-only"} prompts; the file is ${fileTokens} tokens for this vocabulary`);
+        // Start typing in the middle of the file: the prefix window is full from the first keystroke.
+        const start = source.indexOf("\n", Math.floor(source.length / 2)) + 1;
+        const warm = await replay(client, info, source, start, args.keystrokes[shape]);
+        lines.push(row(SHAPES[shape].name, "prefix cache on", warm.samples, args.keystrokes[shape], warm.controller));
+        const cold = await replay(withoutPrefixCache(client), info, source, start, args.cold[shape]);
+        lines.push(row(SHAPES[shape].name, "prefix cache off", cold.samples, args.cold[shape], cold.controller));
+        console.log(lines.slice(-2).join("\n"));
+      } finally {
+        await client.dispose();
+      }
+    }
+    if (args.scenarios) {
+      const r = await promptCacheScenarios(shape, path, { threads: args.threads, switches: args.switches, delayTrials: args.delayTrials });
+      scenarioRows.push(...r.rows);
+      notes.push(...r.notes);
     }
   }
   console.log("\n| model | mode | keystrokes | requests | first text median (ms) | p90 (ms) | prompt tokens (median) | evaluated (median) | reused (median) | cancelled by the next key | answered without a request |");
   console.log("|---|---|---|---|---|---|---|---|---|---|---|");
   for (const l of lines) console.log(l);
+  if (scenarioRows.length > 0) {
+    console.log(`\nPrompt caches (context 2048, ${args.threads} thread(s)):\n`);
+    console.log(SCENARIO_HEADER);
+    for (const l of scenarioRows) console.log(l);
+    console.log("");
+    for (const n of notes) console.log(`- ${n}`);
+  }
 }
 
 main().then(

@@ -12,21 +12,22 @@ import { join } from "node:path";
 import { EngineService } from "../../src/worker/service.ts";
 import type { Event, GenerateStats, Methods, Method, WarmResult } from "../../src/worker/protocol.ts";
 import { STORIES_PATH } from "../helpers/gguf-fixtures.ts";
+import { CancelFlag } from "../../src/engine/cancel.ts";
 
 const root = mkdtempSync(join(tmpdir(), "hearth-service-cache-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 
 class Harness {
   private nextId = 1;
-  private readonly waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; text: string[] }>();
+  private readonly waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; text: string[]; onDelta?: () => void }>();
   readonly logs: string[] = [];
   readonly service = new EngineService((ev: Event) => this.onEvent(ev));
 
-  call<M extends Method>(method: M, params: Methods[M]["params"]): Promise<{ result: Methods[M]["result"]; text: string }> {
+  call<M extends Method>(method: M, params: Methods[M]["params"], onDelta?: () => void): Promise<{ result: Methods[M]["result"]; text: string }> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const text: string[] = [];
-      this.waiting.set(id, { resolve: (result) => resolve({ result: result as Methods[M]["result"], text: text.join("") }), reject, text });
+      this.waiting.set(id, { resolve: (result) => resolve({ result: result as Methods[M]["result"], text: text.join("") }), reject, text, onDelta });
       this.service.handle({ kind: "request", id, method, params } as never);
     });
   }
@@ -35,7 +36,10 @@ class Harness {
     if (ev.kind === "log") return void this.logs.push(ev.message);
     const w = this.waiting.get(ev.id);
     if (!w) return;
-    if (ev.kind === "delta") w.text.push(ev.text);
+    if (ev.kind === "delta") {
+      w.text.push(ev.text);
+      w.onDelta?.();
+    }
     if (ev.kind === "done") w.resolve(ev.result);
     if (ev.kind === "error") w.reject(Object.assign(new Error(ev.error.message), { name: ev.error.name }));
     if (ev.kind === "done" || ev.kind === "error") this.waiting.delete(ev.id);
@@ -119,6 +123,23 @@ test("after an unload (a window reload), a new worker restores the prompt from d
   assert.equal(afterCorruption.stats.evaluatedTokens, reference.stats.promptTokens);
   assert.equal(afterCorruption.text, reference.text);
   await third.service.dispose();
+});
+
+test("a completion cancelled by the next keystroke after its first text still leaves its prompt for the disk", async () => {
+  const dir = join(root, "cancelled");
+  const first = await loaded(dir);
+  const cancel = new CancelFlag();
+  const params = { slot: "completion" as const, document: "a", prompt: DOCS.a, maxTokens: 64, sampling: { temperature: 0 }, cancelFlag: cancel.buffer };
+  const { result } = await first.call("generate", params, () => cancel.cancel());
+  assert.equal(result.stopReason, "cancelled");
+  await first.call("unload", {});
+  assert.ok(first.logs.some((l) => /prefix cache: saved \d+ tokens of completion \(a\)/.test(l)), first.logs.join("\n"));
+  await first.service.dispose();
+
+  const second = await loaded(dir);
+  const restored = await complete(second, "a", DOCS.a);
+  assert.equal(restored.stats.restoredTokens, restored.stats.promptTokens - 1, "all but the last prompt token came from disk");
+  await second.service.dispose();
 });
 
 test("the clear-cache request empties the folder", async () => {
