@@ -1,9 +1,10 @@
 // The `hearth.*` settings (and the editor's and `http.*` settings Hearth follows), read and written in
 // one place with their defaults and bounds, so every feature sees the same values (see
-// package.json "contributes.configuration" for the user-facing text). Inline completion's own
-// `hearth.completion.*` tuning is read by src/completion/settings.ts with its defaults.
+// package.json "contributes.configuration" for the user-facing text).
 import * as vscode from "vscode";
 import { cpus } from "node:os";
+// Plain data with no imports: what the completion settings are and their defaults.
+import { DEFAULTS, type CompletionSettings } from "../completion/config.ts";
 
 export const SECTION = "hearth";
 
@@ -64,6 +65,29 @@ export async function writeModelSetting(role: "completion" | "chat", value: stri
 /** Turns inline completion on or off, in user settings. */
 export async function writeCompletionEnabled(enabled: boolean): Promise<void> {
   await vscode.workspace.getConfiguration(SECTION).update("completion.enabled", enabled, vscode.ConfigurationTarget.Global);
+}
+
+export const COMPLETION_SECTION = `${SECTION}.completion`;
+
+/** Reads inline completion's `hearth.completion.*` tuning, bounded, so a hand-edited bad value cannot break it. */
+export function readCompletionSettings(): CompletionSettings {
+  const c = vscode.workspace.getConfiguration(COMPLETION_SECTION);
+  const int = (key: keyof CompletionSettings, min: number, max: number): number => {
+    const v = Number(c.get<number>(key, DEFAULTS[key] as number));
+    return Number.isFinite(v) ? Math.min(max, Math.max(min, Math.floor(v))) : (DEFAULTS[key] as number);
+  };
+  const languages = c.get<Record<string, boolean>>("languages", DEFAULTS.languages);
+  return {
+    enabled: c.get<boolean>("enabled", DEFAULTS.enabled) !== false,
+    languages: languages && typeof languages === "object" ? { ...DEFAULTS.languages, ...languages } : DEFAULTS.languages,
+    debounceMs: int("debounceMs", 0, 2000),
+    adaptiveDebounce: c.get<boolean>("adaptiveDebounce", DEFAULTS.adaptiveDebounce) !== false,
+    maxLines: int("maxLines", 1, 50),
+    prefixTokens: int("prefixTokens", 16, 32768),
+    suffixTokens: int("suffixTokens", 0, 8192),
+    extraContextTokens: int("extraContextTokens", 0, 16384),
+    firstLineMs: int("firstLineMs", 0, 5000),
+  };
 }
 
 export interface ChatSettings {

@@ -1,5 +1,6 @@
-// The completion settings as plain data (read from `hearth.completion.*` by settings.ts), their
-// defaults, and how the token budgets are fitted into the model's context.
+// The completion settings as plain data (read from `hearth.completion.*` with every other setting
+// in src/commands/settings.ts, which imports this file: keep it free of imports), their defaults,
+// and how the token budgets are fitted into the model's context.
 
 export interface CompletionSettings {
   /** `hearth.completion.enabled` (the global switch the status bar toggles). */

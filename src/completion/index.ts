@@ -7,10 +7,9 @@ import type { EngineClient } from "../client/engine-client.ts";
 import type { ModelInfo } from "../worker/protocol.ts";
 import { CompletionController, type CursorContext } from "./controller.ts";
 import { HearthInlineProvider, cursorContext } from "./provider.ts";
-import { readCompletionSettings, SECTION } from "./settings.ts";
 import { WorkspaceContext } from "./workspace-context.ts";
 import { typedSince, type Anchor } from "./anchor.ts";
-import { readSettings } from "../commands/settings.ts";
+import { activeModelSetting, COMPLETION_SECTION, readCompletionSettings, readSettings } from "../commands/settings.ts";
 
 export { CompletionController } from "./controller.ts";
 export type { CompletionRecord } from "./controller.ts";
@@ -73,10 +72,10 @@ export function registerInlineCompletion(context: vscode.ExtensionContext, deps:
     vscode.workspace.onDidChangeTextDocument((e) => e.document === vscode.window.activeTextEditor?.document && prewarm.schedule(PAUSE_WARM_MS)),
     prewarm,
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration(SECTION)) {
+      if (e.affectsConfiguration(COMPLETION_SECTION)) {
         controller.cancelInflight();
         controller.cache.clear();
-        if (e.affectsConfiguration(`${SECTION}.modelPath`)) askedToLoad = false;
+        if (e.affectsConfiguration(`${COMPLETION_SECTION}.modelPath`)) askedToLoad = false;
       }
       if (e.affectsConfiguration("hearth.chat.modelPath")) askedToLoad = false;
     }),
@@ -133,8 +132,7 @@ class Prewarmer {
 }
 
 function modelFileSet(): boolean {
-  const c = vscode.workspace.getConfiguration("hearth");
-  return Boolean(c.get<string>("completion.modelPath", "").trim() || c.get<string>("chat.modelPath", "").trim());
+  return activeModelSetting(readSettings()) !== "";
 }
 
 function activeAnchor(): Anchor | undefined {
