@@ -7,10 +7,11 @@
 import { isAbort, type CancelFlag } from "../client/cancellation.ts";
 import type { GenerateParams, GenerateStats, ModelInfo, TokenizeParams, WarmParams, WarmResult } from "../worker/protocol.ts";
 import { remainderAfter, typedSince, type Anchor } from "./anchor.ts";
-import { fitBudgets, languageEnabled, maxNewTokens, type CompletionSettings } from "./config.ts";
+import { fitBudgets, languageEnabled, maxNewTokens, type Budgets, type CompletionSettings } from "./config.ts";
 import { AdaptiveDebounce } from "./debounce.ts";
 import { StreamingGeneration, type CompletionClient } from "./generation.ts";
 import { postProcess, type PostContext } from "./postprocess.ts";
+import { PromptBudget, totalOf } from "./prompt-budget.ts";
 import { buildPrompt, FILE_SEPARATORS, type PromptFormat, type Snippet } from "./prompt.ts";
 import { SplitPoint } from "./split-point.ts";
 import { SuggestionCache } from "./suggestion-cache.ts";
@@ -65,6 +66,14 @@ export interface CompletionRecord {
   firstTextMs: number | undefined;
 }
 
+interface BuiltRequest {
+  params: GenerateParams;
+  prompt: string;
+  post: PostContext;
+  /** The window's size in tokens (prompt-budget.ts). */
+  window: number;
+}
+
 const REFRESH_MIN_MS = 60;
 /** Documents whose split point is kept (more than the worker keeps KV slots for). */
 const MAX_SPLITS = 16;
@@ -73,6 +82,8 @@ export class CompletionController {
   private inflight: StreamingGeneration | undefined;
   readonly cache = new SuggestionCache();
   readonly estimator = new TokenEstimator();
+  /** Prompt speed per model and each document's window (prompt-budget.ts). */
+  readonly budget = new PromptBudget();
   /** Per document (as its KV slot is): switching back continues that document's split. */
   private readonly splits = new Map<string, SplitPoint>();
   private readonly debounce: AdaptiveDebounce;
@@ -201,9 +212,10 @@ export class CompletionController {
 
   /**
    * The request a completion at `ctx` sends: the prompt (split point, windows and snippets within
-   * the budgets), how many tokens, where to stop, and what post-processing needs to know.
+   * the budgets), how many tokens, where to stop, and what post-processing needs to know. `grow`:
+   * the pre-warm's next bigger window instead (undefined when the window is at its full size).
    */
-  private async buildRequest(ctx: CursorContext, anchor: Anchor, info: ModelInfo, s: CompletionSettings): Promise<{ params: GenerateParams; prompt: string; post: PostContext }> {
+  private async buildRequest(ctx: CursorContext, anchor: Anchor, info: ModelInfo, s: CompletionSettings, grow = false): Promise<BuiltRequest | undefined> {
     const format = await this.formatOf(info);
     await this.calibrate(info, ctx);
     const current = ctx.lines.lineAt(ctx.line);
@@ -218,20 +230,31 @@ export class CompletionController {
     const wanted = { prefix: s.prefixTokens, suffix: format.kind === "fim" ? s.suffixTokens : 0, extra: s.extraContextTokens };
     const budgets = fitBudgets(wanted, info.contextSize - maxTokens - 16);
     const est = this.estimator;
-    const prefixChars = est.chars(budgets.prefix);
-    // Typed text may grow to what the prefix window would have slid by (window.ts's grid step).
-    const split = this.splitOf(ctx.doc).place(anchor, Math.max(64, Math.floor(prefixChars / GRID_STEPS)));
-    const prompt = buildPrompt(
-      {
-        path: ctx.path,
-        languageId: ctx.languageId,
-        prefix: prefixWindow(ctx.lines, split.line, split.character, prefixChars).text,
-        typed: split.typed,
-        suffix: budgets.suffix > 0 ? suffixWindow(ctx.lines, ctx.line, ctx.character, est.chars(budgets.suffix)) : "",
-        snippets: budgets.extra > 0 ? this.deps.snippets(ctx.doc, est.chars(budgets.extra), ctx.languageId) : [],
-      },
-      format,
-    );
+    const compose = (b: Budgets) => {
+      const prefixChars = est.chars(b.prefix);
+      // Typed text may grow to what the prefix window would have slid by (window.ts's grid step).
+      const split = this.splitOf(ctx.doc).place(anchor, Math.max(64, Math.floor(prefixChars / GRID_STEPS)));
+      return buildPrompt(
+        {
+          path: ctx.path,
+          languageId: ctx.languageId,
+          prefix: prefixWindow(ctx.lines, split.line, split.character, prefixChars).text,
+          typed: split.typed,
+          suffix: b.suffix > 0 ? suffixWindow(ctx.lines, ctx.line, ctx.character, est.chars(b.suffix)) : "",
+          snippets: b.extra > 0 ? this.deps.snippets(ctx.doc, est.chars(b.extra), ctx.languageId) : [],
+        },
+        format,
+      );
+    };
+    // The window fits the machine's prompt speed, and grows in pre-warm steps (prompt-budget.ts).
+    const speed = this.budget.speedOf(info);
+    const sized = grow ? this.budget.grow(ctx.doc, speed, budgets, compose) : this.budget.size(ctx.doc, speed, budgets, est.charsPerToken, compose);
+    if (!sized) return undefined;
+    if (sized.changed) {
+      const how = speed.isMeasured ? "measured" : "assumed before any was measured";
+      this.deps.log.debug(`completion: ${ctx.path}: ${grow ? "growing" : "using"} a ${sized.window}-token window of ${totalOf(budgets)} (prompt speed ${speed.tokensPerSecond.toFixed(1)} tok/s, ${how})`);
+    }
+    const prompt = sized.prompt;
     const params: GenerateParams = {
       slot: "completion",
       // Each recently used document keeps its own KV slot in the worker: switching back is warm.
@@ -243,13 +266,16 @@ export class CompletionController {
       sampling: { temperature: 0 },
       truncate: "left",
     };
-    return { params, prompt: prompt.text, post };
+    return { params, prompt: prompt.text, post, window: sized.window };
   }
 
   /**
    * Pre-warm: the worker evaluates the prompt a completion at `ctx` would send, at idle priority
    * (it yields to any request within one layer), so the first suggestion there evaluates only
-   * what was typed since. Nothing happens while a generation runs or with no model loaded.
+   * what was typed since. Then, while nobody types, the document's window grows toward the
+   * configured budgets one step per pre-warm (prompt-budget.ts says why only here); a step a
+   * request cancelled leaves the window as it was. Nothing happens while a generation runs or
+   * with no model loaded. Returns the last pre-warm's result.
    */
   async prewarm(ctx: CursorContext): Promise<WarmResult | undefined> {
     const s = this.deps.settings();
@@ -257,12 +283,25 @@ export class CompletionController {
     if (!warm || !languageEnabled(s, ctx.languageId) || (this.inflight && !this.inflight.isDone)) return undefined;
     const info = await this.deps.model();
     if (!info) return undefined;
-    const { params } = await this.buildRequest(ctx, anchorOf(ctx), info, s);
-    return warm.call(this.deps.client, { slot: "completion", document: params.document, prompt: params.prompt });
+    let last: WarmResult | undefined;
+    for (let grow = false; ; grow = true) {
+      const req = await this.buildRequest(ctx, anchorOf(ctx), info, s, grow);
+      if (!req || (this.inflight && !this.inflight.isDone)) return last;
+      const result = await warm.call(this.deps.client, { slot: "completion", document: req.params.document, prompt: req.params.prompt }).catch((err: unknown) => {
+        if (grow && isAbort(err)) return undefined; // a request came: the window stays as it was
+        throw err;
+      });
+      if (!result) return last;
+      last = result;
+      this.budget.speedOf(info).observe(result.evaluatedTokens, result.promptMs);
+      this.budget.filled(ctx.doc, req.window, req.prompt);
+    }
   }
 
   private async start(ctx: CursorContext, anchor: Anchor, info: ModelInfo, s: CompletionSettings): Promise<StreamingGeneration> {
-    const { params, prompt, post } = await this.buildRequest(ctx, anchor, info, s);
+    const { params, prompt, post, window } = (await this.buildRequest(ctx, anchor, info, s))!;
+    this.budget.filled(ctx.doc, window, prompt);
+    const speed = this.budget.speedOf(info);
     this.cancelInflight();
     this.counters.requests++;
     const gen = new StreamingGeneration(
@@ -285,6 +324,7 @@ export class CompletionController {
     });
     void gen.done.then((stats) => {
       sub.dispose();
+      if (stats) speed.observe(stats.evaluatedTokens, stats.promptMs);
       this.finished(gen, prompt, stats);
     });
     return gen;

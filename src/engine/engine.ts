@@ -1,6 +1,7 @@
 // The engine as its users see it (the worker, the CLI, tests): a model file loaded into the
 // kernels with its tokenizer and chat template, and generation from text or tokens.
 import { Model, type ModelOptions } from "./model/model.ts";
+import type { HParams } from "./model/hparams.ts";
 import { Tokenizer } from "./tokenizer/index.ts";
 import { Session, type GenerateChunk, type GenerateRequest, type GenerateStats, type WarmStats } from "./session.ts";
 import { ChatTemplate } from "./chat-template.ts";
@@ -29,6 +30,12 @@ export interface ModelInfo {
   eot: number;
   addBos: boolean;
   fim: FimTokens | undefined;
+  /**
+   * Multiply-adds of the blocks' weight matrices per evaluated prompt token (the output matrix
+   * runs for the last token only): what prompt speed scales with, so the completion's first
+   * prompt can be sized before any request was timed (completion/prompt-budget.ts).
+   */
+  macsPerToken?: number;
 }
 
 export type EngineGenerateRequest = Omit<GenerateRequest, "prompt"> & {
@@ -82,6 +89,7 @@ export class Engine {
       eot: t.eot,
       addBos: t.addBos,
       fim: FIM_SPELLINGS.find((s) => [s.prefix, s.suffix, s.middle].every((x) => t.tokenId(x) !== undefined)),
+      macsPerToken: blockMacsPerToken(this.model.hp),
     };
   }
 
@@ -120,4 +128,11 @@ export class Engine {
   async dispose(): Promise<void> {
     await this.model.dispose();
   }
+}
+
+/** Q, K, V and output projections and the three feed-forward matrices, in every layer. */
+function blockMacsPerToken(hp: HParams): number {
+  const q = hp.nHead * hp.headDimK;
+  const kv = hp.nHeadKV * (hp.headDimK + hp.headDimV);
+  return hp.nLayer * hp.nEmbd * (2 * q + kv + 3 * hp.nFF);
 }
