@@ -12,6 +12,7 @@ import { AdaptiveDebounce } from "./debounce.ts";
 import { StreamingGeneration, type CompletionClient } from "./generation.ts";
 import { postProcess, type PostContext } from "./postprocess.ts";
 import { PromptBudget, totalOf } from "./prompt-budget.ts";
+import { generationDetail, outcomeOf, requestLine } from "./request-log.ts";
 import { buildPrompt, FILE_SEPARATORS, type PromptFormat, type Snippet } from "./prompt.ts";
 import { SplitPoint } from "./split-point.ts";
 import { SuggestionCache } from "./suggestion-cache.ts";
@@ -325,29 +326,33 @@ export class CompletionController {
     void gen.done.then((stats) => {
       sub.dispose();
       if (stats) speed.observe(stats.evaluatedTokens, stats.promptMs);
-      this.finished(gen, prompt, stats);
+      this.finished(gen, prompt, stats, ctx.path);
     });
     return gen;
   }
 
-  private finished(gen: StreamingGeneration, prompt: string, stats: GenerateStats | undefined): void {
+  private finished(gen: StreamingGeneration, prompt: string, stats: GenerateStats | undefined, path: string): void {
     if (this.inflight === gen && !gen.complete) this.inflight = undefined;
     this.updateBusy();
-    if (!stats) {
-      const err = gen.error as Error | undefined;
-      if (!isAbort(err)) this.deps.log.warn(`completion failed: ${err?.message ?? err}`);
-      return;
-    }
+    const text = stats ? gen.view(gen.partialShown).text : "";
+    const firstTextMs = gen.firstTextAt === undefined ? undefined : Math.round(gen.firstTextAt - gen.startedAt);
+    this.logRequest(gen, stats, path, text, firstTextMs);
+    if (!stats) return;
     if (stats.stopReason !== "cancelled" && stats.promptTokens > 0) this.estimator.observe(gen.promptChars, stats.promptTokens);
-    const text = gen.view(gen.partialShown).text;
     // Complete lines of a cancelled generation are still a good suggestion for that place.
     this.cache.set(gen.anchor, gen.complete ? text : gen.view(false).text);
-    const firstTextMs = gen.firstTextAt === undefined ? undefined : Math.round(gen.firstTextAt - gen.startedAt);
-    this.deps.log.debug(
-      `completion ${stats.stopReason}: prompt ${stats.promptTokens} tokens (reused ${stats.reusedTokens}, evaluated ${stats.evaluatedTokens}) in ${stats.promptMs.toFixed(0)} ms, ` +
-        `${stats.generatedTokens} generated in ${stats.generateMs.toFixed(0)} ms, first text after ${firstTextMs ?? "-"} ms, ${text.split("\n").length} line(s) kept`,
-    );
     for (const l of this.finishListeners) l({ anchor: gen.anchor, prompt, stats, text, firstTextMs });
+  }
+
+  /** One Info line per request (a failure: Warn), the generation's figures at Debug (request-log.ts). */
+  private logRequest(gen: StreamingGeneration, stats: GenerateStats | undefined, path: string, text: string, firstTextMs: number | undefined): void {
+    const err = gen.error as Error | undefined;
+    const failed = !stats && !isAbort(err);
+    const outcome = outcomeOf({ shown: gen.shown, cancelledFromOutside: !failed && !gen.complete, text, failed });
+    const line = requestLine({ path, stats, firstTextMs, totalMs: this.now() - gen.startedAt, outcome, error: failed ? String(err?.message ?? err) : undefined });
+    if (failed) this.deps.log.warn(line);
+    else this.deps.log.info(line);
+    if (stats) this.deps.log.debug(generationDetail(stats, text ? text.split("\n").length : 0));
   }
 
   private splitOf(doc: string): SplitPoint {
