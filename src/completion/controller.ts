@@ -4,7 +4,7 @@
 // soon as it is complete (or a partial one after the time budget). When the suggestion grows
 // later, it asks the editor to query again. A position that does not continue the running
 // generation cancels it at once, in the worker too (the request's CancelFlag is shared with it).
-import { isAbort, type CancelFlag } from "../client/cancellation.ts";
+import { CancelFlag, isAbort } from "../client/cancellation.ts";
 import type { GenerateParams, GenerateStats, ModelInfo, TokenizeParams, WarmParams, WarmResult } from "../worker/protocol.ts";
 import { remainderAfter, typedSince, type Anchor } from "./anchor.ts";
 import { fitBudgets, languageEnabled, maxNewTokens, type Budgets, type CompletionSettings } from "./config.ts";
@@ -42,7 +42,7 @@ export interface ControllerLog {
 }
 
 export interface ControllerDeps {
-  client: CompletionClient & { tokenize(params: TokenizeParams): Promise<number[]>; warm?(params: WarmParams): Promise<WarmResult | undefined> };
+  client: CompletionClient & { tokenize(params: TokenizeParams): Promise<number[]>; warm?(params: WarmParams, options?: { cancel?: CancelFlag }): Promise<WarmResult | undefined> };
   /** The loaded model's info; undefined when there is none yet (nothing is suggested then). */
   model(): Promise<ModelInfo | undefined>;
   settings(): CompletionSettings;
@@ -94,6 +94,8 @@ export class CompletionController {
   private readonly busyListeners = new Set<(busy: boolean) => void>();
   private readonly finishListeners = new Set<(r: CompletionRecord) => void>();
   private readonly firstTextListeners = new Set<(anchor: Anchor, ms: number) => void>();
+  /** The running pre-warm's (a newer one, for the editor that is active now, stops it). */
+  private prewarmCancel: CancelFlag | undefined;
   private busyNow = false;
   private lastRefresh = -Infinity;
   /** Counts, for tests and the benchmark. */
@@ -275,8 +277,10 @@ export class CompletionController {
    * (it yields to any request within one layer), so the first suggestion there evaluates only
    * what was typed since. Then, while nobody types, the document's window grows toward the
    * configured budgets one step per pre-warm (prompt-budget.ts says why only here); a step a
-   * request cancelled leaves the window as it was. Nothing happens while a generation runs or
-   * with no model loaded. Returns the last pre-warm's result.
+   * request cancelled leaves the window as it was. A newer pre-warm (another editor became
+   * active) stops this one: the worker runs pre-warms oldest first, and a long growth step of a
+   * document left behind would hold up the one in front of the user. Nothing happens while a
+   * generation runs or with no model loaded. Returns the last pre-warm's result.
    */
   async prewarm(ctx: CursorContext): Promise<WarmResult | undefined> {
     const s = this.deps.settings();
@@ -284,15 +288,18 @@ export class CompletionController {
     if (!warm || !languageEnabled(s, ctx.languageId) || (this.inflight && !this.inflight.isDone)) return undefined;
     const info = await this.deps.model();
     if (!info) return undefined;
+    this.prewarmCancel?.cancel();
+    const cancel = (this.prewarmCancel = new CancelFlag());
     let last: WarmResult | undefined;
     for (let grow = false; ; grow = true) {
       const req = await this.buildRequest(ctx, anchorOf(ctx), info, s, grow);
-      if (!req || (this.inflight && !this.inflight.isDone)) return last;
-      const result = await warm.call(this.deps.client, { slot: "completion", document: req.params.document, prompt: req.params.prompt }).catch((err: unknown) => {
+      if (!req || cancel.cancelled || (this.inflight && !this.inflight.isDone)) return last;
+      const params = { slot: "completion" as const, document: req.params.document, prompt: req.params.prompt };
+      const result = await warm.call(this.deps.client, params, { cancel }).catch((err: unknown) => {
         if (grow && isAbort(err)) return undefined; // a request came: the window stays as it was
         throw err;
       });
-      if (!result) return last;
+      if (!result || cancel.cancelled) return last;
       last = result;
       this.budget.speedOf(info).observe(result.evaluatedTokens, result.promptMs);
       this.budget.filled(ctx.doc, req.window, req.prompt);
@@ -443,6 +450,7 @@ export class CompletionController {
   }
 
   dispose(): void {
+    this.prewarmCancel?.cancel();
     this.cancelInflight();
     this.busyListeners.clear();
     this.finishListeners.clear();

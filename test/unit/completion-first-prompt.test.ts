@@ -41,28 +41,27 @@ const LONG = Array.from({ length: 60 }, (_, i) => SENTENCES[i % SENTENCES.length
 const client = new EngineClient({ workerPath: WORKER });
 after(() => client.dispose());
 
-/** The real client, with prompt times as a slow machine would report them. */
-const slowClient = {
-  generate(params: GenerateParams, options?: RequestOptions) {
-    const g = client.generate(params, options);
-    return Object.assign(g, { stats: g.stats.then((s) => ({ ...s, promptMs: s.evaluatedTokens * SLOW_MS_PER_TOKEN })) });
-  },
-  tokenize: client.tokenize.bind(client),
-  async warm(params: WarmParams): Promise<WarmResult | undefined> {
-    const r = await client.warm(params);
-    return r && { ...r, promptMs: r.evaluatedTokens * SLOW_MS_PER_TOKEN };
-  },
-};
-
-function at(doc: string, text: string): CursorContext {
-  const { line, character } = positionOf(text);
-  return { doc, path: doc, languageId: "plaintext", lines: linesOf(text), line, character, before: text, explicit: true };
+/** The real client, with prompt times as a slow machine would report them; `beforeWarm` may hold a pre-warm back. */
+function slowClient(beforeWarm: (params: WarmParams) => Promise<void>) {
+  return {
+    generate(params: GenerateParams, options?: RequestOptions) {
+      const g = client.generate(params, options);
+      return Object.assign(g, { stats: g.stats.then((s) => ({ ...s, promptMs: s.evaluatedTokens * SLOW_MS_PER_TOKEN })) });
+    },
+    tokenize: client.tokenize.bind(client),
+    async warm(params: WarmParams, options?: RequestOptions): Promise<WarmResult | undefined> {
+      await beforeWarm(params);
+      const r = await client.warm(params, options);
+      return r && { ...r, promptMs: r.evaluatedTokens * SLOW_MS_PER_TOKEN };
+    },
+  };
 }
 
-test("with a slow measured prompt speed, a new file's first prompt is small, keystrokes evaluate ≤ 3 tokens, and the pre-warm grows the window", async () => {
+/** A controller on the slow client, and `complete`: a new request at a place, until it ended. */
+async function setup(beforeWarm: (params: WarmParams) => Promise<void> = async () => {}) {
   const info = await client.load({ path: MODEL, threads: 1, contextSize: 1024 });
   const controller = new CompletionController({
-    client: slowClient,
+    client: slowClient(beforeWarm),
     model: async () => info,
     settings: () => ({ ...DEFAULTS, maxLines: 1, prefixTokens: PREFIX_TOKENS, extraContextTokens: 0, debounceMs: 0, adaptiveDebounce: false, firstLineMs: 60_000 }),
     snippets: () => [],
@@ -79,16 +78,28 @@ test("with a slow measured prompt speed, a new file's first prompt is small, key
     while (records.length === n) await new Promise((r) => setTimeout(r, 5));
     return records[n];
   };
-  try {
-    // Another file first: its request measures the (slow) prompt speed.
-    const other = await complete(at("other.txt", SENTENCES.join(" ").repeat(2)));
-    assert.ok(other.stats.evaluatedTokens >= 32, `${other.stats.evaluatedTokens} evaluated: enough to measure`);
-    const affordable = affordableTokens(1000 / SLOW_MS_PER_TOKEN);
+  // Another file first: its request measures the (slow) prompt speed.
+  const other = await complete(at("other.txt", OTHER));
+  assert.ok(other.stats.evaluatedTokens >= 32, `${other.stats.evaluatedTokens} evaluated: enough to measure`);
+  return { controller, complete };
+}
 
+/** What 10 tok/s evaluate within the target. */
+const AFFORDABLE = affordableTokens(1000 / SLOW_MS_PER_TOKEN);
+const OTHER = SENTENCES.join(" ").repeat(2);
+
+function at(doc: string, text: string): CursorContext {
+  const { line, character } = positionOf(text);
+  return { doc, path: doc, languageId: "plaintext", lines: linesOf(text), line, character, before: text, explicit: true };
+}
+
+test("with a slow measured prompt speed, a new file's first prompt is small, keystrokes evaluate ≤ 3 tokens, and the pre-warm grows the window", async () => {
+  const { controller, complete } = await setup();
+  try {
     // The newly opened long file: its first prompt holds what 10 tok/s evaluate in the target.
     let text = LONG;
     const first = await complete(at("long.txt", text));
-    assert.ok(first.stats.promptTokens <= affordable + 8, `first prompt: ${first.stats.promptTokens} tokens (affordable ${affordable})`);
+    assert.ok(first.stats.promptTokens <= AFFORDABLE + 8, `first prompt: ${first.stats.promptTokens} tokens (affordable ${AFFORDABLE})`);
     assert.equal(first.stats.reusedTokens, 0, "cold");
 
     // Typing keeps that window: only the new tokens are evaluated.
@@ -111,5 +122,28 @@ test("with a slow measured prompt speed, a new file's first prompt is small, key
     }
   } finally {
     controller.dispose();
+    await client.unload(); // the next test starts with empty slots
+  }
+});
+
+test("a pre-warm for another editor stops the growth of the one left behind (the worker runs pre-warms oldest first)", async () => {
+  let warmsOfLong = 0;
+  let release: (() => void) | undefined;
+  // The long file's second pre-warm (its first growth step) waits until the user has moved on.
+  const { controller, complete } = await setup((p) => (p.document === "long.txt" && warmsOfLong++ === 1 ? new Promise<void>((r) => (release = r)) : Promise.resolve()));
+  try {
+    const left = controller.prewarm(at("long.txt", LONG));
+    while (!release) await new Promise((r) => setTimeout(r, 5));
+    await controller.prewarm(at("other.txt", OTHER)); // another editor became active
+    release();
+    const warmed = await left;
+    assert.ok(warmed && warmed.promptTokens <= AFFORDABLE + 8, `the left-behind file was warmed at its first window only: ${warmed?.promptTokens} tokens`);
+    assert.equal(warmsOfLong, 2, "no further growth steps");
+    // Back in it: that window, cached.
+    const r = await complete(at("long.txt", `${LONG}L`));
+    assert.ok(r.stats.promptTokens <= AFFORDABLE + 8 && r.stats.evaluatedTokens <= 3, `${r.stats.evaluatedTokens} evaluated of ${r.stats.promptTokens}`);
+  } finally {
+    controller.dispose();
+    await client.unload(); // the next test starts with empty slots
   }
 });
