@@ -5,13 +5,13 @@
 // later, it asks the editor to query again. A position that does not continue the running
 // generation cancels it at once, in the worker too (the request's CancelFlag is shared with it).
 import { CancelFlag, isAbort } from "../client/cancellation.ts";
-import type { GenerateParams, GenerateStats, ModelInfo, TokenizeParams, WarmParams, WarmResult } from "../worker/protocol.ts";
+import type { CachedParams, CachedResult, GenerateParams, GenerateStats, ModelInfo, TokenizeParams, WarmParams, WarmResult } from "../worker/protocol.ts";
 import { remainderAfter, typedSince, type Anchor } from "./anchor.ts";
 import { fitBudgets, languageEnabled, maxNewTokens, type Budgets, type CompletionSettings } from "./config.ts";
 import { AdaptiveDebounce } from "./debounce.ts";
 import { StreamingGeneration, type CompletionClient } from "./generation.ts";
 import { postProcess, type PostContext } from "./postprocess.ts";
-import { PromptBudget, totalOf } from "./prompt-budget.ts";
+import { PromptBudget, totalOf, type UncachedProbe } from "./prompt-budget.ts";
 import { generationDetail, outcomeOf, requestLine } from "./request-log.ts";
 import { buildPrompt, FILE_SEPARATORS, type PromptFormat, type Snippet } from "./prompt.ts";
 import { SplitPoint } from "./split-point.ts";
@@ -42,7 +42,9 @@ export interface ControllerLog {
 }
 
 export interface ControllerDeps {
-  client: CompletionClient & { tokenize(params: TokenizeParams): Promise<number[]>; warm?(params: WarmParams, options?: { cancel?: CancelFlag }): Promise<WarmResult | undefined> };
+  client: CompletionClient & { tokenize(params: TokenizeParams): Promise<number[]>; warm?(params: WarmParams, options?: { cancel?: CancelFlag }): Promise<WarmResult | undefined>;
+    cached?(params: CachedParams): Promise<CachedResult | undefined>;
+  };
   /** The loaded model's info; undefined when there is none yet (nothing is suggested then). */
   model(): Promise<ModelInfo | undefined>;
   settings(): CompletionSettings;
@@ -251,7 +253,7 @@ export class CompletionController {
     };
     // The window fits the machine's prompt speed, and grows in pre-warm steps (prompt-budget.ts).
     const speed = this.budget.speedOf(info);
-    const sized = grow ? this.budget.grow(ctx.doc, speed, budgets, compose) : this.budget.size(ctx.doc, speed, budgets, est.charsPerToken, compose);
+    const sized = grow ? this.budget.grow(ctx.doc, speed, budgets, compose) : await this.budget.size(ctx.doc, speed, budgets, est.charsPerToken, compose, this.uncachedProbe(ctx.doc));
     if (!sized) return undefined;
     if (sized.changed) {
       const how = speed.isMeasured ? "measured" : "assumed before any was measured";
@@ -270,6 +272,17 @@ export class CompletionController {
       truncate: "left",
     };
     return { params, prompt: prompt.text, post, window: sized.window };
+  }
+
+  /** How many tokens of a prompt in `doc` the worker would evaluate (its slot and prefix cache know). */
+  private uncachedProbe(doc: string): UncachedProbe | undefined {
+    const client = this.deps.client;
+    if (!client.cached) return undefined;
+    return (prompt) =>
+      client.cached!({ slot: "completion", document: doc, prompt }).then(
+        (r) => r && r.promptTokens - r.cachedTokens,
+        () => undefined,
+      );
   }
 
   /**

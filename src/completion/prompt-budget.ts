@@ -119,6 +119,9 @@ export function grownWindow(configured: number, granted: number, affordable: num
   return Math.min(configured, Math.max(quantise(2 * granted), granted + affordable));
 }
 
+/** The worker's count of a prompt's tokens it would evaluate (undefined: it cannot say). */
+export type UncachedProbe = (prompt: string) => Promise<number | undefined>;
+
 export interface Sized<P> {
   prompt: P;
   /** Tokens in all the budgets allowed (the prompt may be shorter: the file may be). */
@@ -170,13 +173,25 @@ export class PromptBudget {
   /**
    * The prompt of a request in `doc`, composed with the document's window, or (when more of that
    * than `speed` allows within the target would be evaluated anew) with the window that fits.
+   * `probe` asks the worker when the estimate says the prompt is cold.
    */
-  size<P extends { text: string }>(doc: string, speed: PromptSpeed, configured: Budgets, charsPerToken: number, compose: (b: Budgets) => P): Sized<P> {
+  async size<P extends { text: string }>(
+    doc: string,
+    speed: PromptSpeed,
+    configured: Budgets,
+    charsPerToken: number,
+    compose: (b: Budgets) => P,
+    probe?: UncachedProbe,
+  ): Promise<Sized<P>> {
     const full = totalOf(configured);
     const granted = this.granted(doc, full);
     const affordable = affordableTokens(speed.tokensPerSecond);
     const prompt = compose(budgetsWithin(configured, granted));
-    const window = foregroundWindow(full, granted, this.uncachedTokens(doc, prompt.text, charsPerToken), affordable);
+    let uncached = this.uncachedTokens(doc, prompt.text, charsPerToken);
+    // Believed cold, so about to be cut: the worker may hold it anyway (its prefix cache on disk
+    // after a window reload, a slot this controller did not fill). Asked only then: one round trip.
+    if (uncached > affordable && probe) uncached = (await probe(prompt.text)) ?? uncached;
+    const window = foregroundWindow(full, granted, uncached, affordable);
     if (window === granted) return { prompt, window, changed: false };
     return { prompt: compose(budgetsWithin(configured, window)), window, changed: true };
   }

@@ -38,6 +38,13 @@ export interface ModelInfo {
   macsPerToken?: number;
 }
 
+/** How much of a prompt would not be evaluated (Engine.cachedPrefix). */
+export interface CachedResult {
+  promptTokens: number;
+  /** In the slot already, or restorable from the prefix cache. */
+  cachedTokens: number;
+}
+
 export type EngineGenerateRequest = Omit<GenerateRequest, "prompt"> & {
   /** Text (tokenised with BOS as the model asks, special-token text recognised) or token ids. */
   prompt: string | readonly number[];
@@ -107,6 +114,12 @@ export class Engine {
   warm(req: { slot: string; document?: string; prompt: string | readonly number[] }, cancel?: Cancellation): Promise<WarmStats> {
     const prompt = typeof req.prompt === "string" ? this.tokenize(req.prompt) : req.prompt;
     return this.session.warm(req, prompt, cancel);
+  }
+
+  /** Of a prompt's tokens, how many its slot or the prefix cache holds (Session.cachedPrefix). */
+  async cachedPrefix(req: { slot: string; document?: string; prompt: string }): Promise<CachedResult> {
+    const tokens = this.tokenize(req.prompt);
+    return { promptTokens: tokens.length, cachedTokens: await this.session.cachedPrefix(req, tokens) };
   }
 
   /**

@@ -7,7 +7,8 @@
 // configured budget, and the keystrokes after it use the grown window, still evaluating ≤ 3.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CancelFlag } from "../../src/client/cancellation.ts";
 import { EngineClient, type RequestOptions } from "../../src/client/engine-client.ts";
@@ -49,6 +50,7 @@ function slowClient(beforeWarm: (params: WarmParams) => Promise<void>) {
       return Object.assign(g, { stats: g.stats.then((s) => ({ ...s, promptMs: s.evaluatedTokens * SLOW_MS_PER_TOKEN })) });
     },
     tokenize: client.tokenize.bind(client),
+    cached: client.cached.bind(client),
     async warm(params: WarmParams, options?: RequestOptions): Promise<WarmResult | undefined> {
       await beforeWarm(params);
       const r = await client.warm(params, options);
@@ -58,8 +60,8 @@ function slowClient(beforeWarm: (params: WarmParams) => Promise<void>) {
 }
 
 /** A controller on the slow client, and `complete`: a new request at a place, until it ended. */
-async function setup(beforeWarm: (params: WarmParams) => Promise<void> = async () => {}) {
-  const info = await client.load({ path: MODEL, threads: 1, contextSize: 1024 });
+async function setup(beforeWarm: (params: WarmParams) => Promise<void> = async () => {}, promptCacheDir?: string, otherText = OTHER) {
+  const info = await client.load({ path: MODEL, threads: 1, contextSize: 1024, promptCache: promptCacheDir ? { dir: promptCacheDir } : undefined });
   const controller = new CompletionController({
     client: slowClient(beforeWarm),
     model: async () => info,
@@ -79,7 +81,7 @@ async function setup(beforeWarm: (params: WarmParams) => Promise<void> = async (
     return records[n];
   };
   // Another file first: its request measures the (slow) prompt speed.
-  const other = await complete(at("other.txt", OTHER));
+  const other = await complete(at("other.txt", otherText));
   assert.ok(other.stats.evaluatedTokens >= 32, `${other.stats.evaluatedTokens} evaluated: enough to measure`);
   return { controller, complete };
 }
@@ -145,5 +147,31 @@ test("a pre-warm for another editor stops the growth of the one left behind (the
   } finally {
     controller.dispose();
     await client.unload(); // the next test starts with empty slots
+  }
+});
+
+test("after a window reload, the first request in a file whose prompt is in the prefix cache on disk keeps the full window (restored, not cut)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "hearth-first-prompt-"));
+  try {
+    const before = await setup(undefined, dir);
+    try {
+      const warmed = await before.controller.prewarm(at("long.txt", LONG)); // grown to the full window
+      assert.ok(warmed && warmed.promptTokens > 3 * AFFORDABLE, `${warmed?.promptTokens} tokens warmed`);
+    } finally {
+      before.controller.dispose();
+      await client.unload(); // what a reload does: the worker writes its slots' prefixes to disk first
+    }
+    // A new extension host: nothing remembered. (Its speed is measured on text the disk does not hold.)
+    const { controller, complete } = await setup(undefined, dir, [...SENTENCES].reverse().join(" ").repeat(2));
+    try {
+      const r = await complete(at("long.txt", LONG));
+      assert.ok(r.stats.promptTokens > 3 * AFFORDABLE, `a ${r.stats.promptTokens}-token prompt (affordable ${AFFORDABLE})`);
+      assert.ok(r.stats.restoredTokens > 3 * AFFORDABLE && r.stats.evaluatedTokens <= 3, `${r.stats.restoredTokens} restored, ${r.stats.evaluatedTokens} evaluated`);
+    } finally {
+      controller.dispose();
+      await client.unload();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -77,24 +77,30 @@ test("budgets within a window: the prefix first, the suffix at most a quarter, o
   assert.deepEqual(budgetsWithin(CONFIGURED, 5000), CONFIGURED);
 });
 
-test("per document: a keystroke's prompt is mostly cached (the window stays), a slid window is not (it shrinks); another model forgets the windows", () => {
+test("per document: a keystroke's prompt is mostly cached (the window stays), a slid window is not (it shrinks); another model forgets the windows", async () => {
   const b = new PromptBudget();
   const speed = b.speedOf({ path: "/a.gguf" });
   speed.observe(640, 32_000); // 20 tok/s: 50 tokens in 2.5 s, so the minimum of 64
   const text = "x".repeat(3000);
   const compose = (budgets: { prefix: number }) => ({ text: `<head>${text.slice(Math.max(0, text.length - budgets.prefix * 3))}` });
-  const first = b.size("doc", speed, CONFIGURED, 3, compose);
+  const first = await b.size("doc", speed, CONFIGURED, 3, compose);
   assert.equal(first.window, 64, "a new document's big prompt shrank");
   assert.equal(first.changed, true);
   b.filled("doc", first.window, first.prompt.text);
-  const next = b.size("doc", speed, CONFIGURED, 3, (bu) => ({ text: `${compose(bu).text}y` }));
+  const next = await b.size("doc", speed, CONFIGURED, 3, (bu) => ({ text: `${compose(bu).text}y` }));
   assert.deepEqual([next.window, next.changed], [64, false], "one more character: the same window");
   const grown = b.grow("doc", speed, CONFIGURED, compose)!;
   assert.equal(grown.window, 128);
   b.filled("doc", grown.window, grown.prompt.text);
-  assert.equal(b.size("doc", speed, CONFIGURED, 3, compose).window, 128, "the grown window, cached, is used");
-  const slid = b.size("doc", speed, CONFIGURED, 3, (bu) => ({ text: `<head>${"z".repeat(bu.prefix * 3)}` }));
+  assert.equal((await b.size("doc", speed, CONFIGURED, 3, compose)).window, 128, "the grown window, cached, is used");
+  const slid = await b.size("doc", speed, CONFIGURED, 3, (bu) => ({ text: `<head>${"z".repeat(bu.prefix * 3)}` }));
   assert.equal(slid.window, 64, "everything after the header is new: back to what fits");
+  // Believed cold, but the worker says it holds all but 10 tokens (its prefix cache on disk): kept.
+  const restorable = await b.size("new", speed, CONFIGURED, 3, compose, async () => 10);
+  assert.deepEqual([restorable.window, restorable.changed], [FULL, false]);
+  // It holds too little, or cannot say: cut.
+  assert.equal((await b.size("new", speed, CONFIGURED, 3, compose, async () => 900)).window, 64);
+  assert.equal((await b.size("new", speed, CONFIGURED, 3, compose, async () => undefined)).window, 64);
   b.speedOf({ path: "/other.gguf" });
   assert.equal(b.grow("doc", speed, CONFIGURED, compose), undefined, "a document the model has not seen has no window to grow");
 });
