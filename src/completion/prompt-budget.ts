@@ -147,6 +147,8 @@ export class PromptBudget {
   private speeds = new Map<string, PromptSpeed>();
   private model: string | undefined;
   private readonly docs = new Map<string, DocWindow>();
+  /** The document whose slot was filled last: until another one's is, nothing can evict it. */
+  private lastDoc: string | undefined;
 
   /** The speed of `info`'s model; switching models forgets the windows (its slots are new). */
   speedOf(info: { path: string; macsPerToken?: number }): PromptSpeed {
@@ -188,9 +190,12 @@ export class PromptBudget {
     const affordable = affordableTokens(speed.tokensPerSecond);
     const prompt = compose(budgetsWithin(configured, granted));
     let uncached = this.uncachedTokens(doc, prompt.text, charsPerToken);
-    // Believed cold, so about to be cut: the worker may hold it anyway (its prefix cache on disk
-    // after a window reload, a slot this controller did not fill). Asked only then: one round trip.
-    if (uncached > affordable && probe) uncached = (await probe(prompt.text)) ?? uncached;
+    // The estimate is asked to the worker (one round trip) when being wrong costs: believed cold,
+    // so about to be cut, when the worker may hold it anyway (its prefix cache on disk after a
+    // window reload); or back in a document with a big window after others were used, when the
+    // worker may have given its slot to them (it keeps a few, least recently used out).
+    const switched = this.lastDoc !== undefined && this.lastDoc !== doc;
+    if (probe && (uncached > affordable || (switched && granted > affordable))) uncached = (await probe(prompt.text)) ?? uncached;
     const window = foregroundWindow(full, granted, uncached, affordable);
     if (window === granted) return { prompt, window, changed: false };
     return { prompt: compose(budgetsWithin(configured, window)), window, changed: true };
@@ -205,6 +210,7 @@ export class PromptBudget {
 
   /** `prompt`, built with a window of `granted` tokens, was sent or pre-warmed into `doc`'s slot. */
   filled(doc: string, granted: number, prompt: string): void {
+    this.lastDoc = doc;
     this.docs.delete(doc);
     this.docs.set(doc, { granted, prompt }); // most recent last
     if (this.docs.size > MAX_DOCS) this.docs.delete(this.docs.keys().next().value!);

@@ -5,6 +5,8 @@
 // prompt in a long new file is small (what 10 tok/s evaluate in the target), keystrokes keep that
 // window and evaluate ≤ 3 tokens, the idle pre-warm grows the window step by step to the
 // configured budget, and the keystrokes after it use the grown window, still evaluating ≤ 3.
+// A newer pre-warm stops an older one's growth; after a reload a prompt the prefix cache on disk
+// holds is restored at its full window; a grown window whose slot went to other files is cut.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -173,5 +175,20 @@ test("after a window reload, the first request in a file whose prompt is in the 
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("back in a file with a grown window after two others took the worker's two slots: the worker is asked, and the prompt is cut instead of evaluated whole", async () => {
+  const { controller, complete } = await setup(); // two completion slots (the default)
+  try {
+    const warmed = await controller.prewarm(at("long.txt", LONG));
+    assert.ok(warmed && warmed.promptTokens > 3 * AFFORDABLE, `grown to ${warmed?.promptTokens} tokens`);
+    await complete(at("b.txt", [...SENTENCES].reverse().join("\n").repeat(3)));
+    await complete(at("c.txt", SENTENCES.map((x) => x.toUpperCase()).join("\n").repeat(3))); // long.txt's slot goes
+    const back = await complete(at("long.txt", LONG));
+    assert.ok(back.stats.promptTokens <= AFFORDABLE + 8, `back in long.txt: a ${back.stats.promptTokens}-token prompt, ${back.stats.evaluatedTokens} evaluated`);
+  } finally {
+    controller.dispose();
+    await client.unload();
   }
 });

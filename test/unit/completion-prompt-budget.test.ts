@@ -101,6 +101,14 @@ test("per document: a keystroke's prompt is mostly cached (the window stays), a 
   // It holds too little, or cannot say: cut.
   assert.equal((await b.size("new", speed, CONFIGURED, 3, compose, async () => 900)).window, 64);
   assert.equal((await b.size("new", speed, CONFIGURED, 3, compose, async () => undefined)).window, 64);
+  // Back in "doc" (window 128) after "new" was filled: its slot may be gone, so the worker is asked.
+  b.filled("new", 64, "elsewhere");
+  let asked = 0;
+  const back = await b.size("doc", speed, CONFIGURED, 3, compose, async () => (asked++, 128));
+  assert.deepEqual([asked, back.window], [1, 64], "evicted: cut");
+  b.filled("doc", back.window, back.prompt.text);
+  await b.size("doc", speed, CONFIGURED, 3, (bu) => ({ text: `${compose(bu).text}y` }), async () => (asked++, 0));
+  assert.equal(asked, 1, "a keystroke in the document filled last: no question");
   b.speedOf({ path: "/other.gguf" });
   assert.equal(b.grow("doc", speed, CONFIGURED, compose), undefined, "a document the model has not seen has no window to grow");
 });
