@@ -41,10 +41,16 @@ export interface ControllerLog {
   warn(message: string): void;
 }
 
+/** What the controller needs of the engine client (EngineClient has all of it; tests pass less). */
+export interface ControllerClient extends CompletionClient {
+  tokenize(params: TokenizeParams): Promise<number[]>;
+  warm?(params: WarmParams, options?: { cancel?: CancelFlag }): Promise<WarmResult | undefined>;
+  /** How much of a prompt the worker holds: asked before a prompt believed cold is cut (prompt-budget.ts). */
+  cached?(params: CachedParams): Promise<CachedResult | undefined>;
+}
+
 export interface ControllerDeps {
-  client: CompletionClient & { tokenize(params: TokenizeParams): Promise<number[]>; warm?(params: WarmParams, options?: { cancel?: CancelFlag }): Promise<WarmResult | undefined>;
-    cached?(params: CachedParams): Promise<CachedResult | undefined>;
-  };
+  client: ControllerClient;
   /** The loaded model's info; undefined when there is none yet (nothing is suggested then). */
   model(): Promise<ModelInfo | undefined>;
   settings(): CompletionSettings;
@@ -320,6 +326,7 @@ export class CompletionController {
   }
 
   private async start(ctx: CursorContext, anchor: Anchor, info: ModelInfo, s: CompletionSettings): Promise<StreamingGeneration> {
+    // Only a pre-warm's growth step can come back undefined.
     const { params, prompt, post, window } = (await this.buildRequest(ctx, anchor, info, s))!;
     this.budget.filled(ctx.doc, window, prompt);
     const speed = this.budget.speedOf(info);
