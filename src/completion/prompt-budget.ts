@@ -144,7 +144,7 @@ const MAX_DOCS = 16;
  * prompt its slot holds (the last one sent or pre-warmed there).
  */
 export class PromptBudget {
-  private speeds = new Map<string, PromptSpeed>();
+  private readonly speeds = new Map<string, PromptSpeed>();
   private model: string | undefined;
   private readonly docs = new Map<string, DocWindow>();
   /** The document whose slot was filled last: until another one's is, nothing can evict it. */
@@ -190,10 +190,10 @@ export class PromptBudget {
     const affordable = affordableTokens(speed.tokensPerSecond);
     const prompt = compose(budgetsWithin(configured, granted));
     let uncached = this.uncachedTokens(doc, prompt.text, charsPerToken);
-    // The estimate is asked to the worker (one round trip) when being wrong costs: believed cold,
-    // so about to be cut, when the worker may hold it anyway (its prefix cache on disk after a
-    // window reload); or back in a document with a big window after others were used, when the
-    // worker may have given its slot to them (it keeps a few, least recently used out).
+    // The worker is asked (one round trip) where a wrong estimate costs: a prompt believed cold
+    // is about to be cut, but the worker may hold it anyway (its prefix cache on disk, after a
+    // window reload); or, back in a document with a big window after others were used, the
+    // worker may have given its slot to them (it keeps a few, the least recently used go).
     const switched = this.lastDoc !== undefined && this.lastDoc !== doc;
     if (probe && (uncached > affordable || (switched && granted > affordable))) uncached = (await probe(prompt.text)) ?? uncached;
     const window = foregroundWindow(full, granted, uncached, affordable);
