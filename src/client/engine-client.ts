@@ -10,6 +10,8 @@ import {
   AbortError,
   CancelFlag,
   isAbort,
+  type CachedParams,
+  type CachedResult,
   type Event,
   type GenerateParams,
   type GenerateStats,
@@ -286,6 +288,15 @@ export class EngineClient {
    */
   inspect(path: string): Promise<ModelShape> {
     return this.request("inspect", { path });
+  }
+
+  /**
+   * How much of a completion prompt its slot or the prefix cache holds; undefined when no model
+   * is ready (nothing is cached then). A read in the worker: no evaluation, no file read.
+   */
+  async cached(params: CachedParams): Promise<CachedResult | undefined> {
+    if (this.current.kind !== "ready" || !this.worker) return undefined;
+    return this.request("cached", params);
   }
 
   async tokenize(params: TokenizeParams): Promise<number[]> {

@@ -27,7 +27,7 @@ export function statusText(v: StatusView): { text: string; tooltip: string; erro
       if (r && r.total >= MIN_READING_SHOWN && r.done < r.total) {
         const percent = Math.floor((r.done / r.total) * 100);
         const n = (x: number) => x.toLocaleString("en-US");
-        const tooltip = `Hearth: reading the file for a suggestion: ${n(r.done)} of ${n(r.total)} tokens. The first suggestion in a file reads it whole; the next ones reuse what was read.`;
+        const tooltip = `Hearth: reading the file for a suggestion: ${n(r.done)} of ${n(r.total)} tokens. The first suggestion in a file reads the part of it that fits a few seconds of this machine, and idle moments read more; the next ones reuse what was read.`;
         return { text: `$(loading~spin) Hearth: reading file… ${percent}%${off}`, tooltip, error: false };
       }
       const tps = v.tokensPerSecond !== undefined ? ` · ${v.tokensPerSecond.toFixed(1)} tok/s` : "";

@@ -4,13 +4,15 @@
 // soon as it is complete (or a partial one after the time budget). When the suggestion grows
 // later, it asks the editor to query again. A position that does not continue the running
 // generation cancels it at once, in the worker too (the request's CancelFlag is shared with it).
-import { isAbort, type CancelFlag } from "../client/cancellation.ts";
-import type { GenerateStats, ModelInfo, TokenizeParams, WarmParams, WarmResult } from "../worker/protocol.ts";
+import { CancelFlag, isAbort } from "../client/cancellation.ts";
+import type { CachedParams, CachedResult, GenerateStats, ModelInfo, TokenizeParams, WarmParams, WarmResult } from "../worker/protocol.ts";
 import { remainderAfter, typedSince, type Anchor } from "./anchor.ts";
-import { languageEnabled, type CompletionSettings } from "./config.ts";
+import { languageEnabled, type Budgets, type CompletionSettings } from "./config.ts";
 import { AdaptiveDebounce } from "./debounce.ts";
 import { StreamingGeneration, type CompletionClient } from "./generation.ts";
+import { PromptBudget, totalOf, type UncachedProbe } from "./prompt-budget.ts";
 import type { PromptFormat, Snippet } from "./prompt.ts";
+import { generationDetail, outcomeOf, requestLine } from "./request-log.ts";
 import { buildRequest, planRequest, type CompletionRequest, type CursorContext } from "./request.ts";
 import { SplitPoint } from "./split-point.ts";
 import { SuggestionCache } from "./suggestion-cache.ts";
@@ -26,8 +28,16 @@ export interface ControllerLog {
   warn(message: string): void;
 }
 
+/** What the controller needs of the engine client (EngineClient has all of it; tests pass less). */
+export interface ControllerClient extends CompletionClient {
+  tokenize(params: TokenizeParams): Promise<number[]>;
+  warm?(params: WarmParams, options?: { cancel?: CancelFlag }): Promise<WarmResult | undefined>;
+  /** How much of a prompt the worker holds: asked before a prompt believed cold is cut (prompt-budget.ts). */
+  cached?(params: CachedParams): Promise<CachedResult | undefined>;
+}
+
 export interface ControllerDeps {
-  client: CompletionClient & { tokenize(params: TokenizeParams): Promise<number[]>; warm?(params: WarmParams): Promise<WarmResult | undefined> };
+  client: ControllerClient;
   /** The loaded model's info; undefined when there is none yet (nothing is suggested then). */
   model(): Promise<ModelInfo | undefined>;
   settings(): CompletionSettings;
@@ -54,6 +64,9 @@ export interface CompletionRecord {
   firstTextMs: number | undefined;
 }
 
+/** A request with the window (tokens in all) its prompt was cut to (prompt-budget.ts). */
+type SizedRequest = CompletionRequest & { window: number };
+
 const REFRESH_MIN_MS = 60;
 /** Documents whose split point (and last seen version) is kept (more than the worker keeps KV slots for). */
 const MAX_SPLITS = REMEMBERED_DOCUMENTS;
@@ -76,6 +89,8 @@ export class CompletionController {
   private inflight: Running | undefined;
   readonly cache = new SuggestionCache();
   readonly estimator = new TokenEstimator();
+  /** Prompt speed per model and each document's window (prompt-budget.ts). */
+  readonly budget = new PromptBudget();
   /** Per document (as its KV slot is): switching back continues that document's split. */
   private readonly splits = new Map<string, SplitPoint>();
   /** Per document, the version of the last provider call (a new version is an edit). */
@@ -87,6 +102,8 @@ export class CompletionController {
   private readonly busyListeners = new Set<(busy: boolean) => void>();
   private readonly finishListeners = new Set<(r: CompletionRecord) => void>();
   private readonly firstTextListeners = new Set<(anchor: Anchor, ms: number) => void>();
+  /** The running pre-warm's (a newer one, for the editor that is active now, stops it). */
+  private prewarmCancel: CancelFlag | undefined;
   private busyNow = false;
   private lastRefresh = -Infinity;
   /** Counts, for tests and the benchmark. */
@@ -141,7 +158,8 @@ export class CompletionController {
     if (cancel.cancelled) return undefined;
     const info = await this.deps.model();
     if (!info || cancel.cancelled) return undefined;
-    const run = this.launch(await this.request(ctx, anchor, info, s), anchor);
+    // Only a pre-warm's growth step can come back undefined.
+    const run = this.launch((await this.request(ctx, anchor, info, s))!, ctx, anchor, info);
     if (cancel.cancelled) return undefined; // the next request adopts or cancels it
     return this.fromGeneration(run, "", s, cancel);
   }
@@ -222,23 +240,56 @@ export class CompletionController {
 
   /**
    * The request a completion at `ctx` sends: what it needs of I/O and of the controller's state
-   * (the prompt format, the calibrated token estimate, the document's split point, snippets),
-   * then the pure planRequest/buildRequest.
+   * (the prompt format, the calibrated token estimate, the document's window and split point,
+   * snippets), then the pure planRequest/buildRequest. `grow`: the pre-warm's next bigger window
+   * instead (undefined when the window is at its full size).
    */
-  private async request(ctx: CursorContext, anchor: Anchor, info: ModelInfo, s: CompletionSettings): Promise<CompletionRequest> {
+  private async request(ctx: CursorContext, anchor: Anchor, info: ModelInfo, s: CompletionSettings, grow = false): Promise<SizedRequest | undefined> {
     const format = this.formatOf(info);
     await this.calibrate(info, ctx);
     this.memory.saveRatio(info.path, this.estimator.charsPerToken); // also when the stats moved it
-    const plan = planRequest(ctx, format, s, info.contextSize, (tokens) => this.estimator.chars(tokens));
-    const split = this.splitOf(ctx.doc).place(anchor, plan.maxTyped);
-    const snippets = plan.extraChars > 0 ? this.deps.snippets(ctx.doc, plan.extraChars, ctx.languageId) : [];
-    return buildRequest({ ctx, format, settings: s, plan, split, snippets });
+    const chars = (tokens: number) => this.estimator.chars(tokens);
+    const { budgets } = planRequest(ctx, format, s, info.contextSize, chars);
+    const compose = (b: Budgets) => {
+      const plan = planRequest(ctx, format, s, info.contextSize, chars, b);
+      const split = this.splitOf(ctx.doc).place(anchor, plan.maxTyped);
+      const snippets = plan.extraChars > 0 ? this.deps.snippets(ctx.doc, plan.extraChars, ctx.languageId) : [];
+      const req = buildRequest({ ctx, format, settings: s, plan, split, snippets });
+      return { text: req.prompt, req };
+    };
+    // The window fits the machine's prompt speed, and grows in pre-warm steps (prompt-budget.ts).
+    const speed = this.budget.speedOf(info);
+    const sized = grow
+      ? this.budget.grow(ctx.doc, speed, budgets, compose)
+      : await this.budget.size(ctx.doc, speed, budgets, this.estimator.charsPerToken, compose, this.uncachedProbe(ctx.doc));
+    if (!sized) return undefined;
+    if (sized.changed) {
+      const how = speed.isMeasured ? "measured" : "assumed before any was measured";
+      this.deps.log.debug(`completion: ${ctx.path}: ${grow ? "growing" : "using"} a ${sized.window}-token window of ${totalOf(budgets)} (prompt speed ${speed.tokensPerSecond.toFixed(1)} tok/s, ${how})`);
+    }
+    return { ...sized.prompt.req, window: sized.window };
+  }
+
+  /** How many tokens of a prompt in `doc` the worker would evaluate (its slot and prefix cache know). */
+  private uncachedProbe(doc: string): UncachedProbe | undefined {
+    const client = this.deps.client;
+    if (!client.cached) return undefined;
+    return (prompt) =>
+      client.cached!({ slot: "completion", document: doc, prompt }).then(
+        (r) => r && r.promptTokens - r.cachedTokens,
+        () => undefined,
+      );
   }
 
   /**
    * Pre-warm: the worker evaluates the prompt a completion at `ctx` would send, at idle priority
    * (it yields to any request within one layer), so the first suggestion there evaluates only
-   * what was typed since. Nothing happens while a generation runs or with no model loaded.
+   * what was typed since. Then, while nobody types, the document's window grows toward the
+   * configured budgets one step per pre-warm (prompt-budget.ts says why only here); a step a
+   * request cancelled leaves the window as it was. A newer pre-warm (another editor became
+   * active) stops this one: the worker runs pre-warms oldest first, and a long growth step of a
+   * document left behind would hold up the one in front of the user. Nothing happens while a
+   * generation runs or with no model loaded. Returns the last pre-warm's result.
    */
   async prewarm(ctx: CursorContext): Promise<WarmResult | undefined> {
     const s = this.deps.settings();
@@ -246,12 +297,28 @@ export class CompletionController {
     if (!warm || !languageEnabled(s, ctx.languageId) || (this.inflight && !this.inflight.gen.isDone)) return undefined;
     const info = await this.deps.model();
     if (!info) return undefined;
-    const { params } = await this.request(ctx, anchorOf(ctx), info, s);
-    return warm.call(this.deps.client, { slot: "completion", document: params.document, prompt: params.prompt });
+    this.prewarmCancel?.cancel();
+    const cancel = (this.prewarmCancel = new CancelFlag());
+    let last: WarmResult | undefined;
+    for (let grow = false; ; grow = true) {
+      const req = await this.request(ctx, anchorOf(ctx), info, s, grow);
+      if (!req || cancel.cancelled || (this.inflight && !this.inflight.gen.isDone)) return last;
+      const params = { slot: "completion" as const, document: req.params.document, prompt: req.params.prompt };
+      const result = await warm.call(this.deps.client, params, { cancel }).catch((err: unknown) => {
+        if (grow && isAbort(err)) return undefined; // a request came: the window stays as it was
+        throw err;
+      });
+      if (!result || cancel.cancelled) return last;
+      last = result;
+      this.budget.speedOf(info).observe(result.evaluatedTokens, result.promptMs);
+      this.budget.filled(ctx.doc, req.window, req.prompt);
+    }
   }
 
   /** Sends `req` (cancelling the running generation) and follows it: first text, refreshes, the end. */
-  private launch(req: CompletionRequest, anchor: Anchor): Running {
+  private launch(req: SizedRequest, ctx: CursorContext, anchor: Anchor, info: ModelInfo): Running {
+    this.budget.filled(ctx.doc, req.window, req.prompt);
+    const speed = this.budget.speedOf(info);
     this.cancelInflight();
     this.counters.requests++;
     const gen = new StreamingGeneration(this.deps.client, req.params, anchor, req.post, req.prompt.length, () => this.now());
@@ -268,30 +335,35 @@ export class CompletionController {
     });
     void gen.done.then((stats) => {
       sub.dispose();
-      this.finished(run, req.prompt, stats);
+      if (stats) speed.observe(stats.evaluatedTokens, stats.promptMs);
+      this.finished(run, req.prompt, stats, ctx.path);
     });
     return run;
   }
 
-  private finished(run: Running, prompt: string, stats: GenerateStats | undefined): void {
+  private finished(run: Running, prompt: string, stats: GenerateStats | undefined, path: string): void {
     const { gen } = run;
     if (this.inflight === run && !gen.complete) this.inflight = undefined;
     this.updateBusy();
-    if (!stats) {
-      const err = gen.error as Error | undefined;
-      if (!isAbort(err)) this.deps.log.warn(`completion failed: ${err?.message ?? err}`);
-      return;
-    }
+    const text = stats ? displayed(run) : "";
+    const firstTextMs = gen.firstTextAt === undefined ? undefined : Math.round(gen.firstTextAt - gen.startedAt);
+    this.logRequest(run, stats, path, text, firstTextMs);
+    if (!stats) return;
     if (stats.stopReason !== "cancelled" && stats.promptTokens > 0) this.estimator.observe(gen.promptChars, stats.promptTokens);
-    const text = displayed(run);
     // Complete lines of a cancelled generation are still a good suggestion for that place.
     this.cache.set(gen.anchor, gen.complete ? text : gen.view(false).text);
-    const firstTextMs = gen.firstTextAt === undefined ? undefined : Math.round(gen.firstTextAt - gen.startedAt);
-    this.deps.log.debug(
-      `completion ${stats.stopReason}: prompt ${stats.promptTokens} tokens (reused ${stats.reusedTokens}, evaluated ${stats.evaluatedTokens}) in ${stats.promptMs.toFixed(0)} ms, ` +
-        `${stats.generatedTokens} generated in ${stats.generateMs.toFixed(0)} ms, first text after ${firstTextMs ?? "-"} ms, ${text.split("\n").length} line(s) kept`,
-    );
     for (const l of this.finishListeners) l({ anchor: gen.anchor, prompt, stats, text, firstTextMs });
+  }
+
+  /** One Info line per request (a failure: Warn), the generation's figures at Debug (request-log.ts). */
+  private logRequest({ gen, shown }: Running, stats: GenerateStats | undefined, path: string, text: string, firstTextMs: number | undefined): void {
+    const err = gen.error as Error | undefined;
+    const failed = !stats && !isAbort(err);
+    const outcome = outcomeOf({ shown, cancelledFromOutside: !failed && !gen.complete, text, failed });
+    const line = requestLine({ path, stats, firstTextMs, totalMs: this.now() - gen.startedAt, outcome, error: failed ? String(err?.message ?? err) : undefined });
+    if (failed) this.deps.log.warn(line);
+    else this.deps.log.info(line);
+    if (stats) this.deps.log.debug(generationDetail(stats, text ? text.split("\n").length : 0));
   }
 
   private splitOf(doc: string): SplitPoint {
@@ -376,6 +448,7 @@ export class CompletionController {
   }
 
   dispose(): void {
+    this.prewarmCancel?.cancel();
     this.cancelInflight();
     this.busyListeners.clear();
     this.finishListeners.clear();

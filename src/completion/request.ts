@@ -4,7 +4,7 @@
 // buildRequest gives the prompt, the engine's parameters and what the post-processing rules need.
 // No I/O and no state here: the same inputs give the same request.
 import type { GenerateParams } from "../worker/protocol.ts";
-import { fitBudgets, maxNewTokens, type CompletionSettings } from "./config.ts";
+import { fitBudgets, maxNewTokens, type Budgets, type CompletionSettings } from "./config.ts";
 import type { PostContext } from "./postprocess.ts";
 import { buildPrompt, type PromptFormat, type Snippet } from "./prompt.ts";
 import type { Split } from "./split-point.ts";
@@ -36,6 +36,8 @@ export interface RequestPlan {
   /** One line only (text after the cursor, or maxLines 1). */
   single: boolean;
   maxTokens: number;
+  /** The configured budgets in tokens, fitted into the model's context (before any cut by prompt-budget.ts). */
+  budgets: Budgets;
   prefixChars: number;
   suffixChars: number;
   extraChars: number;
@@ -43,15 +45,19 @@ export interface RequestPlan {
   maxTyped: number;
 }
 
-/** Budgets within the model's context, in characters by `chars` (the token estimator's). */
-export function planRequest(ctx: CursorContext, format: PromptFormat, s: CompletionSettings, contextSize: number, chars: (tokens: number) => number): RequestPlan {
+/**
+ * Budgets within the model's context, in characters by `chars` (the token estimator's): the
+ * configured ones, or `cut` (the window prompt-budget.ts sized to the machine) when given.
+ */
+export function planRequest(ctx: CursorContext, format: PromptFormat, s: CompletionSettings, contextSize: number, chars: (tokens: number) => number, cut?: Budgets): RequestPlan {
   const lineAfter = ctx.lines.lineAt(ctx.line).slice(ctx.character);
   const single = s.maxLines <= 1 || lineAfter.trim() !== "";
   const maxTokens = maxNewTokens(single, s.maxLines);
   const wanted = { prefix: s.prefixTokens, suffix: format.kind === "fim" ? s.suffixTokens : 0, extra: s.extraContextTokens };
   const budgets = fitBudgets(wanted, contextSize - maxTokens - 16);
-  const prefixChars = chars(budgets.prefix);
-  return { single, maxTokens, prefixChars, suffixChars: chars(budgets.suffix), extraChars: chars(budgets.extra), maxTyped: Math.max(64, Math.floor(prefixChars / GRID_STEPS)) };
+  const b = cut ?? budgets;
+  const prefixChars = chars(b.prefix);
+  return { single, maxTokens, budgets, prefixChars, suffixChars: chars(b.suffix), extraChars: chars(b.extra), maxTyped: Math.max(64, Math.floor(prefixChars / GRID_STEPS)) };
 }
 
 export interface CompletionRequest {

@@ -1,6 +1,7 @@
 // The engine as its users see it (the worker, the CLI, tests): a model file loaded into the
 // kernels with its tokenizer and chat template, and generation from text or tokens.
 import { Model, type ModelOptions } from "./model/model.ts";
+import type { HParams } from "./model/hparams.ts";
 import { Tokenizer } from "./tokenizer/index.ts";
 import { Session, type GenerateChunk, type GenerateRequest, type GenerateStats, type WarmStats } from "./session.ts";
 import { ChatTemplate } from "./chat-template.ts";
@@ -31,6 +32,19 @@ export interface ModelInfo {
   eot: number;
   addBos: boolean;
   fim: FimTokens | undefined;
+  /**
+   * Multiply-adds of the blocks' weight matrices per evaluated prompt token (the output matrix
+   * runs for the last token only): what prompt speed scales with, so the completion's first
+   * prompt can be sized before any request was timed (completion/prompt-budget.ts).
+   */
+  macsPerToken?: number;
+}
+
+/** How much of a prompt would not be evaluated (Engine.cachedPrefix). */
+export interface CachedResult {
+  promptTokens: number;
+  /** In the slot already, or restorable from the prefix cache. */
+  cachedTokens: number;
 }
 
 export type EngineGenerateRequest = Omit<GenerateRequest, "prompt"> & {
@@ -86,6 +100,7 @@ export class Engine {
       eot: t.eot,
       addBos: t.addBos,
       fim: this.fimTokens(),
+      macsPerToken: blockMacsPerToken(this.model.hp),
     };
   }
 
@@ -112,6 +127,12 @@ export class Engine {
     return this.session.warm(req, prompt, cancel);
   }
 
+  /** Of a prompt's tokens, how many its slot or the prefix cache holds (Session.cachedPrefix). */
+  async cachedPrefix(req: { slot: string; document?: string; prompt: string }): Promise<CachedResult> {
+    const tokens = this.tokenize(req.prompt);
+    return { promptTokens: tokens.length, cachedTokens: await this.session.cachedPrefix(req, tokens) };
+  }
+
   /**
    * Keeps evaluated prefixes on disk under `options.dir` (across processes and restarts): a
    * prompt starting with a stored prefix restores it instead of evaluating it. Save with
@@ -131,4 +152,11 @@ export class Engine {
   async dispose(): Promise<void> {
     await this.model.dispose();
   }
+}
+
+/** Q, K, V and output projections and the three feed-forward matrices, in every layer. */
+function blockMacsPerToken(hp: HParams): number {
+  const q = hp.nHead * hp.headDimK;
+  const kv = hp.nHeadKV * (hp.headDimK + hp.headDimV);
+  return hp.nLayer * hp.nEmbd * (2 * q + kv + 3 * hp.nFF);
 }

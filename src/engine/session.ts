@@ -127,6 +127,18 @@ export class Session {
     return { promptTokens: tokens.length, reusedTokens: reused, restoredTokens: restored, evaluatedTokens: tokens.length - reused - restored, promptMs: performance.now() - t0 };
   }
 
+  /**
+   * How many of `tokens` a request would not evaluate: the slot's common prefix with them, or the
+   * longest prefix of them on disk, whichever is longer. Reads only (the prefix cache's index, no
+   * file): a completion asks before it cuts a prompt it believes is cold (prompt-budget.ts).
+   */
+  async cachedPrefix(at: SlotRef, tokens: readonly number[]): Promise<number> {
+    const { slot, document = "" } = typeof at === "string" ? { slot: at } : at;
+    const inSlot = this.model.pool(slot).peek(document)?.commonPrefix(tokens) ?? 0;
+    const onDisk = this.prefixCache ? ((await this.prefixCache.longest(tokens).catch(() => undefined))?.common ?? 0) : 0;
+    return Math.max(inSlot, onDisk);
+  }
+
   /** Writes the slot's first `n` positions (default: all) to the prefix cache, tagged with its document. */
   async savePrefix(at: SlotRef, n?: number): Promise<boolean> {
     const { slot, document = "" } = typeof at === "string" ? { slot: at } : at;

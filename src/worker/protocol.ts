@@ -5,14 +5,14 @@
 // generation's stats say stopReason "cancelled") or with an AbortError (a load).
 // Only types live here, plus tiny helpers and the import-free CancelFlag, so the client can
 // import this file without pulling in the engine.
-import type { FimTokens, ModelInfo } from "../engine/engine.ts";
+import type { CachedResult, FimTokens, ModelInfo } from "../engine/engine.ts";
 import type { GenerateStats, WarmStats } from "../engine/session.ts";
 import type { SamplingOptions } from "../engine/sampler.ts";
 import type { ChatGenerateStats, ChatPrompt } from "../engine/chat-prompt.ts";
 import type { ChatMessage } from "../engine/chat-template.ts";
 import type { ModelShape } from "../engine/model/shape.ts";
 
-export type { FimTokens, ModelInfo, GenerateStats, WarmStats, SamplingOptions, ChatPrompt, ChatGenerateStats, ChatMessage, ModelShape };
+export type { CachedResult, FimTokens, ModelInfo, GenerateStats, WarmStats, SamplingOptions, ChatPrompt, ChatGenerateStats, ChatMessage, ModelShape };
 export { AbortError, CancelFlag, isAbort } from "../engine/cancel.ts";
 
 /** KV slots the worker's engine has; a request's slot also decides its priority. */
@@ -68,6 +68,13 @@ export interface WarmParams {
   prompt: string | number[] | ChatPrompt;
 }
 
+/** A completion's question before it cuts a prompt: how much of it is cached (Engine.cachedPrefix). */
+export interface CachedParams {
+  slot: Slot;
+  document?: string;
+  prompt: string;
+}
+
 export interface TokenizeParams {
   text: string;
   addSpecial?: boolean;
@@ -80,6 +87,7 @@ export interface Methods {
   unload: { params: Record<string, never>; result: null };
   generate: { params: GenerateParams; result: GenerateStats };
   tokenize: { params: TokenizeParams; result: number[] };
+  cached: { params: CachedParams; result: CachedResult };
   /** Evaluates a prompt into its slot at idle priority (pre-warm); a user request preempts it. */
   warm: { params: WarmParams; result: WarmResult };
   /** Deletes every prefix cache file under `dir` (the "clear cache" command). */

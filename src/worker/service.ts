@@ -62,6 +62,9 @@ export class EngineService {
       case "tokenize":
         reply(this.ready().then(() => this.need().tokenize(msg.params.text, msg.params)));
         return;
+      case "cached":
+        reply(this.ready().then(() => this.need().cachedPrefix(msg.params)));
+        return;
       case "generate":
         // Received: a pre-warm no longer yields to this request's announcement (it is queued).
         if (this.announce) Atomics.add(this.announce, 1, 1);
