@@ -90,7 +90,7 @@ export class CompletionController {
   readonly cache = new SuggestionCache();
   readonly estimator = new TokenEstimator();
   /** Prompt speed per model and each document's window (prompt-budget.ts). */
-  readonly budget = new PromptBudget();
+  readonly budget: PromptBudget;
   /** Per document (as its KV slot is): switching back continues that document's split. */
   private readonly splits = new Map<string, SplitPoint>();
   /** Per document, the version of the last provider call (a new version is an edit). */
@@ -114,6 +114,7 @@ export class CompletionController {
   constructor(private readonly deps: ControllerDeps) {
     this.debounce = new AdaptiveDebounce(() => this.now());
     this.memory = new PromptMemory(deps.memory);
+    this.budget = new PromptBudget(this.memory);
   }
 
   get busy(): boolean {

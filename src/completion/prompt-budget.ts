@@ -144,6 +144,9 @@ const MAX_DOCS = 16;
  * prompt its slot holds (the last one sent or pre-warmed there).
  */
 export class PromptBudget {
+  /** `memory`: where each document's window is kept across a window reload (prompt-memory.ts). */
+  constructor(private readonly memory?: { window(doc: string): number | undefined; saveWindow(doc: string, tokens: number): void }) {}
+
   private readonly speeds = new Map<string, PromptSpeed>();
   private model: string | undefined;
   private readonly docs = new Map<string, DocWindow>();
@@ -163,7 +166,7 @@ export class PromptBudget {
 
   /** The window a document has; a new one starts at the configured size (then measured against the target). */
   granted(doc: string, configured: number): number {
-    return Math.min(configured, this.docs.get(doc)?.granted ?? configured);
+    return Math.min(configured, this.docs.get(doc)?.granted ?? this.memory?.window(doc) ?? configured);
   }
 
   /** Estimated tokens of `prompt` after its common start with the prompt `doc`'s slot holds. */
@@ -213,6 +216,7 @@ export class PromptBudget {
     this.lastDoc = doc;
     this.docs.delete(doc);
     this.docs.set(doc, { granted, prompt }); // most recent last
+    this.memory?.saveWindow(doc, granted);
     if (this.docs.size > MAX_DOCS) this.docs.delete(this.docs.keys().next().value!);
   }
 }

@@ -1,6 +1,7 @@
 // What a document's completion prompt depends on besides its text, kept across a window reload
-// in the workspace state: the split point of each recently used document (split-point.ts) and the
-// characters-per-token ratio the windows are cut with (tokens.ts). The worker keeps the prompts'
+// in the workspace state: the split point of each recently used document (split-point.ts), its
+// window size (prompt-budget.ts) and the characters-per-token ratio the windows are cut with
+// (tokens.ts). The worker keeps the prompts'
 // keys and values on disk, but a reloaded window that cut the first prompt elsewhere (a new split
 // at the cursor puts the typed text before the FIM suffix; another ratio moves the prefix window's
 // start) would share only part of its tokens with what was saved, and evaluate the rest again.
@@ -22,6 +23,7 @@ export interface SavedSplit {
 
 const SPLITS_KEY = "hearth.completion.splits";
 const RATIOS_KEY = "hearth.completion.charsPerToken";
+const WINDOWS_KEY = "hearth.completion.windows";
 /** Documents remembered (the controller keeps as many split points). */
 export const REMEMBERED_DOCUMENTS = 16;
 
@@ -34,12 +36,27 @@ export class PromptMemory {
 
   saveSplit(anchor: Anchor): void {
     if (!this.store) return;
-    const all = { ...this.store.get<Record<string, SavedSplit>>(SPLITS_KEY) };
-    delete all[anchor.doc]; // most recent last
-    all[anchor.doc] = { length: anchor.before.length, hash: hashText(anchor.before), lineAfter: anchor.lineAfter };
+    this.savePerDocument(SPLITS_KEY, anchor.doc, { length: anchor.before.length, hash: hashText(anchor.before), lineAfter: anchor.lineAfter });
+  }
+
+  /** The window (tokens in all) `doc`'s slot was last filled with. */
+  window(doc: string): number | undefined {
+    return this.store?.get<Record<string, number>>(WINDOWS_KEY)?.[doc];
+  }
+
+  saveWindow(doc: string, tokens: number): void {
+    if (this.window(doc) !== tokens) this.savePerDocument(WINDOWS_KEY, doc, tokens);
+  }
+
+  /** Sets `doc`'s entry under `key`, most recent last, forgetting all but the most recent documents. */
+  private savePerDocument(key: string, doc: string, value: unknown): void {
+    if (!this.store) return;
+    const all = { ...this.store.get<Record<string, unknown>>(key) };
+    delete all[doc];
+    all[doc] = value;
     const docs = Object.keys(all);
     for (const d of docs.slice(0, Math.max(0, docs.length - REMEMBERED_DOCUMENTS))) delete all[d];
-    void this.store.update(SPLITS_KEY, all);
+    void this.store.update(key, all);
   }
 
   ratio(model: string): number | undefined {

@@ -1,6 +1,7 @@
 // A window reload keeps what the completion prompts were cut with (prompt-memory.ts): a new
 // controller on the same workspace state builds, at the same place, the very prompt the old one
-// sent (so the prefix cache on disk covers it), and asks the tokenizer nothing. Without that
+// sent (same split, same window size, same token ratio: the prefix cache on disk covers it), and
+// asks the tokenizer nothing. Without that
 // memory the first FIM prompt after a reload is cut at a new split: the text typed since the old
 // split moves in front of the suffix and every token after it differs.
 import { test } from "node:test";
@@ -9,7 +10,8 @@ import { CancelFlag } from "../../src/client/cancellation.ts";
 import { DeltaStream } from "../../src/client/stream.ts";
 import { CompletionController, type CursorContext } from "../../src/completion/controller.ts";
 import { DEFAULTS } from "../../src/completion/config.ts";
-import type { Memento } from "../../src/completion/prompt-memory.ts";
+import { PromptBudget } from "../../src/completion/prompt-budget.ts";
+import { PromptMemory, type Memento } from "../../src/completion/prompt-memory.ts";
 import { linesOf } from "../../src/completion/window.ts";
 import type { GenerateParams, GenerateStats, ModelInfo } from "../../src/worker/protocol.ts";
 
@@ -112,4 +114,16 @@ test("the memory keeps the 16 most recent documents", async () => {
   for (let i = 0; i < 20; i++) await w.controller.provide({ ...at(""), doc: `file:///d${i}.ts` }, new CancelFlag());
   const splits = state.data.get("hearth.completion.splits") as Record<string, unknown>;
   assert.deepEqual(Object.keys(splits), Array.from({ length: 16 }, (_, i) => `file:///d${i + 4}.ts`));
+});
+
+test("a document's window (grown in idle pre-warms) is kept across a reload; a new document starts at the configured size", () => {
+  const state = memento();
+  const before = new PromptBudget(new PromptMemory(state));
+  before.speedOf({ path: "/coder.gguf" });
+  before.filled("file:///a.ts", 256, "…");
+  const after = new PromptBudget(new PromptMemory(state));
+  after.speedOf({ path: "/coder.gguf" });
+  assert.equal(after.granted("file:///a.ts", 1600), 256, "the window its KV on disk was made with");
+  assert.equal(after.granted("file:///b.ts", 1600), 1600);
+  assert.equal(new PromptBudget().granted("file:///a.ts", 1600), 1600, "without the memory: the configured size");
 });
