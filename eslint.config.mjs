@@ -17,6 +17,8 @@ const layer = (names) => `${up}(${names.join("|")})(/|\\.ts$)`;
  * still allows `import type` from what it matches (typescript-eslint's allowTypeImports).
  */
 function layerRule(files, why, forbidden) {
+  // Test-only code (the GGUF writer, reference quantisers) lives in test/ and is never shipped.
+  if (files.every((f) => f.startsWith("src/"))) forbidden = [...forbidden, [String.raw`^(\.\./)+test/`, "src/ ships without test/"]];
   const patterns = forbidden.map(([regex, what, typesOnly]) => ({ regex, message: `${what}: ${why}`, allowTypeImports: typesOnly === true }));
   return { files, rules: { "@typescript-eslint/no-restricted-imports": ["error", { patterns }] } };
 }

@@ -270,7 +270,8 @@ export class EngineClient {
   async warm(params: WarmParams, { cancel }: RequestOptions = {}): Promise<WarmResult | undefined> {
     if (this.current.kind !== "ready" || !this.worker) return undefined;
     try {
-      return await this.request("warm", params, { cancel });
+      // The flag goes with the request, as a generation's does: cancelling stops the worker too.
+      return await this.request("warm", { ...params, cancelFlag: cancel?.buffer }, { cancel });
     } catch (err) {
       if (isAbort(err)) return undefined;
       throw err;

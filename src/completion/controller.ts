@@ -49,7 +49,7 @@ export interface ControllerDeps {
   /** Waits `ms` or until `cancel` is set (tests pass fake time). */
   sleep?(ms: number, cancel: CancelFlag): Promise<void>;
   now?(): number;
-  /** Where split points and the token ratio are kept across a window reload (the workspace state). */
+  /** Where split points, window sizes and the token ratio are kept across a window reload (the workspace state). */
   memory?: Memento;
 }
 
@@ -78,6 +78,8 @@ interface Running {
   shown: string | undefined;
   /** The first line was shown before it was complete (the time budget ran out): keep showing it so. */
   partial: boolean;
+  /** The model's characters-per-token estimate, which the request's stats refine. */
+  estimator: TokenEstimator;
 }
 
 /** An answer for the editor: a suggestion, or none. */
@@ -88,7 +90,8 @@ interface Answer {
 export class CompletionController {
   private inflight: Running | undefined;
   readonly cache = new SuggestionCache();
-  readonly estimator = new TokenEstimator();
+  /** Characters per token, per model (tokenizers differ). */
+  private readonly estimators = new Map<string, TokenEstimator>();
   /** Prompt speed per model and each document's window (prompt-budget.ts). */
   readonly budget: PromptBudget;
   /** Per document (as its KV slot is): switching back continues that document's split. */
@@ -104,6 +107,8 @@ export class CompletionController {
   private readonly firstTextListeners = new Set<(anchor: Anchor, ms: number) => void>();
   /** The running pre-warm's (a newer one, for the editor that is active now, stops it). */
   private prewarmCancel: CancelFlag | undefined;
+  /** The document the running pre-warm is for. */
+  private prewarming: string | undefined;
   private busyNow = false;
   private lastRefresh = -Infinity;
   /** Counts, for tests and the benchmark. */
@@ -248,8 +253,9 @@ export class CompletionController {
   private async request(ctx: CursorContext, anchor: Anchor, info: ModelInfo, s: CompletionSettings, grow = false): Promise<SizedRequest | undefined> {
     const format = this.formatOf(info);
     await this.calibrate(info, ctx);
-    this.memory.saveRatio(info.path, this.estimator.charsPerToken); // also when the stats moved it
-    const chars = (tokens: number) => this.estimator.chars(tokens);
+    const est = this.estimatorOf(info);
+    if (est.learned) this.memory.saveRatio(info.path, est.charsPerToken); // also when the stats moved it
+    const chars = (tokens: number) => est.chars(tokens);
     const { budgets } = planRequest(ctx, format, s, info.contextSize, chars);
     const compose = (b: Budgets) => {
       const plan = planRequest(ctx, format, s, info.contextSize, chars, b);
@@ -262,7 +268,7 @@ export class CompletionController {
     const speed = this.budget.speedOf(info);
     const sized = grow
       ? this.budget.grow(ctx.doc, speed, budgets, compose)
-      : await this.budget.size(ctx.doc, speed, budgets, this.estimator.charsPerToken, compose, this.uncachedProbe(ctx.doc));
+      : await this.budget.size(ctx.doc, speed, budgets, est.charsPerToken, compose, this.uncachedProbe(ctx.doc));
     if (!sized) return undefined;
     if (sized.changed) {
       const how = speed.isMeasured ? "measured" : "assumed before any was measured";
@@ -298,32 +304,53 @@ export class CompletionController {
     if (!warm || !languageEnabled(s, ctx.languageId) || (this.inflight && !this.inflight.gen.isDone)) return undefined;
     const info = await this.deps.model();
     if (!info) return undefined;
-    this.prewarmCancel?.cancel();
+    this.stopPrewarm();
     const cancel = (this.prewarmCancel = new CancelFlag());
+    this.prewarming = ctx.doc;
     let last: WarmResult | undefined;
-    for (let grow = false; ; grow = true) {
-      const req = await this.request(ctx, anchorOf(ctx), info, s, grow);
-      if (!req || cancel.cancelled || (this.inflight && !this.inflight.gen.isDone)) return last;
-      const params = { slot: "completion" as const, document: req.params.document, prompt: req.params.prompt };
-      const result = await warm.call(this.deps.client, params, { cancel }).catch((err: unknown) => {
-        if (grow && isAbort(err)) return undefined; // a request came: the window stays as it was
-        throw err;
-      });
-      if (!result || cancel.cancelled) return last;
-      last = result;
-      this.budget.speedOf(info).observe(result.evaluatedTokens, result.promptMs);
-      this.budget.filled(ctx.doc, req.window, req.prompt);
+    try {
+      for (let grow = false; ; grow = true) {
+        const req = await this.request(ctx, anchorOf(ctx), info, s, grow);
+        if (!req || cancel.cancelled || (this.inflight && !this.inflight.gen.isDone)) return last;
+        const params = { slot: "completion" as const, document: req.params.document, prompt: req.params.prompt };
+        // Undefined: replaced or cancelled (a request came, the cursor moved): the window stays as it was.
+        const result = await warm.call(this.deps.client, params, { cancel });
+        if (!result || cancel.cancelled) return last;
+        last = result;
+        this.budget.speedOf(info).observe(result.evaluatedTokens, result.promptMs);
+        this.budget.filled(ctx.doc, req.window, req.prompt);
+      }
+    } finally {
+      if (this.prewarmCancel === cancel) {
+        this.prewarmCancel = undefined;
+        this.prewarming = undefined;
+      }
     }
+  }
+
+  /**
+   * Stops the running pre-warm (in the worker too, between two layers): a newer one, a request in
+   * its document, or the cursor moved on (its steps would grow a window at the old place).
+   * Whether one was running.
+   */
+  stopPrewarm(): boolean {
+    const running = this.prewarmCancel !== undefined && !this.prewarmCancel.cancelled;
+    this.prewarmCancel?.cancel();
+    this.prewarming = undefined;
+    return running;
   }
 
   /** Sends `req` (cancelling the running generation) and follows it: first text, refreshes, the end. */
   private launch(req: SizedRequest, ctx: CursorContext, anchor: Anchor, info: ModelInfo): Running {
+    // The worker drops a pre-warm of this document for the request; a result of it the host has
+    // not seen yet must not be recorded as the document's window after this request's.
+    if (this.prewarming === ctx.doc) this.stopPrewarm();
     this.budget.filled(ctx.doc, req.window, req.prompt);
     const speed = this.budget.speedOf(info);
     this.cancelInflight();
     this.counters.requests++;
     const gen = new StreamingGeneration(this.deps.client, req.params, anchor, req.post, req.prompt.length, () => this.now());
-    const run: Running = { gen, shown: undefined, partial: false };
+    const run: Running = { gen, shown: undefined, partial: false, estimator: this.estimatorOf(info) };
     this.inflight = run;
     this.updateBusy();
     let first = true;
@@ -350,7 +377,7 @@ export class CompletionController {
     const firstTextMs = gen.firstTextAt === undefined ? undefined : Math.round(gen.firstTextAt - gen.startedAt);
     this.logRequest(run, stats, path, text, firstTextMs);
     if (!stats) return;
-    if (stats.stopReason !== "cancelled" && stats.promptTokens > 0) this.estimator.observe(gen.promptChars, stats.promptTokens);
+    if (stats.stopReason !== "cancelled" && stats.promptTokens > 0) run.estimator.observe(gen.promptChars, stats.promptTokens);
     // Complete lines of a cancelled generation are still a good suggestion for that place.
     this.cache.set(gen.anchor, gen.complete ? text : gen.view(false).text);
     for (const l of this.finishListeners) l({ anchor: gen.anchor, prompt, stats, text, firstTextMs });
@@ -398,12 +425,19 @@ export class CompletionController {
     this.calibrated.add(info.path);
     // The ratio the windows were cut with before a reload: the same cuts, the same cached prompts.
     const saved = this.memory.ratio(info.path);
-    if (saved !== undefined) return this.estimator.calibrate(saved, 1);
+    const est = this.estimatorOf(info);
+    if (saved !== undefined) return est.calibrate(saved, 1);
     const sample = prefixWindow(ctx.lines, ctx.line, ctx.character, 4000).text;
     if (sample.length < 200) return; // too little to say; the stats of the first requests will tell
     const ids = await this.deps.client.tokenize({ text: sample, addSpecial: false, parseSpecial: false }).catch(() => []);
-    this.estimator.calibrate(sample.length, ids.length);
-    this.deps.log.debug(`completion: ${this.estimator.charsPerToken} characters per token for ${info.name ?? info.path}`);
+    est.calibrate(sample.length, ids.length);
+    this.deps.log.debug(`completion: ${est.charsPerToken} characters per token for ${info.name ?? info.path}`);
+  }
+
+  private estimatorOf(info: ModelInfo): TokenEstimator {
+    let est = this.estimators.get(info.path);
+    if (!est) this.estimators.set(info.path, (est = new TokenEstimator()));
+    return est;
   }
 
   /** FIM or prefix-only, and the FIM family's file separator: all from the model's info (no round trip). */
@@ -449,7 +483,7 @@ export class CompletionController {
   }
 
   dispose(): void {
-    this.prewarmCancel?.cancel();
+    this.stopPrewarm();
     this.cancelInflight();
     this.busyListeners.clear();
     this.finishListeners.clear();

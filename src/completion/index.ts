@@ -20,7 +20,7 @@ export interface InlineCompletionDeps {
   /** Called with true while a completion is being computed, false when not. */
   status?: (busy: boolean) => void;
   /**
-   * Loads the configured model with progress (ModelController.ensureLoaded). Called once when a
+   * Loads the configured model with progress (ModelCommands.ensureLoaded). Called once when a
    * completion is wanted, a model file is set and none is loaded yet (activation stays lazy).
    */
   ensureModel?: () => Promise<unknown>;
@@ -34,7 +34,7 @@ export function registerInlineCompletion(context: vscode.ExtensionContext, deps:
     client,
     log,
     settings: readCompletionSettings,
-    // Split points and the token ratio survive a window reload, so its first prompts are cut as
+    // Split points, window sizes and the token ratio survive a window reload, so its first prompts are cut as
     // before and the prefix cache on disk covers them.
     memory: context.workspaceState,
     snippets: (doc, budget, languageId) => workspace.snippets(doc, budget, languageId),
@@ -64,6 +64,8 @@ export function registerInlineCompletion(context: vscode.ExtensionContext, deps:
     // not when VS Code next asks the provider.
     vscode.window.onDidChangeTextEditorSelection((e) => {
       if (controller.busy) controller.onEdit(anchorOf(e.textEditor));
+      // A pre-warm growing the window at the old place stops; one starts where the cursor rests.
+      if (e.textEditor === vscode.window.activeTextEditor && controller.stopPrewarm()) prewarm.schedule(PAUSE_WARM_MS);
     }),
     vscode.window.onDidChangeActiveTextEditor(() => {
       if (controller.busy) controller.onEdit(activeAnchor());

@@ -16,12 +16,14 @@
 // Why it grows only in pre-warm. A bigger window starts earlier in the file, and every position
 // after a changed token is re-evaluated: growing costs the whole grown prompt, not the difference.
 // A keystroke's request cannot pay that within the target, so growth happens in the idle
-// pre-warm (worker priority: a user request preempts it within a layer and cancels it), one step
+// pre-warm (worker priority: a user request preempts it within a layer; one for its document, a
+// cursor move or a newer pre-warm cancels it), one step
 // at a time; a step that completes becomes the document's window (it is cached), a cancelled
 // one changes nothing. Steps double the window (or add what one request may evaluate, when that
 // is more), so all the steps to the configured budgets together cost about two evaluations of the
 // final prompt, each is as likely as it can be to fit in a pause, and no user waits for them.
 import type { Budgets } from "./config.ts";
+import { REMEMBERED_DOCUMENTS } from "./prompt-memory.ts";
 
 /**
  * Time a request may spend evaluating its new prompt tokens. The issue asks for a cold first
@@ -137,7 +139,7 @@ interface DocWindow {
 }
 
 /** Documents remembered (more than the worker keeps KV slots for; the rest start afresh). */
-const MAX_DOCS = 16;
+const MAX_DOCS = REMEMBERED_DOCUMENTS;
 
 /**
  * The controller's side of the rule: prompt speed per model, each document's window and the

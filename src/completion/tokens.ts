@@ -12,6 +12,7 @@ const SAFETY = 0.9;
 export class TokenEstimator {
   private measured: number;
   private current: number;
+  private known = false;
 
   /** 3 characters per token: a little pessimistic for code with a 150k vocabulary. */
   constructor(initial = 3) {
@@ -23,6 +24,11 @@ export class TokenEstimator {
     return this.current;
   }
 
+  /** Whether the ratio was measured (calibrated or observed), not the initial guess. */
+  get learned(): boolean {
+    return this.known;
+  }
+
   /** Characters that hold about `tokens` tokens (with a safety margin). */
   chars(tokens: number): number {
     return Math.max(0, Math.floor(tokens * this.current * SAFETY));
@@ -31,6 +37,7 @@ export class TokenEstimator {
   /** Sets the ratio from a measurement by the worker's tokenizer (the first request of a model). */
   calibrate(promptChars: number, promptTokens: number): void {
     if (promptTokens <= 0 || promptChars <= 0) return;
+    this.known = true;
     this.measured = promptChars / promptTokens;
     this.current = Math.max(1, Math.round(this.measured * 4) / 4);
   }
@@ -38,6 +45,7 @@ export class TokenEstimator {
   /** Learns from one request: the prompt's characters and the tokens the worker made of them. */
   observe(promptChars: number, promptTokens: number): void {
     if (promptTokens <= 0 || promptChars <= 0) return;
+    this.known = true;
     this.measured += SMOOTHING * (promptChars / promptTokens - this.measured);
     if (Math.abs(this.measured - this.current) / this.current > HYSTERESIS) {
       // Rounded so that close measurements give the same budgets.

@@ -129,8 +129,8 @@ export class Session {
 
   /**
    * How many of `tokens` a request would not evaluate: the slot's common prefix with them, or the
-   * longest prefix of them on disk, whichever is longer. Reads only (the prefix cache's index, no
-   * file): a completion asks before it cuts a prompt it believes is cold (prompt-budget.ts).
+   * longest prefix of them on disk, whichever is longer. Evaluates nothing and restores nothing (the
+   * prefix cache's index, which reads the headers of files it has not seen yet): a completion asks before it cuts a prompt it believes is cold (prompt-budget.ts).
    */
   async cachedPrefix(at: SlotRef, tokens: readonly number[]): Promise<number> {
     const { slot, document = "" } = typeof at === "string" ? { slot: at } : at;

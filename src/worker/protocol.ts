@@ -66,6 +66,8 @@ export interface WarmParams {
   document?: string;
   /** Text (tokenised in the worker), token ids, or (chat) the conversation whose common start is warmed. */
   prompt: string | number[] | ChatPrompt;
+  /** The pre-warm's CancelFlag buffer: a newer pre-warm on the host stops this one between layers. */
+  cancelFlag?: SharedArrayBuffer;
 }
 
 /** A completion's question before it cuts a prompt: how much of it is cached (Engine.cachedPrefix). */

@@ -99,7 +99,7 @@ export class Scheduler {
   }
 
   /** Queues a pre-warm at idle priority; it replaces a queued pre-warm of the same slot. */
-  warm(params: WarmParams, sink: WarmSink, cancel = new CancelFlag()): void {
+  warm(params: WarmParams, sink: WarmSink, cancel = new CancelFlag(params.cancelFlag)): void {
     for (const w of this.warms) if (sameSlot(w.params, params)) w.cancel.cancel();
     this.warms.push({ params, sink, cancel, preemptions: 0, t0: performance.now() });
     this.kick();

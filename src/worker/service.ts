@@ -79,8 +79,9 @@ export class EngineService {
               done: (stats) => {
                 // Cancelled ones too: most completions are cancelled by the next keystroke after
                 // their prompt was read, and what the slot holds of it is worth as much (the save
-                // takes only the slot's valid positions).
-                this.saver?.note(slotOf(msg.params), stats.promptTokens);
+                // takes only the slot's valid positions). One cancelled before it started says
+                // nothing about the slot: it must not replace what an earlier request noted.
+                if (stats.promptTokens > 0) this.saver?.note(slotOf(msg.params), stats.promptTokens);
                 this.post({ kind: "done", id, result: stats });
               },
               error: (err) => this.post({ kind: "error", id, error: toWireError(err) }),

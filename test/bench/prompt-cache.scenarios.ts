@@ -188,7 +188,11 @@ export interface ScenarioOptions {
   delayTrials: number;
 }
 
-/** Runs every scenario on `modelPath` (bench shape `shape`); returns the table rows and memory notes. */
+/**
+ * Runs every scenario on `modelPath` (bench shape `shape`); returns the table rows and memory
+ * notes. One function on purpose: the scenarios run in order on one worker and then on a second
+ * (the reload), sharing the documents, the workspace state and the cache folder the first left.
+ */
 export async function promptCacheScenarios(shape: string, modelPath: string, o: ScenarioOptions): Promise<{ rows: string[]; notes: string[] }> {
   const name = SHAPES[shape].name;
   const s = SHAPES[shape];

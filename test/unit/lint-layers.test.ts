@@ -22,12 +22,12 @@ const TYPES = `import type { GenerateParams } from "../worker/protocol.ts";\nexp
 const CASES: { file: string; forbidden: string[]; allowed: string[] }[] = [
   {
     file: "src/engine/model/probe.ts",
-    forbidden: ["../../worker/protocol.ts", "../../chat/session.ts", "../../models/memory.ts", "vscode"],
+    forbidden: ["../../worker/protocol.ts", "../../chat/session.ts", "../../models/memory.ts", "vscode", "../../../test/reference/gguf-writer.ts"],
     allowed: ["../gguf/reader.ts", "../session.ts", "node:fs"],
   },
   {
     file: "src/worker/probe.ts",
-    forbidden: ["../chat/history.ts", "../client/engine-client.ts", "../completion/prompt.ts", "vscode"],
+    forbidden: ["../chat/history.ts", "../client/engine-client.ts", "../completion/prompt.ts", "vscode", "../../test/reference/quant/quantize.ts"],
     allowed: ["../engine/engine.ts", "../engine/chat-prompt.ts", "./protocol.ts"],
   },
   {
@@ -42,7 +42,7 @@ const CASES: { file: string; forbidden: string[]; allowed: string[] }[] = [
   },
   {
     file: "src/completion/probe.ts",
-    forbidden: ["../engine/tokenizer/index.ts", "../worker/protocol.ts", "../chat/index.ts"],
+    forbidden: ["../engine/tokenizer/index.ts", "../worker/protocol.ts", "../chat/index.ts", "../../test/helpers/gguf-fixtures.ts"],
     allowed: [TYPES, "../client/cancellation.ts", "vscode"],
   },
   {

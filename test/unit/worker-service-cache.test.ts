@@ -89,6 +89,30 @@ test("a pre-warm request evaluates a document's prompt; the next keystroke there
   await h.service.dispose();
 });
 
+test("a pre-warm whose flag the host set stops in the worker (a newer pre-warm on the host replaces it there too)", async () => {
+  const h = await loaded(undefined);
+  const cancel = new CancelFlag();
+  const warming = h.call("warm", { slot: "completion", document: "a", prompt: DOCS.a, cancelFlag: cancel.buffer });
+  cancel.cancel(); // before the worker started on it: it must not evaluate the prompt at all
+  await assert.rejects(warming, (err: Error) => err.name === "AbortError");
+  const next = await complete(h, "a", DOCS.a);
+  assert.equal(next.stats.reusedTokens, 0, "nothing of the cancelled pre-warm is in the slot");
+  await h.service.dispose();
+});
+
+test("a completion cancelled before it started does not take the place of the prefix an earlier one left for the disk", async () => {
+  const dir = join(root, "cancelled-before-start");
+  const first = await loaded(dir);
+  await complete(first, "a", DOCS.a);
+  const cancel = new CancelFlag();
+  cancel.cancel();
+  const { result } = await first.call("generate", { slot: "completion", document: "a", prompt: `${DOCS.a} said`, maxTokens: 4, cancelFlag: cancel.buffer });
+  assert.equal(result.stopReason, "cancelled");
+  await first.call("unload", {});
+  assert.ok(first.logs.some((l) => /prefix cache: saved \d+ tokens of completion \(a\)/.test(l)), first.logs.join("\n"));
+  await first.service.dispose();
+});
+
 test("after an unload (a window reload), a new worker restores the prompt from disk; a corrupted cache file is ignored and the text is the same", async () => {
   const dir = join(root, "reload");
   const cold = await loaded(undefined);
