@@ -211,6 +211,8 @@ export async function promptCacheScenarios(shape: string, modelPath: string, o: 
   const dir = mkdtempSync(join(tmpdir(), "hearth-bench-prompt-cache-"));
   const load = { path: modelPath, threads: o.threads, contextSize: CONTEXT, completionSlots: SLOTS, promptCache: { dir } };
   const docs = SWITCH_FILES.map((f) => typedDoc(f));
+  // Opened later and pre-warmed, so its window grows to the configured size (prompt-budget.ts).
+  const fresh = typedDoc(NEW_FILE, { uri: "file:///new-200-lines.ts", lines: 200 });
   const state = workspaceState();
   const system: ChatPrompt = { messages: [{ role: "system", content: SYSTEM_PROMPT }] };
   const question = (seed: string): ChatPrompt => ({
@@ -226,7 +228,6 @@ export async function promptCacheScenarios(shape: string, modelPath: string, o: 
         push(row(name, "first key in a newly opened file, no pre-warm (cold)", await pressAll(controller, docs, docs.length)));
         push(row(name, "switch back to one of the last 4 edited files", await pressAll(controller, docs, o.switches)));
 
-        const fresh = typedDoc(NEW_FILE, { uri: "file:///new-200-lines.ts", lines: 200 });
         controller.cancelInflight();
         const warm = await controller.prewarm(cursorIn(fresh));
         const afterWarm = await press(controller, fresh);
@@ -271,6 +272,8 @@ export async function promptCacheScenarios(shape: string, modelPath: string, o: 
         const info = await client.load(load);
         const controller = benchController(client, info, state);
         push(row(name, "first key in each file after a window reload (prefix from disk)", await pressAll(controller, docs, docs.length)));
+        const grown = await press(controller, fresh);
+        push(row(name, "after the reload, the first key in the pre-warmed 200-line file", grown ? [grown] : []));
         const chat = await chatTurn(client, question("review"));
         push(row(name, "chat after a reload: 200-token question, first token", [chat], `system prompt ${systemTokens} tokens; restored ${chat.stats.restoredTokens}`));
       } finally {
