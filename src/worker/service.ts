@@ -98,6 +98,10 @@ export class EngineService {
       case "crash":
         this.crash(msg.params.how);
         return;
+      default:
+        // A request this worker does not know (a host newer than its dist/worker.js): say so,
+        // or the host would wait for an answer that never comes.
+        reply(Promise.reject(new Error(`the engine worker does not know the request "${(msg as { method: string }).method}"`)));
     }
   }
 

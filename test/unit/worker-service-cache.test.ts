@@ -166,6 +166,13 @@ test("a completion cancelled by the next keystroke after its first text still le
   await second.service.dispose();
 });
 
+// The timeout only turns the old behaviour (no answer at all) into a failure instead of a hang.
+test("a request the worker does not know is answered with an error naming it (not left waiting)", { timeout: 10_000 }, async () => {
+  const h = new Harness();
+  await assert.rejects(h.call("no-such-request" as Method, {} as never), /does not know the request "no-such-request"/);
+  await h.service.dispose();
+});
+
 test("the clear-cache request empties the folder", async () => {
   const dir = join(root, "clear");
   const h = await loaded(dir);
