@@ -293,7 +293,8 @@ export class EngineClient {
 
   /**
    * How much of a completion prompt its slot or the prefix cache holds; undefined when no model
-   * is ready (nothing is cached then). A read in the worker: no evaluation, no file read.
+   * is ready (nothing is cached then). The worker evaluates and restores nothing for it (the prefix
+   * cache's index may read headers of files it has not seen yet).
    */
   async cached(params: CachedParams): Promise<CachedResult | undefined> {
     if (this.current.kind !== "ready" || !this.worker) return undefined;

@@ -18,6 +18,7 @@ import { SplitPoint } from "./split-point.ts";
 import { SuggestionCache } from "./suggestion-cache.ts";
 import { TokenEstimator } from "./tokens.ts";
 import { PromptMemory, REMEMBERED_DOCUMENTS, type Memento } from "./prompt-memory.ts";
+import { setRecent } from "./recent.ts";
 import { prefixWindow } from "./window.ts";
 
 export type { CursorContext } from "./request.ts";
@@ -68,8 +69,6 @@ export interface CompletionRecord {
 type SizedRequest = CompletionRequest & { window: number };
 
 const REFRESH_MIN_MS = 60;
-/** Documents whose split point (and last seen version) is kept (more than the worker keeps KV slots for). */
-const MAX_SPLITS = REMEMBERED_DOCUMENTS;
 
 /** A generation and what the editor was shown of it: what is displayed is the controller's to decide. */
 interface Running {
@@ -197,9 +196,7 @@ export class CompletionController {
   private isKeystroke(ctx: CursorContext): boolean {
     if (ctx.version === undefined) return !ctx.explicit;
     const last = this.versions.get(ctx.doc);
-    this.versions.delete(ctx.doc);
-    this.versions.set(ctx.doc, ctx.version); // most recent last
-    if (this.versions.size > MAX_SPLITS) this.versions.delete(this.versions.keys().next().value!);
+    setRecent(this.versions, ctx.doc, ctx.version, REMEMBERED_DOCUMENTS);
     return !ctx.explicit && last !== undefined && last !== ctx.version;
   }
 
@@ -395,11 +392,8 @@ export class CompletionController {
   }
 
   private splitOf(doc: string): SplitPoint {
-    let sp = this.splits.get(doc);
-    if (sp) this.splits.delete(doc);
-    else sp = new SplitPoint(this.memory.split(doc), (anchor) => this.memory.saveSplit(anchor));
-    this.splits.set(doc, sp); // most recent last
-    if (this.splits.size > MAX_SPLITS) this.splits.delete(this.splits.keys().next().value!);
+    const sp = this.splits.get(doc) ?? new SplitPoint(this.memory.split(doc), (anchor) => this.memory.saveSplit(anchor));
+    setRecent(this.splits, doc, sp, REMEMBERED_DOCUMENTS);
     return sp;
   }
 

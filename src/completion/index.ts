@@ -34,8 +34,8 @@ export function registerInlineCompletion(context: vscode.ExtensionContext, deps:
     client,
     log,
     settings: readCompletionSettings,
-    // Split points, window sizes and the token ratio survive a window reload, so its first prompts are cut as
-    // before and the prefix cache on disk covers them.
+    // Split points, window sizes and the token ratio survive a window reload, so its first
+    // prompts are cut as before and the prefix cache on disk covers them.
     memory: context.workspaceState,
     snippets: (doc, budget, languageId) => workspace.snippets(doc, budget, languageId),
     model: async (): Promise<ModelInfo | undefined> => {

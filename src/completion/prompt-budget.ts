@@ -17,13 +17,13 @@
 // after a changed token is re-evaluated: growing costs the whole grown prompt, not the difference.
 // A keystroke's request cannot pay that within the target, so growth happens in the idle
 // pre-warm (worker priority: a user request preempts it within a layer; one for its document, a
-// cursor move or a newer pre-warm cancels it), one step
-// at a time; a step that completes becomes the document's window (it is cached), a cancelled
+// cursor move or a newer pre-warm cancels it), one step at a time; a step that completes becomes the document's window (it is cached), a cancelled
 // one changes nothing. Steps double the window (or add what one request may evaluate, when that
 // is more), so all the steps to the configured budgets together cost about two evaluations of the
 // final prompt, each is as likely as it can be to fit in a pause, and no user waits for them.
 import type { Budgets } from "./config.ts";
 import { REMEMBERED_DOCUMENTS } from "./prompt-memory.ts";
+import { setRecent } from "./recent.ts";
 
 /**
  * Time a request may spend evaluating its new prompt tokens. The issue asks for a cold first
@@ -138,9 +138,6 @@ interface DocWindow {
   prompt: string;
 }
 
-/** Documents remembered (more than the worker keeps KV slots for; the rest start afresh). */
-const MAX_DOCS = REMEMBERED_DOCUMENTS;
-
 /**
  * The controller's side of the rule: prompt speed per model, each document's window and the
  * prompt its slot holds (the last one sent or pre-warmed there).
@@ -216,10 +213,8 @@ export class PromptBudget {
   /** `prompt`, built with a window of `granted` tokens, was sent or pre-warmed into `doc`'s slot. */
   filled(doc: string, granted: number, prompt: string): void {
     this.lastDoc = doc;
-    this.docs.delete(doc);
-    this.docs.set(doc, { granted, prompt }); // most recent last
+    setRecent(this.docs, doc, { granted, prompt }, REMEMBERED_DOCUMENTS);
     this.memory?.saveWindow(doc, granted);
-    if (this.docs.size > MAX_DOCS) this.docs.delete(this.docs.keys().next().value!);
   }
 }
 

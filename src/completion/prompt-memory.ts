@@ -1,12 +1,13 @@
 // What a document's completion prompt depends on besides its text, kept across a window reload
 // in the workspace state: the split point of each recently used document (split-point.ts), its
 // window size (prompt-budget.ts) and the characters-per-token ratio the windows are cut with
-// (tokens.ts). The worker keeps the prompts'
-// keys and values on disk, but a reloaded window that cut the first prompt elsewhere (a new split
-// at the cursor puts the typed text before the FIM suffix; another ratio moves the prefix window's
-// start) would share only part of its tokens with what was saved, and evaluate the rest again.
+// (tokens.ts). The worker keeps the prompts' keys and values on disk, but a reloaded window that
+// cut the first prompt elsewhere (a new split at the cursor puts the typed text before the FIM
+// suffix; another ratio or window size moves the prefix window's start) would share only part of
+// its tokens with what was saved, and evaluate the rest again.
 import { createHash } from "node:crypto";
 import type { Anchor } from "./anchor.ts";
+import { setRecent } from "./recent.ts";
 
 /** The part of vscode.Memento used (the extension's workspace state; a Map-backed fake in tests). */
 export interface Memento {
@@ -24,7 +25,7 @@ export interface SavedSplit {
 const SPLITS_KEY = "hearth.completion.splits";
 const RATIOS_KEY = "hearth.completion.charsPerToken";
 const WINDOWS_KEY = "hearth.completion.windows";
-/** Documents remembered (the controller keeps as many split points). */
+/** Documents whose split point, window and version are remembered (more than the worker keeps KV slots for). */
 export const REMEMBERED_DOCUMENTS = 16;
 
 export class PromptMemory {
@@ -51,12 +52,9 @@ export class PromptMemory {
   /** Sets `doc`'s entry under `key`, most recent last, forgetting all but the most recent documents. */
   private savePerDocument(key: string, doc: string, value: unknown): void {
     if (!this.store) return;
-    const all = { ...this.store.get<Record<string, unknown>>(key) };
-    delete all[doc];
-    all[doc] = value;
-    const docs = Object.keys(all);
-    for (const d of docs.slice(0, Math.max(0, docs.length - REMEMBERED_DOCUMENTS))) delete all[d];
-    void this.store.update(key, all);
+    const all = new Map(Object.entries(this.store.get<Record<string, unknown>>(key) ?? {}));
+    setRecent(all, doc, value, REMEMBERED_DOCUMENTS);
+    void this.store.update(key, Object.fromEntries(all));
   }
 
   ratio(model: string): number | undefined {

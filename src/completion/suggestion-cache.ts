@@ -3,6 +3,7 @@
 // matches the suggestion's start, and returns the rest: typing along a shown suggestion, or
 // deleting back to where one was shown, needs no request.
 import { remainderAfter, typedSince, type Anchor } from "./anchor.ts";
+import { setRecent } from "./recent.ts";
 
 interface Entry {
   anchor: Anchor;
@@ -20,10 +21,7 @@ export class SuggestionCache {
 
   set(anchor: Anchor, text: string): void {
     if (!text) return;
-    const key = keyOf(anchor);
-    this.entries.delete(key);
-    this.entries.set(key, { anchor, text });
-    while (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
+    setRecent(this.entries, keyOf(anchor), { anchor, text }, this.capacity);
   }
 
   /** The rest of a cached suggestion for the cursor at `now`, if any (newest match first). */
