@@ -26,12 +26,12 @@ import { setFlagsFromString } from "node:v8";
 import { CancelFlag } from "../../src/client/cancellation.ts";
 import { EngineClient, type RequestOptions } from "../../src/client/engine-client.ts";
 import { CompletionController, type CompletionRecord } from "../../src/completion/controller.ts";
-import { DEFAULTS } from "../../src/completion/config.ts";
 import { positionOf } from "../../src/completion/split-point.ts";
 import { linesOf } from "../../src/completion/window.ts";
 import type { GenerateParams, ModelInfo } from "../../src/worker/protocol.ts";
 import { benchModelFile, SHAPES } from "./model-files.ts";
-import { promptCacheScenarios, SCENARIO_HEADER } from "./prompt-cache.scenarios.ts";
+import { benchController, promptCacheScenarios, SCENARIO_HEADER } from "./prompt-cache.scenarios.ts";
+import { median, pct } from "./stats.ts";
 
 const ROOT = join(__dirname, "..", "..");
 const SOURCE_FILE = join(ROOT, "src", "engine", "session.ts");
@@ -89,13 +89,7 @@ function withoutPrefixCache(client: EngineClient): EngineClient {
 }
 
 async function replay(client: EngineClient, info: ModelInfo, source: string, start: number, keystrokes: number): Promise<{ samples: Sample[]; controller: CompletionController }> {
-  const controller = new CompletionController({
-    client,
-    model: async () => info,
-    settings: () => ({ ...DEFAULTS, debounceMs: 0, adaptiveDebounce: false, extraContextTokens: 0, firstLineMs: 60_000 }),
-    snippets: () => [],
-    log: { debug() {}, info() {}, warn: (m) => console.error(m) },
-  });
+  const controller = benchController(client, info);
   const records = new Map<string, CompletionRecord>();
   controller.onDidFinish((r) => {
     records.set(r.anchor.before, r);
@@ -131,19 +125,6 @@ async function replay(client: EngineClient, info: ModelInfo, source: string, sta
     samples.push({ firstTextMs: r.firstTextMs, evaluated: r.stats.evaluatedTokens, reused: r.stats.reusedTokens, promptTokens: r.stats.promptTokens, cancelledPrevious: r.stats.stopReason === "cancelled" });
   }
   return { samples, controller };
-}
-
-function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function pct(xs: number[], p: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
 function row(shape: string, mode: string, samples: Sample[], keystrokes: number, c: CompletionController): string {

@@ -27,6 +27,8 @@ import type { Memento } from "../../src/completion/prompt-memory.ts";
 import { linesOf } from "../../src/completion/window.ts";
 import type { ChatPrompt, GenerateStats, ModelInfo } from "../../src/worker/protocol.ts";
 import { SHAPES } from "./model-files.ts";
+import { median, pct } from "./stats.ts";
+import { mapMemento } from "../helpers/memento.ts";
 
 const ROOT = join(__dirname, "..", "..");
 const WORKER = join(ROOT, "dist", "worker.js");
@@ -76,12 +78,6 @@ export interface KeySample {
   stats: GenerateStats;
 }
 
-/** The extension's workspace state (split points and token ratio survive a reload in it). */
-function workspaceState(): Memento {
-  const data = new Map<string, unknown>();
-  return { get: <T>(k: string) => data.get(k) as T | undefined, update: async (k, v) => void data.set(k, structuredClone(v)) };
-}
-
 /** A completion controller as the extension sets it up, minus debounce and the time budget. */
 export function benchController(client: EngineClient, info: ModelInfo, memory?: Memento): CompletionController {
   return new CompletionController({
@@ -123,17 +119,6 @@ export async function press(controller: CompletionController, doc: TypedDoc): Pr
   if (controller.counters.requests === requests) return undefined;
   const r = await finished;
   return { firstTextMs: firstTextMs ?? r.firstTextMs ?? NaN, stats: r.stats };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length === 0 ? NaN : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 }
 
 const ms = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : "-");
@@ -213,7 +198,8 @@ export async function promptCacheScenarios(shape: string, modelPath: string, o: 
   const docs = SWITCH_FILES.map((f) => typedDoc(f));
   // Opened later and pre-warmed, so its window grows to the configured size (prompt-budget.ts).
   const fresh = typedDoc(NEW_FILE, { uri: "file:///new-200-lines.ts", lines: 200 });
-  const state = workspaceState();
+  // The extension's workspace state: split points, windows and token ratios survive the reload in it.
+  const state = mapMemento();
   const system: ChatPrompt = { messages: [{ role: "system", content: SYSTEM_PROMPT }] };
   const question = (seed: string): ChatPrompt => ({
     messages: [...system.messages, { role: "user", content: `${seed} `.repeat(200).slice(0, 200) }],

@@ -12,6 +12,7 @@ import { CompletionController, type CursorContext } from "../../src/completion/c
 import { DEFAULTS } from "../../src/completion/config.ts";
 import { PromptBudget } from "../../src/completion/prompt-budget.ts";
 import { PromptMemory, type Memento } from "../../src/completion/prompt-memory.ts";
+import { mapMemento } from "../helpers/memento.ts";
 import { linesOf } from "../../src/completion/window.ts";
 import type { GenerateParams, GenerateStats, ModelInfo } from "../../src/worker/protocol.ts";
 
@@ -24,11 +25,6 @@ const INFO = {
   fim: { prefix: "<|fim_prefix|>", suffix: "<|fim_suffix|>", middle: "<|fim_middle|>" },
 } as unknown as ModelInfo;
 
-/** The workspace state: a Map behind vscode.Memento's two methods. */
-function memento(): Memento & { data: Map<string, unknown> } {
-  const data = new Map<string, unknown>();
-  return { data, get: <T>(k: string) => data.get(k) as T | undefined, update: async (k, v) => void data.set(k, structuredClone(v)) };
-}
 
 /** A controller whose engine answers at once; `prompts` are what it was sent, `tokenizeCalls` how often it tokenised. */
 function window(memory: Memento | undefined) {
@@ -74,7 +70,7 @@ async function typeIn(controller: CompletionController, text: string): Promise<v
 }
 
 test("after a reload the first prompt is cut as before: the same split and windows, no tokenizer call", async () => {
-  const state = memento();
+  const state = mapMemento();
   const before = window(state);
   await typeIn(before.controller, "export const next = ");
   const last = before.prompts.at(-1)!;
@@ -89,7 +85,7 @@ test("after a reload the first prompt is cut as before: the same split and windo
 });
 
 test("without the memory (or when the text before the split changed) the reload's first prompt starts a new split", async () => {
-  const state = memento();
+  const state = mapMemento();
   const before = window(state);
   await typeIn(before.controller, "export const next = ");
   const last = before.prompts.at(-1)!;
@@ -109,7 +105,7 @@ test("without the memory (or when the text before the split changed) the reload'
 });
 
 test("the memory keeps the 16 most recent documents", async () => {
-  const state = memento();
+  const state = mapMemento();
   const w = window(state);
   for (let i = 0; i < 20; i++) await w.controller.provide({ ...at(""), doc: `file:///d${i}.ts` }, new CancelFlag());
   const splits = state.data.get("hearth.completion.splits") as Record<string, unknown>;
@@ -117,7 +113,7 @@ test("the memory keeps the 16 most recent documents", async () => {
 });
 
 test("a document's window (grown in idle pre-warms) is kept across a reload; a new document starts at the configured size", () => {
-  const state = memento();
+  const state = mapMemento();
   const before = new PromptBudget(new PromptMemory(state));
   before.speedOf({ path: "/coder.gguf" });
   before.filled("file:///a.ts", 256, "…");
