@@ -3,7 +3,7 @@
 // feature asking for it), with progress. Activation time is measured and logged.
 import * as vscode from "vscode";
 import { join } from "node:path";
-import { EngineClient, type ClientState } from "./client/engine-client.ts";
+import { EngineClient } from "./client/engine-client.ts";
 import { flagOf } from "./client/cancellation.ts";
 import type { ModelInfo } from "./worker/protocol.ts";
 import { StatusBar } from "./commands/status-bar.ts";
@@ -13,7 +13,7 @@ import { MODEL_KEYS, SECTION, readSettings } from "./commands/settings.ts";
 import { registerSuggestHint } from "./commands/suggest-hint.ts";
 import { registerChat, type ChatApi } from "./chat/index.ts";
 import { registerInlineCompletion, type CompletionController } from "./completion/index.ts";
-import { ModelCommands } from "./models/commands.ts";
+import { ModelCommands, type LoadRequest } from "./models/commands.ts";
 
 /** What `activate` returns: for features in other modules and for the tests in a real VS Code. */
 export interface HearthApi {
@@ -37,28 +37,24 @@ export function activate(context: vscode.ExtensionContext): HearthApi {
   const engine = client;
   // The models module reaches the engine through this adapter only (it imports no client code).
   const models = new ModelCommands<ModelInfo>(context, {
-    get state() {
-      return engine.state;
-    },
-    get model() {
-      return engine.model;
-    },
-    load: (req, { cancel, onProgress }) => engine.load(req, { cancel: flagOf(cancel), onProgress }),
+    stateOf: (role) => engine.stateOf(role),
+    modelOf: (role) => engine.modelOf(role) as LoadRequest | undefined,
+    load: (req, { roles, cancel, onProgress }) => engine.load(req, { roles, cancel: flagOf(cancel), onProgress }),
     inspect: (path) => engine.inspect(path),
   }, log);
-  const status = new StatusBar({ state: engine.state, tokensPerSecond: undefined, completionEnabled: readSettings().completionEnabled }, COMMANDS.showActions);
+  const roleStates = () => ({ completion: engine.stateOf("completion"), chat: engine.stateOf("chat") });
+  const status = new StatusBar({ roles: roleStates(), tokensPerSecond: undefined, completionEnabled: readSettings().completionEnabled }, COMMANDS.showActions);
 
-  let previous: ClientState["kind"] = engine.state.kind;
+  let workerDied = false;
   context.subscriptions.push(
     log,
     status,
     engine.onDidChangeState((state) => {
-      status.update({ state });
-      // A worker death is the one error nobody asked for: say what happened and what comes next.
-      if (state.kind === "error" && previous !== "error" && /engine worker stopped/.test(state.message)) {
-        void vscode.window.showWarningMessage(`Hearth: ${state.message}.`, "Show Log").then((c) => c && log.show());
-      }
-      previous = state.kind;
+      status.update({ roles: roleStates() });
+      // A worker death is the one error nobody asked for: say what happened and what comes next (once, not per role).
+      const died = state.kind === "error" && /engine worker stopped/.test(state.message);
+      if (died && !workerDied) void vscode.window.showWarningMessage(`Hearth: ${state.message}.`, "Show Log").then((c) => c && log.show());
+      workerDied = died || (workerDied && state.kind !== "ready" && state.kind !== "loading");
     }),
     // "reading file… n %" while a completion's prompt is evaluated (the cold case takes seconds).
     engine.onDidReadPrompt((r) => r.slot === "completion" && status.update({ reading: r.ended ? undefined : { done: r.done, total: r.total } })),
@@ -77,6 +73,7 @@ export function activate(context: vscode.ExtensionContext): HearthApi {
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(`${SECTION}.completion.enabled`)) status.update({ completionEnabled: readSettings().completionEnabled });
+      // Each role whose model changed reloads; the other is not touched (the worker keeps it).
       if (MODEL_KEYS.some((k) => e.affectsConfiguration(k))) void models.onModelSettingsChanged();
     }),
   );
@@ -84,15 +81,15 @@ export function activate(context: vscode.ExtensionContext): HearthApi {
   // src/models: Select Model File, Download Model and the first-run prompt.
   models.register();
 
-  const chat = registerChat(context, { client: engine, log, ensureModel: () => models.ensureLoaded() });
+  const chat = registerChat(context, { client: engine.forRole("chat"), log, ensureModel: () => models.ensureLoaded("chat") });
   const completion = registerInlineCompletion(context, {
-    client: engine,
+    client: engine.forRole("completion"),
     log,
     status: (busy) => status.update({ completing: busy }),
-    ensureModel: () => models.ensureLoaded(),
+    ensureModel: () => models.ensureLoaded("completion"),
   });
 
-  context.subscriptions.push(registerSuggestHint(context, () => engine.state.kind === "ready" && readSettings().completionEnabled));
+  context.subscriptions.push(registerSuggestHint(context, () => engine.stateOf("completion").kind === "ready" && readSettings().completionEnabled));
 
   const activationMs = performance.now() - started;
   log.info(`Hearth activated in ${activationMs.toFixed(1)} ms (no model loaded; the engine starts on first use)`);

@@ -1,7 +1,7 @@
 // The chat feature's entry point for extension.ts: the sidebar view, its session (history in
 // workspaceState), "Hearth: Explain Selection" and "Hearth: New Chat".
 import * as vscode from "vscode";
-import type { EngineClient } from "../client/engine-client.ts";
+import type { RoleEngine } from "../client/engine-client.ts";
 import type { GenerateStats } from "../worker/protocol.ts";
 import { explainRequest, lineTarget, type ExplainTarget } from "./explain.ts";
 import type { ChatEntry } from "./protocol.ts";
@@ -12,7 +12,8 @@ import { readChatSettings, readSettings } from "../commands/settings.ts";
 import { COMMANDS } from "../commands/ids.ts";
 
 export interface ChatDeps {
-  client: EngineClient;
+  /** The chat role's engine (its own model, or the one completion shares). */
+  client: RoleEngine;
   log: vscode.LogOutputChannel;
   /** Loads the configured model with progress (ModelCommands.ensureLoaded); undefined = none. */
   ensureModel: () => Promise<unknown>;

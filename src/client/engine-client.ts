@@ -1,8 +1,10 @@
 // The extension host's side of the engine: starts the one engine worker on first need, sends it
 // typed requests, turns its events into promises and async iterables of text deltas, and hands
-// each cancellable request's CancelFlag to the worker. If the worker dies (crash, out of memory,
-// exit), every pending request fails with a WorkerDiedError, the state says so, and the next
-// request starts a fresh worker and reloads the model the user had. No `vscode` import: tested in
+// each cancellable request's CancelFlag to the worker. The worker holds a model per role
+// (completion, chat; one model may serve both): each role has its own wanted model and state, and
+// `forRole` gives a feature the view of its role. If the worker dies (crash, out of memory, exit),
+// every pending request fails with a WorkerDiedError, the states say so, and the next request of
+// a role starts a fresh worker and reloads the model that role had. No `vscode` import: tested in
 // plain node.
 import { Worker } from "node:worker_threads";
 import { DeltaStream } from "./stream.ts";
@@ -21,13 +23,16 @@ import {
   type ModelInfo,
   type ModelShape,
   type Request,
+  type Role,
   type TokenizeParams,
   type WarmParams,
   type WarmResult,
   type WireError,
+  ROLES,
 } from "../worker/protocol.ts";
 
 export { isAbort };
+export type { Role };
 
 export type ClientState =
   | { kind: "none" }
@@ -47,8 +52,8 @@ export interface ClientOptions {
   log?: ClientLogger;
 }
 
-/** What the client asks the worker to load (LoadParams without the per-load cancel flag). */
-export type ModelRequest = Omit<LoadParams, "cancelFlag" | "announce">;
+/** What the client asks the worker to load (LoadParams without the per-load cancel flag and roles). */
+export type ModelRequest = Omit<LoadParams, "cancelFlag" | "announce" | "roles">;
 
 /** The engine worker stopped while requests were pending. */
 export class WorkerDiedError extends Error {
@@ -85,6 +90,32 @@ export interface PromptReading {
 
 export interface LoadOptions extends RequestOptions {
   onProgress?: (fraction: number) => void;
+  /** The roles the model serves (default both). */
+  roles?: readonly Role[];
+}
+
+/** One role's model as the client tracks it. */
+interface RoleRecord {
+  /** The model the user wants for this role; reloaded into a restarted worker. */
+  wanted: ModelRequest | undefined;
+  /** The model the current worker holds for it (undefined after a restart). */
+  loadedKey: string | undefined;
+  loading: Promise<ModelInfo> | undefined;
+  state: ClientState;
+}
+
+/** A feature's view of the engine: its role's model, state and requests. */
+export interface RoleEngine {
+  readonly role: Role;
+  readonly state: ClientState;
+  /** The model that is (or will be) loaded for the role. */
+  readonly model: ModelRequest | undefined;
+  onDidChangeState(listener: (state: ClientState) => void): { dispose(): void };
+  generate(params: GenerateParams, options?: GenerateOptions): Generation;
+  warm(params: WarmParams, options?: RequestOptions): Promise<WarmResult | undefined>;
+  cached(params: CachedParams): Promise<CachedResult | undefined>;
+  tokenize(params: TokenizeParams): Promise<number[]>;
+  info(): Promise<ModelInfo | null>;
 }
 
 /** What request() needs besides the method and its parameters. */
@@ -109,13 +140,11 @@ export class EngineClient {
   private worker: Worker | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
-  /** The model the user wants loaded; reloaded into a restarted worker. */
-  private wanted: ModelRequest | undefined;
-  /** The model the current worker holds (undefined after a restart). */
-  private loadedKey: string | undefined;
-  private loading: Promise<ModelInfo> | undefined;
-  private current: ClientState = { kind: "none" };
-  private readonly stateListeners = new Set<Listener<ClientState>>();
+  private readonly roles: Record<Role, RoleRecord> = {
+    completion: { wanted: undefined, loadedKey: undefined, loading: undefined, state: { kind: "none" } },
+    chat: { wanted: undefined, loadedKey: undefined, loading: undefined, state: { kind: "none" } },
+  };
+  private readonly stateListeners = new Set<(state: ClientState, role: Role) => void>();
   private readonly statsListeners = new Set<Listener<GenerateStats>>();
   private readonly readingListeners = new Set<Listener<PromptReading>>();
   private disposed = false;
@@ -126,13 +155,36 @@ export class EngineClient {
 
   constructor(private readonly options: ClientOptions) {}
 
-  get state(): ClientState {
-    return this.current;
+  /** The state of `role`'s model. */
+  stateOf(role: Role): ClientState {
+    return this.roles[role].state;
   }
 
-  onDidChangeState(listener: Listener<ClientState>): { dispose(): void } {
+  /** Fires when a role's state changes, with the role. */
+  onDidChangeState(listener: (state: ClientState, role: Role) => void): { dispose(): void } {
     this.stateListeners.add(listener);
     return { dispose: () => this.stateListeners.delete(listener) };
+  }
+
+  /** The engine as the feature of `role` sees it. */
+  forRole(role: Role): RoleEngine {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the view's getters read the client
+    const client = this;
+    return {
+      role,
+      get state() {
+        return client.stateOf(role);
+      },
+      get model() {
+        return client.modelOf(role);
+      },
+      onDidChangeState: (listener) => client.onDidChangeState((s, r) => r === role && listener(s)),
+      generate: (params, options) => client.generate({ ...params, slot: role }, options),
+      warm: (params, options) => client.warm({ ...params, slot: role }, options),
+      cached: (params) => client.cached({ ...params, slot: role }),
+      tokenize: (params) => client.tokenize({ ...params, role }),
+      info: () => client.info(role),
+    };
   }
 
   /**
@@ -150,65 +202,76 @@ export class EngineClient {
     return { dispose: () => this.statsListeners.delete(listener) };
   }
 
-  /** The model that is (or will be) loaded. */
-  get model(): ModelRequest | undefined {
-    return this.wanted;
+  /** The model that is (or will be) loaded for `role`. */
+  modelOf(role: Role): ModelRequest | undefined {
+    return this.roles[role].wanted;
   }
 
   /**
-   * Loads a model (no-op when the worker already holds it). Progress goes to `onProgress` and
-   * to the state; cancelling stops the load after the tensor being read.
+   * Loads a model for `roles` (default both; a no-op when the worker already holds it for them).
+   * The other role's model is not touched. Progress goes to `onProgress` and to the roles'
+   * states; cancelling stops the load after the tensor being read.
    */
-  async load(model: ModelRequest, { cancel, onProgress }: LoadOptions = {}): Promise<ModelInfo> {
-    this.wanted = model;
+  async load(model: ModelRequest, { cancel, onProgress, roles = ROLES }: LoadOptions = {}): Promise<ModelInfo> {
+    const recs = roles.map((r) => this.roles[r]);
+    for (const rec of recs) rec.wanted = model;
     const key = JSON.stringify(model);
-    if (this.loadedKey === key && this.current.kind === "ready") return this.current.info;
-    this.setState({ kind: "loading", path: model.path, fraction: 0 });
-    this.loadedKey = undefined;
+    const ready = recs.every((rec) => rec.loadedKey === key && rec.state.kind === "ready");
+    if (ready && recs[0].state.kind === "ready") return recs[0].state.info;
+    for (const r of roles) {
+      this.roles[r].loadedKey = undefined;
+      this.setState(r, { kind: "loading", path: model.path, fraction: 0 });
+    }
     const started = performance.now();
     const attempt = this.request(
       "load",
-      { ...model, cancelFlag: cancel?.buffer, announce: this.announce },
+      { ...model, roles: [...roles], cancelFlag: cancel?.buffer, announce: this.announce },
       {
         cancel,
         onEvent: (ev) => {
           if (ev.kind !== "progress") return;
-          this.setState({ kind: "loading", path: model.path, fraction: ev.fraction });
+          for (const r of roles) if (this.roles[r].loading === attempt) this.setState(r, { kind: "loading", path: model.path, fraction: ev.fraction });
           onProgress?.(ev.fraction);
         },
       },
     );
-    this.loading = attempt;
+    for (const rec of recs) rec.loading = attempt;
+    // The roles this attempt still speaks for (a newer load of a role takes it over).
+    const mine = () => roles.filter((r) => this.roles[r].loading === attempt);
     try {
       const info = await attempt;
-      if (this.loading === attempt) {
-        this.loadedKey = key;
-        this.setState({ kind: "ready", info });
-        this.log("info", `model loaded in ${Math.round(performance.now() - started)} ms: ${info.name ?? model.path} (${info.architecture}, context ${info.contextSize}, ${model.threads} threads)`);
+      for (const r of mine()) {
+        this.roles[r].loadedKey = key;
+        this.setState(r, { kind: "ready", info });
       }
+      this.log("info", `model loaded in ${Math.round(performance.now() - started)} ms for ${roles.join(" and ")}: ${info.name ?? model.path} (${info.architecture}, context ${info.contextSize}, ${model.threads} threads)`);
       return info;
     } catch (err) {
-      if (this.loading === attempt) {
+      for (const r of mine()) {
         if (isAbort(err)) {
-          this.wanted = undefined;
-          this.setState({ kind: "none" });
-          this.log("info", `model loading cancelled: ${model.path}`);
+          this.roles[r].wanted = undefined;
+          this.setState(r, { kind: "none" });
         } else if (!(err instanceof WorkerDiedError)) {
-          this.wanted = undefined;
-          this.setState({ kind: "error", message: (err as Error).message });
+          this.roles[r].wanted = undefined;
+          this.setState(r, { kind: "error", message: (err as Error).message });
         }
       }
+      if (isAbort(err)) this.log("info", `model loading cancelled: ${model.path}`);
       throw err;
     } finally {
-      if (this.loading === attempt) this.loading = undefined;
+      for (const r of mine()) this.roles[r].loading = undefined;
     }
   }
 
-  async unload(): Promise<void> {
-    this.wanted = undefined;
-    this.loadedKey = undefined;
-    if (this.worker) await this.request("unload", {});
-    this.setState({ kind: "none" });
+  /** Unloads `role`'s model (default: both roles'); a model the other role uses stays loaded. */
+  async unload(role?: Role): Promise<void> {
+    const roles = role ? [role] : ROLES;
+    for (const r of roles) {
+      this.roles[r].wanted = undefined;
+      this.roles[r].loadedKey = undefined;
+    }
+    if (this.worker) await this.request("unload", role ? { role } : {});
+    for (const r of roles) this.setState(r, { kind: "none" });
   }
 
   /**
@@ -231,7 +294,7 @@ export class EngineClient {
     });
     const stats = (async (): Promise<GenerateStats> => {
       try {
-        await this.ensureModel();
+        await this.ensureModel(params.slot);
         const onEvent = (ev: Event) => {
           if (ev.kind === "delta") {
             readingEnded();
@@ -268,7 +331,7 @@ export class EngineClient {
    * cancelled.
    */
   async warm(params: WarmParams, { cancel }: RequestOptions = {}): Promise<WarmResult | undefined> {
-    if (this.current.kind !== "ready" || !this.worker) return undefined;
+    if (this.stateOf(params.slot).kind !== "ready" || !this.worker) return undefined;
     try {
       // The flag goes with the request, as a generation's does: cancelling stops the worker too.
       return await this.request("warm", { ...params, cancelFlag: cancel?.buffer }, { cancel });
@@ -297,20 +360,22 @@ export class EngineClient {
    * cache's index may read headers of files it has not seen yet).
    */
   async cached(params: CachedParams): Promise<CachedResult | undefined> {
-    if (this.current.kind !== "ready" || !this.worker) return undefined;
+    if (this.stateOf(params.slot).kind !== "ready" || !this.worker) return undefined;
     return this.request("cached", params);
   }
 
+  /** Tokens of `params.text` by the tokenizer of `params.role`'s model (default completion's). */
   async tokenize(params: TokenizeParams): Promise<number[]> {
-    await this.ensureModel();
-    return this.request("tokenize", params);
+    const role = params.role ?? "completion";
+    await this.ensureModel(role);
+    return this.request("tokenize", { ...params, role });
   }
 
-  /** The loaded model's info (loading the wanted model first if the worker restarted). */
-  async info(): Promise<ModelInfo | null> {
-    if (this.wanted) await this.ensureModel();
+  /** The info of `role`'s model (loading the wanted model first if the worker restarted). */
+  async info(role: Role = "completion"): Promise<ModelInfo | null> {
+    if (this.roles[role].wanted) await this.ensureModel(role);
     if (!this.worker) return null;
-    return this.request("info", {});
+    return this.request("info", { role });
   }
 
   /** Test hook: make the worker die as a crash would ("exit" inside it, or an uncaught throw). */
@@ -339,18 +404,22 @@ export class EngineClient {
   }
 
   /**
-   * Loads the wanted model into the worker if it is not there (after a restart, say). Not tied
-   * to the caller's token: one cancelled completion must not cancel a load others wait for.
+   * Loads `role`'s wanted model into the worker if it is not there (after a restart, say), in one
+   * load with the other role when it wants the same model. Not tied to the caller's token: one
+   * cancelled completion must not cancel a load others wait for.
    */
-  private async ensureModel(): Promise<void> {
-    if (this.loading) {
-      await this.loading;
+  private async ensureModel(role: Role): Promise<void> {
+    const rec = this.roles[role];
+    if (rec.loading) {
+      await rec.loading;
       return;
     }
-    if (!this.wanted) throw new EngineError({ name: "NoModelError", message: "no model is loaded: choose a model file first (Hearth: Select Model File)" });
-    if (this.loadedKey !== JSON.stringify(this.wanted)) {
-      this.log("info", `loading ${this.wanted.path} into the engine worker`);
-      await this.load(this.wanted);
+    if (!rec.wanted) throw new EngineError({ name: "NoModelError", message: `no model is loaded for ${role}: choose a model file first (Hearth: Select Model File)` });
+    const key = JSON.stringify(rec.wanted);
+    if (rec.loadedKey !== key) {
+      const roles = ROLES.filter((r) => r === role || (JSON.stringify(this.roles[r].wanted) === key && this.roles[r].loadedKey !== key && !this.roles[r].loading));
+      this.log("info", `loading ${rec.wanted.path} into the engine worker for ${roles.join(" and ")}`);
+      await this.load(rec.wanted, { roles });
     }
   }
 
@@ -385,7 +454,7 @@ export class EngineClient {
     this.workerStarts++;
     const worker = new Worker(this.options.workerPath, { name: "hearth-engine" });
     this.worker = worker;
-    this.loadedKey = undefined;
+    for (const r of ROLES) this.roles[r].loadedKey = undefined;
     let lastError: Error | undefined;
     worker.on("message", (ev: Event) => {
       if (ev.kind === "log") this.log(ev.level, `engine: ${ev.message}`);
@@ -398,14 +467,15 @@ export class EngineClient {
     worker.on("exit", (code) => {
       if (this.worker !== worker) return; // disposed or already replaced
       this.worker = undefined;
-      this.loadedKey = undefined;
+      for (const r of ROLES) this.roles[r].loadedKey = undefined;
       // Fresh counters: a request the dead worker never received must not hold pre-warms back.
       this.announce = new SharedArrayBuffer(8);
       const why = lastError ? `${lastError.message}` : `exit code ${code}`;
       const message = `the engine worker stopped unexpectedly (${why}); it restarts with the next request`;
       this.log("error", message);
       this.failAll(new WorkerDiedError(message));
-      this.setState({ kind: "error", message });
+      // Each role that had a model says so; its next request restarts the worker and reloads it.
+      for (const r of ROLES) if (this.roles[r].wanted || this.roles[r].state.kind !== "none") this.setState(r, { kind: "error", message });
     });
     this.log("info", `engine worker started (#${this.workerStarts})`);
     return worker;
@@ -417,9 +487,9 @@ export class EngineClient {
     for (const p of all) p.fail(err);
   }
 
-  private setState(s: ClientState): void {
-    this.current = s;
-    for (const l of this.stateListeners) l(s);
+  private setState(role: Role, s: ClientState): void {
+    this.roles[role].state = s;
+    for (const l of this.stateListeners) l(s, role);
   }
 
   private log(level: keyof ClientLogger, message: string): void {

@@ -7,6 +7,8 @@ export interface ActionItem {
   description?: string;
   /** The command the item runs; undefined for a separator. */
   command?: string;
+  /** The command's arguments. */
+  args?: unknown[];
 }
 
 export const ACTION_COMMANDS = {
@@ -18,7 +20,7 @@ export const ACTION_COMMANDS = {
   log: COMMANDS.showLog,
 } as const;
 
-export function actionItems(v: { modelConfigured: boolean; completionEnabled: boolean }): ActionItem[] {
+export function actionItems(v: { modelConfigured: boolean; completionEnabled: boolean; models?: { completion: string; chat: string } }): ActionItem[] {
   const c = ACTION_COMMANDS;
   const toggle: ActionItem = v.completionEnabled
     ? { label: "$(circle-slash) Disable Inline Completion", command: c.toggle }
@@ -34,11 +36,13 @@ export function actionItems(v: { modelConfigured: boolean; completionEnabled: bo
       log,
     ];
   }
+  // A model per role: each has its own file item (the command's arguments: no path, the role).
   return [
     toggle,
     { label: "$(comment-discussion) Open Chat", command: c.chat },
-    { label: "$(file) Select Model File…", command: c.selectFile },
-    { label: "$(cloud-download) Download Model…", command: c.download },
+    { label: "$(file) Select Completion Model File…", description: v.models?.completion, command: c.selectFile, args: [null, "completion"] },
+    { label: "$(file) Select Chat Model File…", description: v.models?.chat, command: c.selectFile, args: [null, "chat"] },
+    { label: "$(cloud-download) Download Model…", description: "each catalogue model is selected for its role", command: c.download },
     log,
   ];
 }

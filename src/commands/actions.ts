@@ -2,7 +2,7 @@
 // status bar item opens (its items: action-items.ts), the walkthrough and a scratch file to try
 // ghost text in.
 import * as vscode from "vscode";
-import { activeModelSetting, readSettings, writeCompletionEnabled } from "./settings.ts";
+import { anyModelSet, modelSetting, readSettings, writeCompletionEnabled } from "./settings.ts";
 import { actionItems } from "./action-items.ts";
 
 /** contributes.walkthroughs[0], as `<publisher>.<name>#<id>`. */
@@ -18,12 +18,13 @@ export async function toggleCompletion(): Promise<boolean> {
 
 export async function showActions(): Promise<void> {
   const settings = readSettings();
-  const items: (vscode.QuickPickItem & { command?: string })[] = actionItems({
-    modelConfigured: activeModelSetting(settings) !== "",
+  const items: (vscode.QuickPickItem & { command?: string; args?: unknown[] })[] = actionItems({
+    modelConfigured: anyModelSet(settings),
     completionEnabled: settings.completionEnabled,
+    models: { completion: modelSetting(settings, "completion"), chat: modelSetting(settings, "chat") },
   }).map((i) => (i.command ? i : { label: "", kind: vscode.QuickPickItemKind.Separator }));
   const picked = await vscode.window.showQuickPick(items, { title: "Hearth", placeHolder: "Choose an action" });
-  if (picked?.command) await vscode.commands.executeCommand(picked.command);
+  if (picked?.command) await vscode.commands.executeCommand(picked.command, ...(picked.args ?? []));
 }
 
 export function openWalkthrough(): Thenable<unknown> {

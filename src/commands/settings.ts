@@ -3,12 +3,14 @@
 // package.json "contributes.configuration" for the user-facing text).
 import * as vscode from "vscode";
 import { cpus } from "node:os";
+import type { Role } from "../worker/protocol.ts";
 // Plain data with no imports: what the completion settings are and their defaults.
 import { DEFAULTS, type CompletionSettings } from "../completion/config.ts";
 
 export const SECTION = "hearth";
 
 export interface Settings {
+  /** Empty: completion uses the chat model. */
   completionModelPath: string;
   /** Empty: chat uses the completion model. */
   chatModelPath: string;
@@ -46,15 +48,26 @@ export function readSettings(): Settings {
 }
 
 /**
- * The model setting the engine worker should follow. The worker holds one model: the completion
- * model, else the chat model (two different files at once are not supported yet). The value is
- * a path or a catalogue id (see src/models/resolve.ts).
+ * The model setting `role` follows: its own, else the other role's (one model then serves both;
+ * two different files load two models, each role its own). The value is a path or a catalogue id
+ * (see src/models/resolve.ts); empty when neither is set.
  */
-export function activeModelSetting(s: Settings): string {
-  return s.completionModelPath || s.chatModelPath;
+export function modelSetting(s: Settings, role: Role): string {
+  return role === "completion" ? s.completionModelPath || s.chatModelPath : s.chatModelPath || s.completionModelPath;
 }
 
-/** Settings whose change means the loaded model must be reloaded. */
+/** Whether any model is set (for either role). */
+export function anyModelSet(s: Settings): boolean {
+  return modelSetting(s, "completion") !== "";
+}
+
+/** Settings whose change means `role`'s model may have to be reloaded (the other role's is not touched). */
+export function modelKeysOf(role: Role): string[] {
+  const own = role === "completion" ? ["completion.modelPath", "completion.cacheMemoryMB"] : ["chat.modelPath"];
+  return [...own, ...(role === "completion" ? ["chat.modelPath"] : ["completion.modelPath"]), "threads", "contextSize", "promptCache.maxSizeMB"].map((k) => `${SECTION}.${k}`);
+}
+
+/** Settings whose change means a loaded model may have to be reloaded. */
 export const MODEL_KEYS = ["completion.modelPath", "chat.modelPath", "threads", "contextSize", "completion.cacheMemoryMB", "promptCache.maxSizeMB"].map((k) => `${SECTION}.${k}`);
 
 /** Points `role`'s model setting at `value` (a path or a catalogue id), in user settings. */

@@ -3,19 +3,20 @@
 // that no longer fits, settings and model changes reset the cache), and reports "computing" to
 // whoever shows it (the status bar). extension.ts calls registerInlineCompletion once.
 import * as vscode from "vscode";
-import type { EngineClient } from "../client/engine-client.ts";
+import type { RoleEngine } from "../client/engine-client.ts";
 import type { ModelInfo } from "../worker/protocol.ts";
 import { CompletionController, type CursorContext } from "./controller.ts";
 import { HearthInlineProvider, cursorContext } from "./provider.ts";
 import { WorkspaceContext } from "./workspace-context.ts";
 import { typedSince, type Anchor } from "./anchor.ts";
-import { activeModelSetting, COMPLETION_SECTION, readCompletionSettings, readSettings } from "../commands/settings.ts";
+import { anyModelSet, COMPLETION_SECTION, readCompletionSettings, readSettings } from "../commands/settings.ts";
 
 export { CompletionController } from "./controller.ts";
 export type { CompletionRecord } from "./controller.ts";
 
 export interface InlineCompletionDeps {
-  client: EngineClient;
+  /** The completion role's engine (its own model, or the one chat shares). */
+  client: RoleEngine;
   log: vscode.LogOutputChannel;
   /** Called with true while a completion is being computed, false when not. */
   status?: (busy: boolean) => void;
@@ -107,7 +108,7 @@ class Prewarmer {
 
   constructor(
     private readonly controller: CompletionController,
-    private readonly client: EngineClient,
+    private readonly client: RoleEngine,
     private readonly log: vscode.LogOutputChannel,
   ) {}
 
@@ -134,7 +135,7 @@ class Prewarmer {
 }
 
 function modelFileSet(): boolean {
-  return activeModelSetting(readSettings()) !== "";
+  return anyModelSet(readSettings());
 }
 
 function activeAnchor(): Anchor | undefined {

@@ -56,8 +56,11 @@ const AUTO_BUDGET_CAP = 1 << 30;
 const BATCH = 64; // the engine's default batch (model.ts)
 const SLACK = 2 << 20;
 
-/** The engine's memory need for a model of `shape` at `contextSize` positions per slot, with `completionSlots` (default 2) and chat's. */
-export function estimateModelMemory(shape: ModelShape, contextSize: number, opts: { threads?: number; completionSlots?: number } = {}): MemoryEstimate {
+/**
+ * The engine's memory need for a model of `shape` at `contextSize` positions per slot, with the
+ * KV slots of the roles it serves (default both): `completionSlots` (default 2) and chat's one.
+ */
+export function estimateModelMemory(shape: ModelShape, contextSize: number, opts: { threads?: number; completionSlots?: number; roles?: readonly ("completion" | "chat")[] } = {}): MemoryEstimate {
   const { nEmbd, nHead, nHeadKV, nLayer, nFF, headDimK, headDimV, nVocab, ropeDims } = shape;
   const threads = Math.max(1, opts.threads ?? 1);
   const nCtx = Math.max(1, Math.floor(contextSize));
@@ -65,7 +68,8 @@ export function estimateModelMemory(shape: ModelShape, contextSize: number, opts
 
   const weights = shape.weightBytes;
   // f16 (2 bytes) keys and values, per slot: 2 × n_layer × ctx × n_head_kv × head_dim × 2 bytes.
-  const slots = (opts.completionSlots ?? MIN_COMPLETION_SLOTS) + 1;
+  const roles = opts.roles ?? ["completion", "chat"];
+  const slots = (roles.includes("completion") ? (opts.completionSlots ?? MIN_COMPLETION_SLOTS) : 0) + (roles.includes("chat") ? 1 : 0);
   const kvBytesPerToken = nLayer * nHeadKV * (headDimK + headDimV) * 2;
   const kvCache = slots * nCtx * kvBytesPerToken;
   const kDim = nHeadKV * headDimK;
@@ -142,6 +146,36 @@ export function checkModelFits(estimate: MemoryEstimate, limits: FitLimits = {})
     };
   }
   return { ok: true, estimate };
+}
+
+/** A model with the roles it serves, for the two-model check. */
+export interface RoleModel {
+  roles: readonly ("completion" | "chat")[];
+  estimate: MemoryEstimate;
+  /** The file's name, for the message. */
+  name: string;
+}
+
+/**
+ * Whether `model` fits, on its own (the engine's limit is per model: each has its own wasm
+ * memory) and next to `kept`, the other role's model that stays loaded: both totals against the
+ * machine's free memory. `both` says the pair is the problem (one model for both roles would do).
+ */
+export function checkPairFits(model: RoleModel, kept: RoleModel | undefined, limits: FitLimits = {}): { ok: true } | { ok: false; message: string; both: boolean } {
+  const alone = checkModelFits(model.estimate, kept ? { ...limits, freeMemory: Number.POSITIVE_INFINITY } : limits);
+  if (!alone.ok) return { ok: false, message: alone.message, both: false };
+  if (!kept) return { ok: true };
+  const available = (limits.freeMemory ?? freemem()) + (limits.released ?? 0);
+  const need = model.estimate.total + kept.estimate.total;
+  if (need <= available) return { ok: true };
+  const say = (m: RoleModel) => `${m.roles.join(" and ")} model ${m.name} needs about ${gib(m.estimate.total)} (weights ${gib(m.estimate.weights)}, KV cache ${gib(m.estimate.kvCache)})`;
+  return {
+    ok: false,
+    both: true,
+    message:
+      `the ${say(model)} and the ${say(kept)}: ${gib(need)} together, but only ${gib(available)} of this machine's ${gib(limits.totalMemory ?? totalmem())} is free. ` +
+      "Use one model for both roles, close other programs, or choose smaller models.",
+  };
 }
 
 export class ModelTooLargeError extends Error {

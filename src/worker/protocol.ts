@@ -15,10 +15,21 @@ import type { ModelShape } from "../engine/model/shape.ts";
 export type { CachedResult, FimTokens, ModelInfo, GenerateStats, WarmStats, SamplingOptions, ChatPrompt, ChatGenerateStats, ChatMessage, ModelShape };
 export { AbortError, CancelFlag, isAbort } from "../engine/cancel.ts";
 
-/** KV slots the worker's engine has; a request's slot also decides its priority. */
-export type Slot = "completion" | "chat";
+/**
+ * A model's role, and the KV slots it uses: each role can have its own model (and engine), or one
+ * model serves both. A request's slot names its role and decides its priority.
+ */
+export type Role = "completion" | "chat";
+export type Slot = Role;
+export const ROLES: readonly Role[] = ["completion", "chat"];
 
 export interface LoadParams {
+  /**
+   * The roles this model serves (default both). The worker keeps the other role's model: a
+   * load for one role never disturbs the other, and a file another role already has loaded
+   * with the same settings is not loaded again.
+   */
+  roles?: Role[];
   path: string;
   /** Kernel threads, the worker's own included. */
   threads: number;
@@ -78,6 +89,8 @@ export interface CachedParams {
 }
 
 export interface TokenizeParams {
+  /** Whose model's tokenizer (default: completion's, else chat's). */
+  role?: Role;
   text: string;
   addSpecial?: boolean;
   parseSpecial?: boolean;
@@ -86,7 +99,8 @@ export interface TokenizeParams {
 /** Each request kind: its parameters and the value its `done` carries. */
 export interface Methods {
   load: { params: LoadParams; result: ModelInfo };
-  unload: { params: Record<string, never>; result: null };
+  /** Unloads `role`'s model (default: both); a model the other role uses stays. */
+  unload: { params: { role?: Role }; result: null };
   generate: { params: GenerateParams; result: GenerateStats };
   tokenize: { params: TokenizeParams; result: number[] };
   cached: { params: CachedParams; result: CachedResult };
@@ -100,8 +114,8 @@ export interface Methods {
    * Independent of the loaded model.
    */
   inspect: { params: { path: string }; result: ModelShape };
-  /** The loaded model's info, or null when none is loaded. */
-  info: { params: Record<string, never>; result: ModelInfo | null };
+  /** The info of `role`'s model (default: completion's, else chat's), or null when none is loaded. */
+  info: { params: { role?: Role }; result: ModelInfo | null };
   /**
    * Test hook: make the worker die the way a crash would ("exit": process.exit inside the worker,
    * "throw": an uncaught exception). Used by the tests that prove the client survives.

@@ -1,4 +1,6 @@
-// The worker's request scheduler: one engine, generations interleaved at token granularity.
+// The worker's request scheduler: one queue over the engines of both roles (one model per role,
+// or one model serving both), generations interleaved at token granularity. The CPU is shared,
+// so only one engine step runs at a time, whichever engine it belongs to.
 // - Completion requests go before chat requests (latency: a suggestion is useless once late).
 // - A new completion cancels every pending or running completion (the user typed on).
 // - A running chat generation is driven one token at a time; between two of its tokens any
@@ -60,6 +62,9 @@ interface WarmJob {
   t0: number;
 }
 
+/** The engine that serves a slot's requests (each role's model), or undefined when it has none. */
+export type EngineRouter = (slot: Slot) => GeneratingEngine | undefined;
+
 export interface SchedulerOptions {
   /** Whether a user request was posted that the worker has not received yet (see the header). */
   userRequestPending?: () => boolean;
@@ -80,10 +85,17 @@ export class Scheduler {
   /** Resolves when the run loop is idle (for dispose and tests). */
   private idle: Promise<void> = Promise.resolve();
 
+  /** Waiting for the queue to hold no job of some slots (drain). */
+  private readonly drained = new Set<() => void>();
+  private readonly engineFor: EngineRouter;
+
+  /** One engine for every slot, or a router that gives each slot its role's engine. */
   constructor(
-    private readonly engine: GeneratingEngine,
+    engines: GeneratingEngine | EngineRouter,
     private readonly options: SchedulerOptions = {},
-  ) {}
+  ) {
+    this.engineFor = typeof engines === "function" ? engines : () => engines;
+  }
 
   /**
    * Queues a generation, cancelled through `cancel` (by default the flag whose buffer the params
@@ -105,12 +117,18 @@ export class Scheduler {
     this.kick();
   }
 
-  /** Cancels everything and waits until no engine step is running (before unloading the engine). */
-  async drain(): Promise<void> {
-    for (const w of this.warms) w.cancel.cancel();
-    for (const j of this.jobs) j.cancel.cancel();
+  /**
+   * Cancels the jobs and pre-warms of `slots` (default: all) and waits until none of them is
+   * queued or running (before their engine is unloaded); the other slots' requests go on.
+   */
+  async drain(slots?: readonly Slot[]): Promise<void> {
+    const mine = (p: { slot: Slot }) => !slots || slots.includes(p.slot);
+    for (const w of this.warms) if (mine(w.params)) w.cancel.cancel();
+    for (const j of this.jobs) if (mine(j.params)) j.cancel.cancel();
     this.kick();
-    await this.idle;
+    if (!slots) return this.idle;
+    const left = () => this.jobs.some((j) => mine(j.params)) || this.warms.some((w) => mine(w.params));
+    while (left()) await new Promise<void>((resolve) => this.drained.add(resolve));
   }
 
   get size(): number {
@@ -166,7 +184,9 @@ export class Scheduler {
         const onPromptProgress = (done: number, total: number): void => {
           if (!cancel.cancelled) sink.promptProgress?.(done, total);
         };
-        job.gen = this.engine.generate({ ...job.params, cancel, onPromptProgress });
+        const engine = this.engineFor(job.params.slot);
+        if (!engine) throw new Error(`no model is loaded for ${job.params.slot}`);
+        job.gen = engine.generate({ ...job.params, cancel, onPromptProgress });
       }
       const r = await job.gen.next();
       if (r.done) return this.finish(job, r.value);
@@ -184,10 +204,15 @@ export class Scheduler {
     const preempted = (): boolean => this.jobs.length > 0 || this.options.userRequestPending?.() === true;
     // What the engine polls between layers: the warm's own flag, or a user request's arrival.
     const stop: Cancellation = { get cancelled() { return w.cancel.cancelled || preempted(); } };
-    const remove = (): void => void this.warms.splice(this.warms.indexOf(w), 1);
+    const remove = (): void => {
+      this.warms.splice(this.warms.indexOf(w), 1);
+      this.wakeDrains();
+    };
     try {
       if (w.cancel.cancelled) throw new AbortError("pre-warm cancelled");
-      const stats = await this.engine.warm(w.params, stop);
+      const engine = this.engineFor(w.params.slot);
+      if (!engine) throw new Error(`no model is loaded for ${w.params.slot}`);
+      const stats = await engine.warm(w.params, stop);
       remove();
       w.sink.done({ ...stats, preemptions: w.preemptions, ms: performance.now() - w.t0 });
     } catch (err) {
@@ -208,5 +233,12 @@ export class Scheduler {
   private remove(job: Job): void {
     const i = this.jobs.indexOf(job);
     if (i >= 0) this.jobs.splice(i, 1);
+    this.wakeDrains();
+  }
+
+  private wakeDrains(): void {
+    const waiting = [...this.drained];
+    this.drained.clear();
+    for (const wake of waiting) wake();
   }
 }

@@ -66,7 +66,7 @@ test("no worker until the first request; load reports progress and ends ready", 
   const states: ClientState["kind"][] = [];
   c.onDidChangeState((s) => states.push(s.kind));
   assert.equal(c.workerRunning, false);
-  assert.equal(c.state.kind, "none");
+  assert.equal(c.stateOf("completion").kind, "none");
   const fractions: number[] = [];
   const info = await c.load(MODEL_REQ, { onProgress: (f) => fractions.push(f) });
   assert.equal(c.workerRunning, true);
@@ -197,7 +197,7 @@ for (const how of ["terminate", "exit", "throw"] as const) {
     const c = newClient(logs);
     await c.load(MODEL_REQ);
     const states: ClientState[] = [];
-    c.onDidChangeState((s) => states.push(s));
+    c.onDidChangeState((s, role) => role === "completion" && states.push(s));
     let deltas = 0;
     await assert.rejects(
       (async () => {
@@ -215,14 +215,14 @@ for (const how of ["terminate", "exit", "throw"] as const) {
         return true;
       },
     );
-    assert.equal(c.state.kind, "error");
+    assert.equal(c.stateOf("completion").kind, "error");
     assert.equal(c.workerRunning, false);
     assert.ok(logs.some((l) => l.startsWith("error the engine worker stopped")), logs.join("\n"));
     // The next request: a fresh worker, the model loaded again, a normal answer.
     const r = await collect(c, { slot: "completion", prompt: "Once upon a time", maxTokens: 12 });
     assert.equal(r.text, await engineText("Once upon a time", 12));
     assert.equal(c.workerStarts, 2);
-    assert.equal(c.state.kind, "ready");
+    assert.equal(c.stateOf("completion").kind, "ready");
     assert.deepEqual(
       states.map((s) => s.kind),
       ["error", "loading", ...states.slice(2, -1).map(() => "loading" as const), "ready"],
@@ -240,8 +240,8 @@ test("cancelling a load stops it; the client has no model and can load again", a
   cancel.cancel();
   await assert.rejects(loading, (err: Error) => err.name === "AbortError" && err.message === "model loading was cancelled");
   assert.equal(c.workerRunning, true, "the request reached the worker");
-  assert.equal(c.state.kind, "none");
-  assert.equal(c.model, undefined);
+  assert.equal(c.stateOf("completion").kind, "none");
+  assert.equal(c.modelOf("completion"), undefined);
   const info = await c.load(MODEL_REQ);
   assert.equal(info.architecture, "llama");
 });
@@ -255,9 +255,9 @@ test("a bad file fails the load with the GGUF error; requests without a model sa
   const bad = join(mkdtempSync(join(tmpdir(), "hearth-client-")), "bad.gguf");
   writeFileSync(bad, "not a gguf file at all");
   await assert.rejects(c.load({ ...MODEL_REQ, path: bad }), (err: Error) => err.name === "GgufError" && err.message.includes(bad));
-  assert.equal(c.state.kind, "error");
+  assert.equal(c.stateOf("completion").kind, "error");
   await c.load(MODEL_REQ);
-  assert.equal(c.state.kind, "ready");
+  assert.equal(c.stateOf("completion").kind, "ready");
 });
 
 test("inspect reads a header in the worker (the host parses no GGUF): the memory check's numbers, no model loaded; a bad file fails with the reader's own message", async () => {
@@ -267,7 +267,7 @@ test("inspect reads a header in the worker (the host parses no GGUF): the memory
   assert.equal(shape.architecture, "llama");
   assert.equal(shape.nLayer, file.optNumber("llama.block_count"));
   assert.ok(shape.weightBytes >= file.tensorBytes && shape.weightBytes < file.tensorBytes + 64 * file.tensors.length);
-  assert.equal(c.state.kind, "none", "inspecting loads nothing");
+  assert.equal(c.stateOf("completion").kind, "none", "inspecting loads nothing");
   const dir = mkdtempSync(join(tmpdir(), "hearth-client-"));
   const bad = join(dir, "bad.gguf");
   writeFileSync(bad, "not a gguf file at all");

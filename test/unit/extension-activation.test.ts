@@ -10,7 +10,7 @@ import Module from "node:module";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { statusText } from "../../src/commands/status-text.ts";
+import { statusText, type StatusView } from "../../src/commands/status-text.ts";
 import type { ModelInfo } from "../../src/worker/protocol.ts";
 
 const ROOT = join(__dirname, "..", "..");
@@ -85,6 +85,9 @@ after(async () => {
   M._load = originalLoad;
 });
 
+/** The same state for both roles: one model serves both. */
+const both = (s: StatusView["roles"]["chat"]): StatusView["roles"] => ({ completion: s, chat: s });
+
 test("activation is fast, only wires, and registers the contributed commands", (t) => {
   const context = {
     subscriptions: [] as unknown[],
@@ -101,7 +104,7 @@ test("activation is fast, only wires, and registers the contributed commands", (
   t.diagnostic(`require(dist/extension.js): ${(loaded - t0).toFixed(1)} ms, activate: ${(done - loaded).toFixed(1)} ms`);
   assert.ok(done - t0 < 500, `activation took ${done - t0} ms`);
   assert.equal(api.client.workerRunning, false, "no worker");
-  assert.equal(api.client.state.kind, "none", "no model");
+  assert.equal(api.client.stateOf("completion").kind, "none", "no model");
   assert.deepEqual([...commands.keys()].sort(), manifest.contributes.commands.map((c: { command: string }) => c.command).sort());
   assert.ok(manifest.contributes.commands.every((c: { category: string }) => c.category === "Hearth"));
   assert.equal(statusItems.length, 1);
@@ -128,11 +131,11 @@ test("Select Model File refuses a bad file, then loads stories260K through the w
 
 test("status texts: none, loading n%, ready with tokens/s, error, completion off", () => {
   const info = { name: "m", path: "/m.gguf", architecture: "llama", contextSize: 512 } as ModelInfo;
-  assert.equal(statusText({ state: { kind: "none" }, tokensPerSecond: undefined, completionEnabled: true }).text, "$(circle-slash) Hearth: no model");
-  assert.equal(statusText({ state: { kind: "loading", path: "/m.gguf", fraction: 0.426 }, tokensPerSecond: undefined, completionEnabled: true }).text, "$(sync~spin) Hearth: loading 42%");
-  assert.equal(statusText({ state: { kind: "ready", info }, tokensPerSecond: 123.45, completionEnabled: true }).text, "$(check) Hearth: ready · 123.5 tok/s");
-  assert.equal(statusText({ state: { kind: "ready", info }, tokensPerSecond: undefined, completionEnabled: false }).text, "$(check) Hearth: ready (completion off)");
-  const err = statusText({ state: { kind: "error", message: "the engine worker stopped" }, tokensPerSecond: 5, completionEnabled: true });
+  assert.equal(statusText({ roles: both({ kind: "none" }), tokensPerSecond: undefined, completionEnabled: true }).text, "$(circle-slash) Hearth: no model");
+  assert.equal(statusText({ roles: both({ kind: "loading", path: "/m.gguf", fraction: 0.426 }), tokensPerSecond: undefined, completionEnabled: true }).text, "$(sync~spin) Hearth: loading 42%");
+  assert.equal(statusText({ roles: both({ kind: "ready", info }), tokensPerSecond: 123.45, completionEnabled: true }).text, "$(check) Hearth: ready · 123.5 tok/s");
+  assert.equal(statusText({ roles: both({ kind: "ready", info }), tokensPerSecond: undefined, completionEnabled: false }).text, "$(check) Hearth: ready (completion off)");
+  const err = statusText({ roles: both({ kind: "error", message: "the engine worker stopped" }), tokensPerSecond: 5, completionEnabled: true });
   assert.equal(err.text, "$(error) Hearth: error");
   assert.equal(err.error, true);
   assert.match(err.tooltip, /the engine worker stopped/);

@@ -13,12 +13,15 @@ import { findCatalogueEntry } from "../../src/models/catalogue.ts";
 const manifest = JSON.parse(readFileSync(join(__dirname, "..", "..", "package.json"), "utf8"));
 const plain = (label: string) => label.replace(/\$\([^)]*\)\s*/g, "");
 
+/** The same state for both roles: one model serves both. */
+const both = (s: StatusView["roles"]["chat"]): StatusView["roles"] => ({ completion: s, chat: s });
+
 test("with no model the first actions get one: download, a file on disk, the walkthrough", () => {
   const items = actionItems({ modelConfigured: false, completionEnabled: true });
   assert.deepEqual(items.slice(0, 3).map((i) => plain(i.label)), ["Download a Model…", "Use a GGUF File on Disk…", "Get Started"]);
   const toggle = items.findIndex((i) => /Inline Completion/.test(i.label));
   assert.ok(toggle > 3, "toggling completion comes after the ways to get a model");
-  assert.match(statusText({ state: { kind: "none" }, tokensPerSecond: undefined, completionEnabled: true }).tooltip, /download a model or use a GGUF file/);
+  assert.match(statusText({ roles: both({ kind: "none" }), tokensPerSecond: undefined, completionEnabled: true }).tooltip, /download a model or use a GGUF file/);
 });
 
 test("with a model, toggling completion is first and the chat is offered", () => {
@@ -53,19 +56,19 @@ test("the walkthrough's steps run contributed commands and name their catalogue 
 });
 
 test("tokens/s of the last model is forgotten when another loads", () => {
-  const info = { path: "/m/a.gguf", name: "a", architecture: "llama", contextSize: 512 } as unknown as Extract<StatusView["state"], { kind: "ready" }>["info"];
-  let v: StatusView = { state: { kind: "ready", info }, tokensPerSecond: 6.7, completionEnabled: true };
+  const info = { path: "/m/a.gguf", name: "a", architecture: "llama", contextSize: 512 } as unknown as Extract<StatusView["roles"]["chat"], { kind: "ready" }>["info"];
+  let v: StatusView = { roles: both({ kind: "ready", info }), tokensPerSecond: 6.7, completionEnabled: true };
   assert.match(statusText(v).text, /6\.7 tok\/s/);
   v = nextStatusView(v, { completing: true });
   assert.equal(v.tokensPerSecond, 6.7, "other changes keep it");
-  v = nextStatusView(v, { state: { kind: "loading", path: "/m/b.gguf", fraction: 0 } });
-  v = nextStatusView(v, { state: { kind: "ready", info: { ...info, path: "/m/b.gguf" } } });
+  v = nextStatusView(v, { roles: both({ kind: "loading", path: "/m/b.gguf", fraction: 0 }) });
+  v = nextStatusView(v, { roles: both({ kind: "ready", info: { ...info, path: "/m/b.gguf" } }) });
   assert.doesNotMatch(statusText(v).text, /tok\/s/);
 });
 
 test("while a completion's prompt is read the item says 'reading file… n%', with the token counts in the tooltip", () => {
-  const info = { path: "/m/a.gguf", name: "a", architecture: "qwen2", contextSize: 2048 } as unknown as Extract<StatusView["state"], { kind: "ready" }>["info"];
-  const base: StatusView = { state: { kind: "ready", info }, tokensPerSecond: 6.7, completionEnabled: true };
+  const info = { path: "/m/a.gguf", name: "a", architecture: "qwen2", contextSize: 2048 } as unknown as Extract<StatusView["roles"]["chat"], { kind: "ready" }>["info"];
+  const base: StatusView = { roles: both({ kind: "ready", info }), tokensPerSecond: 6.7, completionEnabled: true };
   const reading = statusText({ ...base, reading: { done: 448, total: 1060 } });
   assert.equal(reading.text, "$(loading~spin) Hearth: reading file… 42%");
   assert.match(reading.tooltip, /448 of 1,060 tokens/);

@@ -30,7 +30,7 @@ export class Model {
     readonly kernels: Kernels,
     readonly transformer: Transformer,
     readonly layout: KvLayout,
-    private readonly pools: ReadonlyMap<string, SlotPool>,
+    private readonly pools: Map<string, SlotPool>,
   ) {}
 
   static async load(path: string, options: ModelOptions = {}): Promise<Model> {
@@ -52,9 +52,7 @@ export class Model {
     const kernels = await Kernels.create({ threads: options.threads ?? 1 });
     try {
       const w = await loadWeights(file, hp, kernels, options.onProgress);
-      const pools = new Map(
-        [...poolSizes].map(([name, n]) => [name, new SlotPool(name, Array.from({ length: n }, (_, i) => allocateSlot(kernels, n > 1 ? `${name}#${i}` : name, layout)))]),
-      );
+      const pools = new Map([...poolSizes].map(([name, n]) => [name, newPool(kernels, layout, name, n)]));
       const transformer = new Transformer(kernels, hp, w, batch, nCtx);
       return new Model(file, hp, kernels, transformer, layout, pools);
     } catch (err) {
@@ -77,6 +75,21 @@ export class Model {
     return this.pool(name).acquire(key);
   }
 
+  /** Slot counts by pool name. */
+  poolSizes(): Map<string, number> {
+    return new Map([...this.pools].map(([name, p]) => [name, p.size]));
+  }
+
+  /**
+   * Adds a pool of `n` slots after the load (a model that served one role is asked to serve the
+   * other too): its KV memory is allocated now, as the load would have. Throws if it exists.
+   */
+  addPool(name: string, n: number): void {
+    if (this.pools.has(name)) throw new Error(`KV slot pool "${name}" exists`);
+    const [[, count]] = slotCounts({ [name]: n });
+    this.pools.set(name, newPool(this.kernels, this.layout, name, count));
+  }
+
   pool(name: string): SlotPool {
     const p = this.pools.get(name);
     if (!p) throw new Error(`no KV slot "${name}" (slots: ${[...this.pools.keys()].join(", ")})`);
@@ -86,6 +99,10 @@ export class Model {
   async dispose(): Promise<void> {
     await this.kernels.close();
   }
+}
+
+function newPool(kernels: Kernels, layout: KvLayout, name: string, n: number): SlotPool {
+  return new SlotPool(name, Array.from({ length: n }, (_, i) => allocateSlot(kernels, n > 1 ? `${name}#${i}` : name, layout)));
 }
 
 function slotCounts(slots: ModelOptions["slots"]): Map<string, number> {

@@ -29,7 +29,7 @@ suite("Hearth in a real VS Code", () => {
     console.log(`activation took ${hearth.activationMs.toFixed(1)} ms`);
     assert.ok(hearth.activationMs < 1000, `activation took ${hearth.activationMs} ms`);
     assert.equal(hearth.client.workerRunning, false, "no worker at activation");
-    assert.equal(hearth.client.state.kind, "none");
+    assert.equal(hearth.client.stateOf("completion").kind, "none");
     const commands = await vscode.commands.getCommands(true);
     for (const c of ["hearth.selectModelFile", "hearth.toggleInlineCompletion", "hearth.showLog", "hearth.showActions"]) {
       assert.ok(commands.includes(c), `command ${c} registered`);
@@ -48,7 +48,7 @@ suite("Hearth in a real VS Code", () => {
     assert.equal(vscode.workspace.getConfiguration("hearth").get("completion.modelPath"), "");
     // The header is read in the engine worker (the inspect request), never on the extension host's thread.
     assert.equal(hearth.client.workerRunning, true, "the worker read the header");
-    assert.equal(hearth.client.state.kind, "none", "and loaded nothing");
+    assert.equal(hearth.client.stateOf("completion").kind, "none", "and loaded nothing");
   });
 
   test("Select Model File loads stories260K through the worker, with progress, and the status says ready", async () => {
@@ -62,7 +62,7 @@ suite("Hearth in a real VS Code", () => {
       sub.dispose();
     }
     assert.ok(seen.some((s) => s.kind === "loading" && s.fraction > 0 && s.fraction < 1), `progress states: ${seen.map((s) => s.kind).join(",")}`);
-    assert.equal(hearth.client.state.kind, "ready");
+    assert.equal(hearth.client.stateOf("completion").kind, "ready");
     assert.equal(hearth.client.workerRunning, true);
     assert.equal(vscode.workspace.getConfiguration("hearth").get("completion.modelPath"), config().model);
     assert.match(hearth.statusText(), /Hearth: ready/);

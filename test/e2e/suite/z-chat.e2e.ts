@@ -34,7 +34,7 @@ suite("Hearth chat in a real VS Code", () => {
       this.skip();
     }
     const hearth = await api();
-    if (hearth.client.state.kind !== "ready") assert.equal(await vscode.commands.executeCommand("hearth.selectModelFile", config().model), true);
+    if (hearth.client.stateOf("chat").kind !== "ready") assert.equal(await vscode.commands.executeCommand("hearth.selectModelFile", config().model), true);
     const c = vscode.workspace.getConfiguration("hearth.chat");
     await c.update("temperature", 0, vscode.ConfigurationTarget.Workspace);
     await c.update("maxTokens", 32, vscode.ConfigurationTarget.Workspace);
