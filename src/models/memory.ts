@@ -47,6 +47,15 @@ export interface MemoryEstimate {
   engineLimit: number;
 }
 
+/**
+ * The machine's free memory (os.freemem). HEARTH_FREE_MEMORY_BYTES stands in for it: a test hook,
+ * so the checks can be exercised on a machine with plenty (never set by the extension).
+ */
+export function freeMemory(): number {
+  const v = Number(process.env.HEARTH_FREE_MEMORY_BYTES);
+  return v > 0 ? v : freemem();
+}
+
 /** Completion slots without a budget: two documents (the one being edited and the one before). */
 export const MIN_COMPLETION_SLOTS = 2;
 /** More documents than this are rarely switched between; each slot is a whole context's KV. */
@@ -101,7 +110,7 @@ export interface SlotPlan {
 export function planCompletionSlots(shape: ModelShape, contextSize: number, opts: { budgetBytes?: number; freeMemory?: number; threads?: number; engineLimit?: number } = {}): SlotPlan {
   const one = estimateModelMemory(shape, contextSize, { threads: opts.threads, completionSlots: 0 });
   const slotBytes = Math.max(1, one.kvBytesPerToken * one.contextSize);
-  const budget = opts.budgetBytes && opts.budgetBytes > 0 ? opts.budgetBytes : Math.min(AUTO_BUDGET_CAP, (opts.freeMemory ?? freemem()) / 4);
+  const budget = opts.budgetBytes && opts.budgetBytes > 0 ? opts.budgetBytes : Math.min(AUTO_BUDGET_CAP, (opts.freeMemory ?? freeMemory()) / 4);
   const room = Math.floor(((opts.engineLimit ?? shape.engineLimit) - one.total) / slotBytes);
   const completionSlots = Math.max(MIN_COMPLETION_SLOTS, Math.min(MAX_COMPLETION_SLOTS, room, Math.floor(budget / slotBytes)));
   return { completionSlots, kvBytesPerToken: one.kvBytesPerToken, slotBytes, budget };
@@ -122,7 +131,7 @@ export type FitResult = { ok: true; estimate: MemoryEstimate } | { ok: false; es
 /** Whether the estimate fits the engine and the machine; when not, a message saying what to do. */
 export function checkModelFits(estimate: MemoryEstimate, limits: FitLimits = {}): FitResult {
   const engineLimit = limits.engineLimit ?? estimate.engineLimit;
-  const available = (limits.freeMemory ?? freemem()) + (limits.released ?? 0);
+  const available = (limits.freeMemory ?? freeMemory()) + (limits.released ?? 0);
   const total = limits.totalMemory ?? totalmem();
   const parts = `weights ${gib(estimate.weights)}, KV cache ${gib(estimate.kvCache)} for ${estimate.contextSize} tokens × ${estimate.slots} slots, scratch ${gib(estimate.scratch)}`;
   if (estimate.total > engineLimit) {
@@ -165,7 +174,7 @@ export function checkPairFits(model: RoleModel, kept: RoleModel | undefined, lim
   const alone = checkModelFits(model.estimate, kept ? { ...limits, freeMemory: Number.POSITIVE_INFINITY } : limits);
   if (!alone.ok) return { ok: false, message: alone.message, both: false };
   if (!kept) return { ok: true };
-  const available = (limits.freeMemory ?? freemem()) + (limits.released ?? 0);
+  const available = (limits.freeMemory ?? freeMemory()) + (limits.released ?? 0);
   const need = model.estimate.total + kept.estimate.total;
   if (need <= available) return { ok: true };
   const say = (m: RoleModel) => `${m.roles.join(" and ")} model ${m.name} needs about ${gib(m.estimate.total)} (weights ${gib(m.estimate.weights)}, KV cache ${gib(m.estimate.kvCache)})`;
