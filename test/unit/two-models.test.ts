@@ -154,3 +154,20 @@ test("a worker crash reloads both roles' models", async () => {
   assert.equal((await c.info("completion"))?.path, FIM);
   assert.equal((await c.info("chat"))?.path, STORIES_PATH);
 });
+
+test("an idle model's kernel helpers sleep: they take no CPU from the model that is working", async () => {
+  // Both engines' helper threads exist at once (one pool each); the bounded spin of kernels/pool.c
+  // ends in a wait, so after a generation an idle engine's helpers cost nothing. A spinning helper
+  // would cost a whole core (about 1000 ms per second).
+  const engine = await Engine.load(STORIES_PATH, { threads: 2, contextSize: 256 });
+  try {
+    for await (const chunk of engine.generate({ slot: "chat", prompt: "Once upon a time", maxTokens: 16 })) void chunk;
+    const c0 = process.cpuUsage();
+    await new Promise((r) => setTimeout(r, 1000));
+    const used = process.cpuUsage(c0);
+    const ms = (used.user + used.system) / 1000;
+    assert.ok(ms < 250, `an idle engine with 2 threads used ${ms.toFixed(0)} ms of CPU in 1 s`);
+  } finally {
+    await engine.dispose();
+  }
+});
