@@ -340,7 +340,9 @@ export class RemoteEngine {
         fail(new RemoteStreamError("stream", `${where} stopped its answer midway (the stream ended ${tally.chunks ? `after ${tally.chunks} chunks ` : ""}without its end marker). Try again; if it keeps happening, check the server's log (it may have crashed or run out of memory).`));
       });
       res.once("error", (err) => fail(isAbort(err) ? err : networkError(err, url, this.role, true)));
-      res.once("aborted", () => fail(new RemoteStreamError("stream", `${where} closed the connection in the middle of its answer. Try again; if it keeps happening, check the server's log.`)));
+      // A body cut short also emits 'error' (the reason: a reset, our idle timeout, an abort);
+      // 'close' without either is the last resort, a turn later so that reason wins.
+      res.once("close", () => setImmediate(() => fail(new RemoteStreamError("stream", `${where} closed the connection in the middle of its answer. Try again; if it keeps happening, check the server's log.`))));
     });
   }
 
