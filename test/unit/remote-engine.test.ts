@@ -27,6 +27,7 @@ import {
   type Generation,
   type RemoteEngineOptions,
 } from "../../src/remote/index.ts";
+import * as http from "node:http";
 import * as net from "node:net";
 
 const CONTEXT = 512;
@@ -298,6 +299,33 @@ describe("errors", () => {
       }
     } finally {
       await tlsServer.close();
+    }
+  });
+
+  test("a plain-HTTP LAN endpoint goes through an HTTP proxy as an absolute-URI request (HTTP_PROXY); loopback never does", async () => {
+    const seen: string[] = [];
+    const proxy = http.createServer((req, res) => {
+      seen.push(req.url ?? "");
+      const target = new URL(req.url ?? "/");
+      const up = http.request({ host: "127.0.0.1", port: target.port, path: target.pathname, method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    try {
+      const env = { HTTP_PROXY: `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}` };
+      const lan = `http://gpu-box.lan:${llamaServer.port}`;
+      const want = await greedyText(fimIds(PREFIX, SUFFIX), 8);
+      assert.equal(await collect(engine(lan, { net: { env } }).complete(req)), want.text);
+      assert.ok(seen.includes(`${lan}/infill`), seen.join(", "));
+      const before = seen.length;
+      await collect(engine(llamaServer, { net: { env } }).complete(req));
+      assert.equal(seen.length, before, "loopback is not proxied");
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((r) => proxy.close(r));
     }
   });
 
