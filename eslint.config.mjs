@@ -74,6 +74,18 @@ export default tseslint.config(
     [layer(["engine", "worker", "client", "chat", "completion", "extension", "cli"]), "the models module gets the engine as a ModelEngine from extension.ts"],
     [`${up}commands/(?!(settings|ids)\\.ts$)`, "of src/commands, only settings.ts and ids.ts"],
   ]),
+  // src/remote: a user-configured inference server as a role's engine (issue 17). Plain node,
+  // tested without VS Code; it shares the downloader's proxy handling (models/net.ts), the client's
+  // delta stream and generation shape (client/stream.ts), the cancel flag and the protocol's types.
+  layerRule(["src/remote/**/*.ts"], "src/remote may import worker/protocol.ts (types), engine/cancel.ts, client/stream.ts and models/net.ts only", [
+    [layer(["chat", "completion", "commands", "extension", "cli"]), "no feature or command code in the remote engine"],
+    [`${up}engine/(?!cancel\\.ts$)`, "of the engine, only cancel.ts"],
+    [`${up}worker/(?!protocol\\.ts$)`, "of the worker, only its protocol"],
+    [`${up}worker/protocol\\.ts$`, "only the protocol's types (import type)", true],
+    [`${up}client/(?!stream\\.ts$)`, "of the client, only stream.ts"],
+    [`${up}models/(?!net\\.ts$)`, "of the models module, only net.ts"],
+    vscode,
+  ]),
   layerRule(["src/cli.ts"], "the CLI may import src/engine and src/worker only (DESIGN.md)", [
     [String.raw`^\./(client|chat|completion|models|commands)/`, "no extension-side code in the CLI"],
     vscode,

@@ -173,8 +173,11 @@ function requestOnce(url: URL, opts: NetOptions & { headers?: http.OutgoingHttpH
   });
 }
 
-/** Opens a CONNECT tunnel through `proxy` to the target's host and port. */
-function connectTunnel(proxy: URL, target: URL, opts: NetOptions & { signal?: AbortSignal }, idle: number): Promise<Duplex> {
+/**
+ * Opens a CONNECT tunnel through `proxy` to the target's host and port (also used by src/remote for
+ * a user-configured endpoint behind a proxy).
+ */
+export function connectTunnel(proxy: URL, target: URL, opts: NetOptions & { signal?: AbortSignal }, idle: number): Promise<Duplex> {
   const port = target.port || "443";
   const authority = `${target.hostname}:${port}`;
   const headers: http.OutgoingHttpHeaders = { host: authority };
