@@ -40,9 +40,14 @@ export function actionItems(v: { modelConfigured: boolean; completionEnabled: bo
   return [
     toggle,
     { label: "$(comment-discussion) Open Chat", command: c.chat },
-    { label: "$(file) Select Completion Model File…", description: v.models?.completion, command: c.selectFile, args: [null, "completion"] },
-    { label: "$(file) Select Chat Model File…", description: v.models?.chat, command: c.selectFile, args: [null, "chat"] },
+    { label: "$(file) Select Completion Model File…", description: shortName(v.models?.completion), command: c.selectFile, args: [null, "completion"] },
+    { label: "$(file) Select Chat Model File…", description: shortName(v.models?.chat), command: c.selectFile, args: [null, "chat"] },
     { label: "$(cloud-download) Download Model…", description: "each catalogue model is selected for its role", command: c.download },
     log,
   ];
+}
+
+/** A model setting as the quick pick shows it: a file's name, or a catalogue id as it is. */
+function shortName(value: string | undefined): string | undefined {
+  return value?.split(/[\\/]/).pop();
 }

@@ -11,7 +11,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { statusText, type StatusView } from "../../src/commands/status-text.ts";
-import type { ModelInfo } from "../../src/worker/protocol.ts";
+import type { ModelInfo, Role } from "../../src/worker/protocol.ts";
+import type { HearthApi } from "../../src/extension.ts";
+import { makeModelFixture } from "../conformance/fixtures.ts";
 
 const ROOT = join(__dirname, "..", "..");
 const MODEL = join(ROOT, "test", "fixtures", "stories260K.gguf");
@@ -80,6 +82,8 @@ M._load = function (request: string, ...rest: unknown[]) {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const load = () => require(join(ROOT, "dist", "extension.js"));
 let ext: ReturnType<typeof load>;
+/** What activate returned (the first test activates). */
+let hearth: HearthApi;
 after(async () => {
   await ext?.deactivate();
   M._load = originalLoad;
@@ -100,6 +104,7 @@ test("activation is fast, only wires, and registers the contributed commands", (
   ext = load();
   const loaded = performance.now();
   const api = ext.activate(context);
+  hearth = api;
   const done = performance.now();
   t.diagnostic(`require(dist/extension.js): ${(loaded - t0).toFixed(1)} ms, activate: ${(done - loaded).toFixed(1)} ms`);
   assert.ok(done - t0 < 500, `activation took ${done - t0} ms`);
@@ -139,4 +144,48 @@ test("status texts: none, loading n%, ready with tokens/s, error, completion off
   assert.equal(err.text, "$(error) Hearth: error");
   assert.equal(err.error, true);
   assert.match(err.tooltip, /the engine worker stopped/);
+});
+
+test("two models: chat's own file loads next to completion's without touching it; a pair that does not fit is refused, naming both, and nothing is lost", async () => {
+  const fim = makeModelFixture({ arch: "qwen2", weights: "Q8_0" }).path;
+  // Bigger than `fim` (7 MB against 1.4 MB): it cannot take the place of the one it replaces in 1 MiB of free memory.
+  const other = makeModelFixture({ arch: "qwen3", weights: "F32" }).path;
+  const changes: Record<Role, string[]> = { completion: [], chat: [] };
+  const sub = hearth.client.onDidChangeState((s, role) => changes[role].push(s.kind));
+  try {
+    // Completion has stories260K (the test before); chat gets a file of its own.
+    settings.set("chat.modelPath", fim);
+    await hearth.models.onModelSettingsChanged();
+    const chat = hearth.client.stateOf("chat");
+    const completion = hearth.client.stateOf("completion");
+    assert.ok(chat.kind === "ready" && chat.info.path === fim, JSON.stringify(chat));
+    assert.ok(completion.kind === "ready" && completion.info.path === MODEL, JSON.stringify(completion));
+    assert.deepEqual(changes.completion, [], "completion's model was not touched");
+    assert.match(statusItems[0].text, /Hearth: ready/);
+
+    // Too little memory for the pair: refused before the worker is asked, the message names both models.
+    changes.chat.length = 0;
+    messages.length = 0;
+    process.env.HEARTH_FREE_MEMORY_BYTES = String(1 << 20);
+    settings.set("chat.modelPath", other);
+    assert.equal(await hearth.models.ensureLoaded("chat"), undefined);
+    const refusal = messages.find((m) => m.startsWith("error: Hearth: the chat model"));
+    assert.ok(refusal, messages.join("\n"));
+    assert.match(refusal, /the chat model .*\.gguf needs about \d+ MiB .* and the completion model stories260K\.gguf needs about \d+ MiB .*: \d+ MiB together, but only \d+ MiB of this machine's .* is free\. Use one model for both roles/);
+    assert.ok(logLines.some((l) => l.startsWith(`error not loading ${other} for chat: `)), logLines.join("\n"));
+    // Nothing lost: both models still loaded and answering, the setting as the user left it.
+    assert.deepEqual(changes, { completion: [], chat: [] });
+    assert.equal((await hearth.client.info("chat"))?.path, fim);
+    assert.equal((await hearth.client.info("completion"))?.path, MODEL);
+    assert.equal(settings.get("chat.modelPath"), other);
+
+    // With the memory there, the same request loads it (only chat).
+    delete process.env.HEARTH_FREE_MEMORY_BYTES;
+    assert.ok(await hearth.models.ensureLoaded("chat"));
+    assert.equal((await hearth.client.info("chat"))?.path, other);
+    assert.deepEqual(changes.completion, []);
+  } finally {
+    delete process.env.HEARTH_FREE_MEMORY_BYTES;
+    sub.dispose();
+  }
 });

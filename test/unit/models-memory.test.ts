@@ -9,7 +9,7 @@ import { kvCacheBytes } from "../../src/engine/kv-cache.ts";
 import { readHParams } from "../../src/engine/model/hparams.ts";
 import { modelShape } from "../../src/engine/model/shape.ts";
 import { MAX_MEMORY_BYTES } from "../../src/engine/wasm/arena.ts";
-import { assertModelFits, checkModelFits, estimateModelMemory, ModelTooLargeError, planCompletionSlots } from "../../src/models/memory.ts";
+import { assertModelFits, checkModelFits, checkPairFits, estimateModelMemory, ModelTooLargeError, planCompletionSlots } from "../../src/models/memory.ts";
 import { STORIES_PATH } from "../helpers/gguf-fixtures.ts";
 
 /** A header with SmolLM3-3B's shape (36 layers, 4 KV heads of 128) and one small tensor. */
@@ -94,4 +94,26 @@ test("completion slots follow the memory budget: the setting, else a quarter of 
   assert.equal(plan({ budgetBytes: 100 * slot, engineLimit: 5 * slot }), 3, "what the engine can address after one slot for chat and scratch");
   const p = planCompletionSlots(f, 2048, { budgetBytes: 3 * slot });
   assert.deepEqual([p.kvBytesPerToken, p.slotBytes], [72 * 1024, slot]);
+});
+
+test("two models, one per role: each counts only its role's KV slots, and the pair is checked against the machine together", () => {
+  const shape = smollm3Shaped();
+  const chatOnly = estimateModelMemory(shape, 2048, { roles: ["chat"] });
+  const completionOnly = estimateModelMemory(shape, 2048, { roles: ["completion"], completionSlots: 4 });
+  assert.equal(chatOnly.slots, 1);
+  assert.equal(chatOnly.kvCache, 2048 * chatOnly.kvBytesPerToken);
+  assert.equal(completionOnly.slots, 4);
+  const chat = { roles: ["chat"] as const, estimate: chatOnly, name: "SmolLM3.gguf" };
+  const completion = { roles: ["completion"] as const, estimate: completionOnly, name: "coder.gguf" };
+  // Each fits alone; together they do not.
+  const free = completionOnly.total + chatOnly.total - 1;
+  assert.ok(checkPairFits(chat, undefined, { freeMemory: free }).ok);
+  const r = checkPairFits(chat, completion, { freeMemory: free, totalMemory: 8 * 2 ** 30 });
+  assert.ok(!r.ok && r.both);
+  assert.match(!r.ok ? r.message : "", /^the chat model SmolLM3\.gguf needs about \d+ MiB \(weights .*, KV cache 144 MiB\) and the completion model coder\.gguf needs about \d+ MiB \(weights .*, KV cache 576 MiB\): \d+ MiB together, but only \d+ MiB of this machine's 8\.00 GiB is free\. Use one model for both roles/);
+  // Memory the replaced model gives back counts as free.
+  assert.ok(checkPairFits(chat, completion, { freeMemory: free, released: 1 }).ok);
+  // A model too large for the engine is that model's problem, not the pair's.
+  const huge = checkPairFits({ ...chat, estimate: estimateModelMemory(shape, 131072, { roles: ["chat"], completionSlots: 8 }) }, completion, { freeMemory: 2 ** 40 });
+  assert.ok(!huge.ok && !huge.both && /WebAssembly engine can address/.test(huge.message));
 });

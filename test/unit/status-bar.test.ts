@@ -75,3 +75,29 @@ test("while a completion's prompt is read the item says 'reading file… n%', wi
   assert.match(statusText({ ...base, reading: { done: 1060, total: 1060 } }).text, /ready · 6\.7 tok\/s/, "done reading: ready again");
   assert.match(statusText({ ...base, reading: { done: 0, total: 5 } }).text, /ready/, "a few tokens (a keystroke) are not announced");
 });
+
+test("two models: the item says which role is loading or failed, and the tooltip lists each role's model", () => {
+  const info = (path: string, name: string) => ({ path, name, architecture: "qwen2", contextSize: 2048 }) as unknown as Extract<StatusView["roles"]["chat"], { kind: "ready" }>["info"];
+  const coder = { kind: "ready", info: info("/m/coder.gguf", "Qwen2.5-Coder") } as const;
+  const smol = { kind: "ready", info: info("/m/smol.gguf", "SmolLM3") } as const;
+  const ready = statusText({ roles: { completion: coder, chat: smol }, tokensPerSecond: undefined, completionEnabled: true });
+  assert.equal(ready.text, "$(check) Hearth: ready");
+  assert.match(ready.tooltip, /Completion: Qwen2\.5-Coder \(qwen2, context 2048\)\nChat: SmolLM3/);
+  const loading = statusText({ roles: { completion: coder, chat: { kind: "loading", path: "/m/smol.gguf", fraction: 0.4 } }, tokensPerSecond: undefined, completionEnabled: true });
+  assert.equal(loading.text, "$(sync~spin) Hearth: loading chat 40%");
+  assert.match(loading.tooltip, /Completion: Qwen2\.5-Coder.*\nChat: loading \/m\/smol\.gguf \(40%\)/);
+  const failed = statusText({ roles: { completion: coder, chat: { kind: "error", message: "cannot read /m/x.gguf" } }, tokensPerSecond: undefined, completionEnabled: true });
+  assert.equal(failed.text, "$(error) Hearth: error (chat)");
+  assert.equal(failed.error, true);
+  assert.match(failed.tooltip, /Completion: Qwen2\.5-Coder.*\nChat: error: cannot read \/m\/x\.gguf/);
+  // One model for both: said once, as before.
+  assert.match(statusText({ roles: both(smol), tokensPerSecond: undefined, completionEnabled: true }).tooltip, /^Hearth: SmolLM3 .* for completion and chat$/);
+  assert.equal(statusText({ roles: both({ kind: "loading", path: "/m/smol.gguf", fraction: 0.5 }), tokensPerSecond: undefined, completionEnabled: true }).text, "$(sync~spin) Hearth: loading 50%");
+});
+
+test("with a model, the actions offer a model file per role (the command gets the role)", () => {
+  const items = actionItems({ modelConfigured: true, completionEnabled: true, models: { completion: "/m/coder.gguf", chat: "smollm3-3b-q4_k_m" } });
+  const file = items.filter((i) => i.command === ACTION_COMMANDS.selectFile);
+  assert.deepEqual(file.map((i) => [plain(i.label), i.args]), [["Select Completion Model File…", [null, "completion"]], ["Select Chat Model File…", [null, "chat"]]]);
+  assert.deepEqual(file.map((i) => i.description), ["coder.gguf", "smollm3-3b-q4_k_m"]);
+});
