@@ -16,7 +16,7 @@ import { anyModelSet, modelSetting, readSettings, writeModelSetting, type Settin
 import type { ModelRole } from "./catalogue.ts";
 import { Downloads, type DownloadArg, type DownloadOutcome, type Target } from "./download-command.ts";
 import { isAbortError, plainModelProblem } from "./errors.ts";
-import { checkModelFits, checkPairFits, estimateModelMemory, MIN_COMPLETION_SLOTS, planCompletionSlots, type MemoryEstimate, type ModelShape } from "./memory.ts";
+import { checkPairFits, estimateModelMemory, MIN_COMPLETION_SLOTS, planCompletionSlots, type MemoryEstimate, type ModelShape } from "./memory.ts";
 import { resolveModelSetting } from "./resolve.ts";
 
 export type { DownloadArg, DownloadOutcome };
@@ -203,13 +203,6 @@ export class ModelCommands<Info> {
     if (r.kind === "file" || r.kind === "catalogue") return { path: r.path };
     if (r.kind === "needs-download") return { problem: `${r.entry.label} is not downloaded yet: run "Hearth: Download Model".` };
     return { problem: "no model is set: choose a GGUF model file first." };
-  }
-
-  /** Why the file would not fit in memory with `completionSlots` (a sentence for the user), or undefined. */
-  async checkMemory(path: string, contextSize: number, opts: { threads?: number; released?: number; completionSlots?: number } = {}): Promise<string | undefined> {
-    const estimate = estimateModelMemory(await this.engine.inspect(path), contextSize, opts);
-    const r = checkModelFits(estimate, { released: opts.released });
-    return r.ok ? undefined : r.message;
   }
 
   /**
