@@ -82,7 +82,8 @@ export function registerInlineCompletion(context: vscode.ExtensionContext, deps:
       if (e.affectsConfiguration(COMPLETION_SECTION)) {
         controller.cancelInflight();
         controller.cache.clear();
-        if (e.affectsConfiguration(`${COMPLETION_SECTION}.modelPath`)) askedToLoad = false;
+        // A new model file, or the role coming back from a server: load on the next need again.
+        if (e.affectsConfiguration(`${COMPLETION_SECTION}.modelPath`) || e.affectsConfiguration(`${COMPLETION_SECTION}.engine`)) askedToLoad = false;
       }
       if (e.affectsConfiguration("hearth.chat.modelPath")) askedToLoad = false;
     }),
