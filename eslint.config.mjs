@@ -35,18 +35,18 @@ export default tseslint.config(
     },
   },
   layerRule(["src/engine/**/*.ts"], "src/engine runs in the worker, the CLI and tests, and imports only itself and the kernels' output (DESIGN.md)", [
-    [layer(["worker", "client", "chat", "completion", "models", "commands", "extension", "cli"]), "the engine imports no other layer"],
+    [layer(["worker", "client", "chat", "completion", "models", "commands", "extension", "cli", "remote", "routing"]), "the engine imports no other layer"],
     vscode,
   ]),
   layerRule(["src/worker/**/*.ts"], "src/worker may import src/engine only (DESIGN.md)", [
-    [layer(["client", "chat", "completion", "models", "commands", "extension", "cli"]), "the worker imports no extension-side code"],
+    [layer(["client", "chat", "completion", "models", "commands", "extension", "cli", "remote", "routing"]), "the worker imports no extension-side code"],
     vscode,
   ]),
   // The client talks to the worker through its protocol only. protocol.ts re-exports the
   // import-free CancelFlag (src/engine/cancel.ts: 4 bytes of shared memory both sides must lay
   // out the same), which is why the client may import that one file's values, not only types.
   layerRule(["src/client/**/*.ts"], "src/client may import worker/protocol.ts only (DESIGN.md)", [
-    [layer(["engine", "chat", "completion", "models", "commands", "extension", "cli"]), "the client imports no engine, feature or command code"],
+    [layer(["engine", "chat", "completion", "models", "commands", "extension", "cli", "remote", "routing"]), "the client imports no engine, feature or command code"],
     [`${up}worker/(?!protocol\\.ts$)`, "of the worker, only its protocol"],
     vscode,
   ]),
@@ -65,25 +65,38 @@ export default tseslint.config(
   ].map(([files, others]) =>
     layerRule([files], "features and commands may import src/client and vscode only (DESIGN.md)", [
       [layer(["engine", "models", "extension", "cli", ...others.split("|")]), "through src/client, not around it"],
+      // A server as a role's engine (issue 17): extension.ts hands the features its engine; they
+      // may name src/remote's and src/routing's types (the requests they build), never run their code.
+      [layer(["remote", "routing"]), "a server's engine comes from extension.ts: only its types (import type)", true],
       [`${up}worker/(?!protocol\\.ts$)`, "no worker code on the extension host"],
       [`${up}worker/protocol\\.ts$`, "only the protocol's types (import type)", true],
       ...(files.startsWith("src/commands") ? [] : [[`${up}commands/(?!(settings|ids)\\.ts$)`, "of src/commands, only settings.ts and ids.ts"]]),
     ]),
   ),
   layerRule(["src/models/**/*.ts"], "src/models may import vscode and node only (DESIGN.md); GGUF headers are read by the worker (the inspect request)", [
-    [layer(["engine", "worker", "client", "chat", "completion", "extension", "cli"]), "the models module gets the engine as a ModelEngine from extension.ts"],
+    [layer(["engine", "worker", "client", "chat", "completion", "extension", "cli", "remote", "routing"]), "the models module gets the engine as a ModelEngine from extension.ts"],
     [`${up}commands/(?!(settings|ids)\\.ts$)`, "of src/commands, only settings.ts and ids.ts"],
   ]),
   // src/remote: a user-configured inference server as a role's engine (issue 17). Plain node,
   // tested without VS Code; it shares the downloader's proxy handling (models/net.ts), the client's
   // delta stream and generation shape (client/stream.ts), the cancel flag and the protocol's types.
   layerRule(["src/remote/**/*.ts"], "src/remote may import worker/protocol.ts (types), engine/cancel.ts, client/stream.ts and models/net.ts only", [
-    [layer(["chat", "completion", "commands", "extension", "cli"]), "no feature or command code in the remote engine"],
+    [layer(["chat", "completion", "commands", "extension", "cli", "routing"]), "no feature or command code in the remote engine"],
     [`${up}engine/(?!cancel\\.ts$)`, "of the engine, only cancel.ts"],
     [`${up}worker/(?!protocol\\.ts$)`, "of the worker, only its protocol"],
     [`${up}worker/protocol\\.ts$`, "only the protocol's types (import type)", true],
     [`${up}client/(?!stream\\.ts$)`, "of the client, only stream.ts"],
     [`${up}models/(?!net\\.ts$)`, "of the models module, only net.ts"],
+    vscode,
+  ]),
+  // src/routing: which role a server serves, and its engine (issue 17). Plain node like src/remote
+  // (tested with fakes); it builds RemoteEngines and tracks their states for the status bar.
+  layerRule(["src/routing/**/*.ts"], "src/routing may import src/remote, client/stream.ts, engine/cancel.ts and the protocol's types only", [
+    [layer(["chat", "completion", "commands", "models", "extension", "cli"]), "no feature or command code: extension.ts wires them"],
+    [`${up}engine/(?!cancel\\.ts$)`, "of the engine, only cancel.ts"],
+    [`${up}worker/(?!protocol\\.ts$)`, "of the worker, only its protocol"],
+    [`${up}worker/protocol\\.ts$`, "only the protocol's types (import type)", true],
+    [`${up}client/(?!stream\\.ts$)`, "of the client, only stream.ts"],
     vscode,
   ]),
   layerRule(["src/cli.ts"], "the CLI may import src/engine and src/worker only (DESIGN.md)", [

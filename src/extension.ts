@@ -9,7 +9,10 @@ import type { ModelInfo } from "./worker/protocol.ts";
 import { StatusBar } from "./commands/status-bar.ts";
 import { COMMANDS } from "./commands/ids.ts";
 import { openWalkthrough, showActions, toggleCompletion, tryCompletion } from "./commands/actions.ts";
-import { MODEL_KEYS, SECTION, readSettings } from "./commands/settings.ts";
+import { MODEL_KEYS, SECTION, apiKeySecret, readNetSettings, readRemoteSettings, readSettings, remoteKeysOf } from "./commands/settings.ts";
+import { setRemoteApiKey } from "./commands/api-key.ts";
+import { RemoteRoles } from "./routing/remote-roles.ts";
+import { ROLES } from "./worker/protocol.ts";
 import { registerSuggestHint } from "./commands/suggest-hint.ts";
 import { registerChat, type ChatApi } from "./chat/index.ts";
 import { registerInlineCompletion, type CompletionController } from "./completion/index.ts";
@@ -22,6 +25,8 @@ export interface HearthApi {
   readonly models: ModelCommands<ModelInfo>;
   readonly chat: ChatApi;
   readonly completion: CompletionController;
+  /** The roles a server serves (hearth.<role>.engine = "openai") and their states. */
+  readonly remotes: RemoteRoles;
   /** The status bar item's current text. */
   statusText(): string;
   /** Milliseconds `activate` took. */
@@ -44,6 +49,37 @@ export function activate(context: vscode.ExtensionContext): HearthApi {
   }, log);
   const roleStates = () => ({ completion: engine.stateOf("completion"), chat: engine.stateOf("chat") });
   const status = new StatusBar({ roles: roleStates(), tokensPerSecond: undefined, completionEnabled: readSettings().completionEnabled }, COMMANDS.showActions);
+
+  // A role whose hearth.<role>.engine is "openai" is served by a server (src/routing): built from
+  // its settings and its API key in SecretStorage, rebuilt when either changes (that role only).
+  const remotes = new RemoteRoles({
+    config: readRemoteSettings,
+    apiKey: async (role) => (await context.secrets.get(apiKeySecret(role))) || undefined,
+    net: () => {
+      const n = readNetSettings();
+      return { proxy: n.proxy, proxyAuthorization: n.proxyAuthorization, proxyStrictSSL: n.proxyStrictSSL };
+    },
+    log,
+  });
+  const remoteStates = () => ({ completion: remotes.stateOf("completion"), chat: remotes.stateOf("chat") });
+  const reloadRemote = (role: (typeof ROLES)[number]) => {
+    const was = remotes.isRemote(role);
+    void remotes.reload(role);
+    // A role moving to a server frees its local model (one the other role shares stays loaded).
+    if (!was && remotes.isRemote(role) && engine.modelOf(role)) void engine.unload(role).catch(() => {});
+  };
+  context.subscriptions.push(
+    { dispose: () => remotes.dispose() },
+    remotes.onDidChangeState(() => status.update({ remote: remoteStates() })),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      for (const role of ROLES) if (remoteKeysOf(role).some((k) => e.affectsConfiguration(k))) reloadRemote(role);
+    }),
+    context.secrets.onDidChange((e) => {
+      for (const role of ROLES) if (e.key === apiKeySecret(role) && remotes.isRemote(role)) void remotes.reload(role);
+    }),
+    vscode.commands.registerCommand(COMMANDS.setRemoteApiKey, (role?: unknown, key?: unknown) => setRemoteApiKey(context.secrets, role, key)),
+  );
+  for (const role of ROLES) void remotes.reload(role);
 
   let workerDied = false;
   context.subscriptions.push(
@@ -79,21 +115,23 @@ export function activate(context: vscode.ExtensionContext): HearthApi {
   );
 
   // src/models: Select Model File, Download Model and the first-run prompt.
-  models.register();
+  models.register(ROLES.some((r) => remotes.isRemote(r)) ? { firstRunPrompt: false } : {});
 
-  const chat = registerChat(context, { client: engine.forRole("chat"), log, ensureModel: () => models.ensureLoaded("chat") });
+  const chat = registerChat(context, { client: engine.forRole("chat"), log, ensureModel: () => models.ensureLoaded("chat"), remote: () => remotes.engineOf("chat") });
   const completion = registerInlineCompletion(context, {
     client: engine.forRole("completion"),
     log,
     status: (busy) => status.update({ completing: busy }),
     ensureModel: () => models.ensureLoaded("completion"),
+    remote: () => remotes.engineOf("completion"),
   });
 
-  context.subscriptions.push(registerSuggestHint(context, () => engine.stateOf("completion").kind === "ready" && readSettings().completionEnabled));
+  const completionReady = () => engine.stateOf("completion").kind === "ready" || remotes.stateOf("completion")?.kind === "ready";
+  context.subscriptions.push(registerSuggestHint(context, () => completionReady() && readSettings().completionEnabled));
 
   const activationMs = performance.now() - started;
   log.info(`Hearth activated in ${activationMs.toFixed(1)} ms (no model loaded; the engine starts on first use)`);
-  return { client: engine, models, chat, completion, statusText: () => status.text, activationMs };
+  return { client: engine, models, chat, completion, remotes, statusText: () => status.text, activationMs };
 }
 
 export async function deactivate(): Promise<void> {

@@ -6,6 +6,7 @@ import type { GenerateStats } from "../worker/protocol.ts";
 import { explainRequest, lineTarget, type ExplainTarget } from "./explain.ts";
 import type { ChatEntry } from "./protocol.ts";
 import { ChatSession, type ChatGenerate } from "./session.ts";
+import { remoteChatGenerate, type RemoteChatEngine } from "./remote.ts";
 import { ChatViewProvider, VIEW_ID } from "./view.ts";
 import { conversationMessages } from "./history.ts";
 import { readChatSettings, readSettings } from "../commands/settings.ts";
@@ -17,6 +18,8 @@ export interface ChatDeps {
   log: vscode.LogOutputChannel;
   /** Loads the configured model with progress (ModelCommands.ensureLoaded); undefined = none. */
   ensureModel: () => Promise<unknown>;
+  /** The server chat goes to when hearth.chat.engine is "openai" (asked per message); undefined: the local engine. */
+  remote?: () => RemoteChatEngine | undefined;
 }
 
 export interface ChatApi {
@@ -27,13 +30,19 @@ export interface ChatApi {
 
 export function registerChat(context: vscode.ExtensionContext, deps: ChatDeps): ChatApi {
   // The conversation goes to the worker as is; it is rendered there with the model's template.
-  const generate: ChatGenerate = (params, cancel, onPromptProgress) => deps.client.generate(params, { cancel, onPromptProgress });
+  // A server renders it with its own (remote.ts fits the history to its context).
+  const local: ChatGenerate = (params, cancel, onPromptProgress) => deps.client.generate(params, { cancel, onPromptProgress });
+  const generate: ChatGenerate = (params, cancel, onPromptProgress) => {
+    const remote = deps.remote?.();
+    return remote ? remoteChatGenerate(remote)(params, cancel) : local(params, cancel, onPromptProgress);
+  };
   const session = new ChatSession({
     generate,
     store: context.workspaceState,
     settings: readChatSettings,
-    ensureModel: async () => deps.client.state.kind === "ready" || (await deps.ensureModel()) !== undefined,
-    modelInfo: () => (deps.client.state.kind === "ready" ? deps.client.state.info : undefined),
+    // A server needs no local model (its own problems show as the reply's error note).
+    ensureModel: async () => deps.remote?.() !== undefined || deps.client.state.kind === "ready" || (await deps.ensureModel()) !== undefined,
+    modelInfo: () => (!deps.remote?.() && deps.client.state.kind === "ready" ? deps.client.state.info : undefined),
     log: deps.log,
   });
   const provider = new ChatViewProvider(context.extensionUri, session, deps.log);
@@ -42,7 +51,7 @@ export function registerChat(context: vscode.ExtensionContext, deps: ChatDeps): 
   context.subscriptions.push(
     deps.client.onDidChangeState((s) => {
       const { messages } = conversationMessages(readChatSettings().systemPrompt, []);
-      if (s.kind !== "ready" || !readSettings().prewarm || messages.length === 0) return;
+      if (s.kind !== "ready" || !readSettings().prewarm || messages.length === 0 || deps.remote?.()) return;
       deps.client.warm({ slot: "chat", prompt: { messages, enableThinking: session.thinking } }).catch((err: unknown) => deps.log.warn(`chat pre-warm failed: ${(err as Error).message}`));
     }),
   );

@@ -207,7 +207,8 @@ export class ChatSession {
         reply.note = "Stopped.";
       } else {
         reply.status = "error";
-        reply.note = e.name === "NoModelError" ? NO_MODEL_NOTE : `The engine failed: ${e.message}`;
+        // A server's errors (src/remote) say what failed and the next step themselves.
+        reply.note = e.name === "NoModelError" ? NO_MODEL_NOTE : e.name.startsWith("Remote") ? e.message : `The engine failed: ${e.message}`;
         this.deps.log?.warn(`chat failed: ${e.name}: ${e.message}`);
       }
     }

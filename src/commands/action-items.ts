@@ -18,15 +18,17 @@ export const ACTION_COMMANDS = {
   toggle: COMMANDS.toggleInlineCompletion,
   chat: FOCUS_CHAT,
   log: COMMANDS.showLog,
+  apiKey: COMMANDS.setRemoteApiKey,
 } as const;
 
-export function actionItems(v: { modelConfigured: boolean; completionEnabled: boolean; models?: { completion: string; chat: string } }): ActionItem[] {
+export function actionItems(v: { modelConfigured: boolean; completionEnabled: boolean; models?: { completion: string; chat: string }; remoteRoles?: readonly ("completion" | "chat")[] }): ActionItem[] {
   const c = ACTION_COMMANDS;
   const toggle: ActionItem = v.completionEnabled
     ? { label: "$(circle-slash) Disable Inline Completion", command: c.toggle }
     : { label: "$(check) Enable Inline Completion", command: c.toggle };
   const log: ActionItem = { label: "$(output) Show Log", command: c.log };
-  if (!v.modelConfigured) {
+  const remote = v.remoteRoles ?? [];
+  if (!v.modelConfigured && remote.length === 0) {
     return [
       { label: "$(cloud-download) Download a Model…", description: "recommended models for chat and completion", command: c.download },
       { label: "$(file) Use a GGUF File on Disk…", command: c.selectFile },
@@ -36,12 +38,17 @@ export function actionItems(v: { modelConfigured: boolean; completionEnabled: bo
       log,
     ];
   }
-  // A model per role: each has its own file item (the command's arguments: no path, the role).
+  // A role served by a server gets its API key item (the 401/403 messages name the same command);
+  // a local role its file item (the command's arguments: no path, the role).
+  const role = (r: "completion" | "chat", name: string): ActionItem =>
+    remote.includes(r)
+      ? { label: `$(key) Set ${name} Server API Key…`, description: "kept in VS Code's secret storage", command: c.apiKey, args: [r] }
+      : { label: `$(file) Select ${name} Model File…`, description: shortName(v.models?.[r]), command: c.selectFile, args: [null, r] };
   return [
     toggle,
     { label: "$(comment-discussion) Open Chat", command: c.chat },
-    { label: "$(file) Select Completion Model File…", description: shortName(v.models?.completion), command: c.selectFile, args: [null, "completion"] },
-    { label: "$(file) Select Chat Model File…", description: shortName(v.models?.chat), command: c.selectFile, args: [null, "chat"] },
+    role("completion", "Completion"),
+    role("chat", "Chat"),
     { label: "$(cloud-download) Download Model…", description: "each catalogue model is selected for its role", command: c.download },
     log,
   ];

@@ -2,7 +2,7 @@
 // status bar item opens (its items: action-items.ts), the walkthrough and a scratch file to try
 // ghost text in.
 import * as vscode from "vscode";
-import { anyModelSet, modelSetting, readSettings, writeCompletionEnabled } from "./settings.ts";
+import { anyModelSet, modelSetting, readRemoteSettings, readSettings, writeCompletionEnabled } from "./settings.ts";
 import { actionItems } from "./action-items.ts";
 
 /** contributes.walkthroughs[0], as `<publisher>.<name>#<id>`. */
@@ -22,6 +22,7 @@ export async function showActions(): Promise<void> {
     modelConfigured: anyModelSet(settings),
     completionEnabled: settings.completionEnabled,
     models: { completion: modelSetting(settings, "completion"), chat: modelSetting(settings, "chat") },
+    remoteRoles: (["completion", "chat"] as const).filter((r) => readRemoteSettings(r).engine === "openai"),
   }).map((i) => (i.command ? i : { label: "", kind: vscode.QuickPickItemKind.Separator }));
   const picked = await vscode.window.showQuickPick(items, { title: "Hearth", placeHolder: "Choose an action" });
   if (picked?.command) await vscode.commands.executeCommand(picked.command, ...(picked.args ?? []));

@@ -12,6 +12,8 @@ export const COMMANDS = {
   clearPromptCache: "hearth.clearPromptCache",
   explainSelection: "hearth.explainSelection",
   newChat: "hearth.newChat",
+  /** Stores a role's API key for its server in SecretStorage (the remote engine's 401/403 messages name it by its title). */
+  setRemoteApiKey: "hearth.setRemoteApiKey",
   /** Developer: stream the editor's text as a chat reply (enabled in development mode only). */
   chatDevReplay: "hearth.chat.devReplay",
 } as const;

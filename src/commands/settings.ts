@@ -153,3 +153,37 @@ export function readSuggestSettings(document: vscode.TextDocument): { quickSugge
 export async function writeGhostTextFirst(): Promise<void> {
   await vscode.workspace.getConfiguration("editor").update("inlineSuggest.suppressSuggestions", true, vscode.ConfigurationTarget.Global);
 }
+
+/** Which engine serves a role: the in-process one, or an OpenAI-compatible server (issue 17). */
+export type EngineKind = "local" | "openai";
+
+/** A role's `hearth.<role>.engine`, `endpoint`, `remoteModel` and `remoteApi` (the API key is in SecretStorage). */
+export interface RemoteRoleSettings {
+  engine: EngineKind;
+  /** Base URL of the server; empty: none configured (nothing is ever sent then). */
+  endpoint: string;
+  /** The server's model name; empty: the first it lists. */
+  model: string;
+  api: "auto" | "llama-server" | "openai";
+}
+
+export function readRemoteSettings(role: Role): RemoteRoleSettings {
+  const c = vscode.workspace.getConfiguration(`${SECTION}.${role}`);
+  const api = c.get<string>("remoteApi", "auto");
+  return {
+    engine: c.get<string>("engine", "local") === "openai" ? "openai" : "local",
+    endpoint: c.get<string>("endpoint", "").trim(),
+    model: c.get<string>("remoteModel", "").trim(),
+    api: api === "llama-server" || api === "openai" ? api : "auto",
+  };
+}
+
+/** The settings whose change rebuilds `role`'s remote engine (the other role's is not touched). */
+export function remoteKeysOf(role: Role): string[] {
+  return ["engine", "endpoint", "remoteModel", "remoteApi"].map((k) => `${SECTION}.${role}.${k}`);
+}
+
+/** Where `role`'s API key is kept in VS Code's SecretStorage (never in settings). */
+export function apiKeySecret(role: Role): string {
+  return `${SECTION}.${role}.apiKey`;
+}

@@ -1,6 +1,8 @@
 // What the status bar item says for the two roles' models: no vscode here, so it is unit-tested
 // in node. One model serving both roles reads as before ("ready", "loading n%"); two models say
-// which one is loading or failed, and the tooltip lists each role's model and state.
+// which one is loading or failed, and the tooltip lists each role's model and state. A role served
+// by a server (hearth.<role>.engine = "openai") shows its endpoint, model and connection state
+// instead of its local model's; its error's message ends with the next step.
 import type { ClientState, Role } from "../client/engine-client.ts";
 
 export interface StatusView {
@@ -13,6 +15,16 @@ export interface StatusView {
   completing?: boolean;
   /** A completion's prompt is being evaluated: tokens done of those it needs. */
   reading?: { done: number; total: number };
+  /** The roles a server serves (src/routing's RemoteRoleState); absent: local. */
+  remote?: Partial<Record<Role, RemoteRoleView>>;
+}
+
+/** A remote role as the status bar shows it. */
+export interface RemoteRoleView {
+  kind: "connecting" | "ready" | "error";
+  endpoint: string;
+  model: string;
+  message?: string;
 }
 
 /** Prompts shorter than this are read in a blink: no "reading file…" for them (it would flicker). */
@@ -26,8 +38,14 @@ function pathOf(s: ClientState): string | undefined {
 }
 
 /** One role's line in the tooltip. */
-function roleLine(role: Role, s: ClientState): string {
+function roleLine(role: Role, s: ClientState, remote?: RemoteRoleView): string {
   const name = ROLE_NAMES[role].replace(/^./, (c) => c.toUpperCase());
+  if (remote) {
+    const where = `server ${remote.endpoint || "(no endpoint set)"}${remote.model ? `, model ${remote.model}` : ""}`;
+    if (remote.kind === "connecting") return `${name}: ${where}: connecting…`;
+    if (remote.kind === "ready") return `${name}: ${where}: ready`;
+    return `${name}: ${where}: error: ${remote.message ?? "unknown"}`;
+  }
   switch (s.kind) {
     case "none":
       return `${name}: not loaded yet (loads when first needed)`;
@@ -43,21 +61,30 @@ function roleLine(role: Role, s: ClientState): string {
 export function statusText(v: StatusView): { text: string; tooltip: string; error: boolean } {
   const off = v.completionEnabled ? "" : " (completion off)";
   const { completion, chat } = v.roles;
+  const remote = v.remote ?? {};
+  const anyRemote = remote.completion !== undefined || remote.chat !== undefined;
   // One model for both roles (or only one role has a state yet): said as one model.
-  const shared = pathOf(completion) !== undefined && pathOf(completion) === pathOf(chat) && completion.kind === chat.kind;
-  const both = (["completion", "chat"] as const).map((r) => roleLine(r, v.roles[r])).join("\n");
-  const failed = (["completion", "chat"] as const).filter((r) => v.roles[r].kind === "error");
+  const shared = !anyRemote && pathOf(completion) !== undefined && pathOf(completion) === pathOf(chat) && completion.kind === chat.kind;
+  const both = (["completion", "chat"] as const).map((r) => roleLine(r, v.roles[r], remote[r])).join("\n");
+  // A remote role's state stands for the role; its local model (if any) does not count.
+  const kindOf = (r: Role): ClientState["kind"] | "connecting" => remote[r]?.kind ?? v.roles[r].kind;
+  const failed = (["completion", "chat"] as const).filter((r) => kindOf(r) === "error");
   if (failed.length > 0) {
     const which = failed.length === 2 || shared ? "" : ` (${ROLE_NAMES[failed[0]]})`;
     return { text: `$(error) Hearth: error${which}${off}`, tooltip: `Hearth:\n${both}\nClick for actions.`, error: true };
   }
-  const loading = (["completion", "chat"] as const).filter((r) => v.roles[r].kind === "loading");
+  const connecting = (["completion", "chat"] as const).filter((r) => kindOf(r) === "connecting");
+  if (connecting.length > 0) {
+    const which = connecting.length === 2 ? "" : ` (${ROLE_NAMES[connecting[0]]})`;
+    return { text: `$(sync~spin) Hearth: connecting${which}${off}`, tooltip: `Hearth:\n${both}`, error: false };
+  }
+  const loading = (["completion", "chat"] as const).filter((r) => kindOf(r) === "loading");
   if (loading.length > 0) {
     const s = v.roles[loading[0]] as Extract<ClientState, { kind: "loading" }>;
     const which = shared || loading.length === 2 ? "" : ` ${ROLE_NAMES[loading[0]]}`;
     return { text: `$(sync~spin) Hearth: loading${which} ${Math.floor(s.fraction * 100)}%`, tooltip: shared ? `Hearth: loading ${s.path}` : `Hearth:\n${both}`, error: false };
   }
-  if (completion.kind === "none" && chat.kind === "none") {
+  if (kindOf("completion") === "none" && kindOf("chat") === "none") {
     return { text: `$(circle-slash) Hearth: no model${off}`, tooltip: "Hearth: no model loaded. Click to download a model or use a GGUF file on disk.", error: false };
   }
   const r = v.reading;

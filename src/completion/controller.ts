@@ -4,12 +4,19 @@
 // soon as it is complete (or a partial one after the time budget). When the suggestion grows
 // later, it asks the editor to query again. A position that does not continue the running
 // generation cancels it at once, in the worker too (the request's CancelFlag is shared with it).
+// Where the engine is a server (hearth.completion.engine = "openai"), only the prompt differs
+// (remote-request.ts): the controller asks `deps.remote()` per request and launches either plan
+// through the same path, so both get the same debounce, cache, streaming and post-processing, and
+// cancelling aborts the HTTP request.
 import { CancelFlag, isAbort } from "../client/cancellation.ts";
+import type { RequestOptions } from "../client/engine-client.ts";
 import type { CachedParams, CachedResult, GenerateStats, ModelInfo, TokenizeParams, WarmParams, WarmResult } from "../worker/protocol.ts";
 import { remainderAfter, typedSince, type Anchor } from "./anchor.ts";
 import { languageEnabled, type Budgets, type CompletionSettings } from "./config.ts";
 import { AdaptiveDebounce } from "./debounce.ts";
-import { StreamingGeneration, type CompletionClient } from "./generation.ts";
+import { StreamingGeneration, type CompletionClient, type StartGeneration } from "./generation.ts";
+import type { PostContext } from "./postprocess.ts";
+import { buildRemoteCompletion, type RemoteCompletionEngine } from "./remote-request.ts";
 import { PromptBudget, totalOf, type UncachedProbe } from "./prompt-budget.ts";
 import type { PromptFormat, Snippet } from "./prompt.ts";
 import { generationDetail, outcomeOf, requestLine } from "./request-log.ts";
@@ -52,6 +59,8 @@ export interface ControllerDeps {
   now?(): number;
   /** Where split points, window sizes and the token ratio are kept across a window reload (the workspace state). */
   memory?: Memento;
+  /** The server completion goes to, when hearth.completion.engine is "openai" (asked per request); undefined: the local engine. */
+  remote?(): RemoteCompletionEngine | undefined;
 }
 
 /** One finished request, for the log, the status bar's tokens/s, the tests and the benchmark. */
@@ -68,6 +77,16 @@ export interface CompletionRecord {
 /** A request with the window (tokens in all) its prompt was cut to (prompt-budget.ts). */
 type SizedRequest = CompletionRequest & { window: number };
 
+/** What launch() needs of either engine's request. */
+interface Plan {
+  start: StartGeneration;
+  /** The prompt as text (for the log, the records and the characters-per-token estimate). */
+  prompt: string;
+  post: PostContext;
+  /** What the engine's stats teach (the local engine's prompt speed and token ratio). */
+  learn?(stats: GenerateStats): void;
+}
+
 const REFRESH_MIN_MS = 60;
 
 /** A generation and what the editor was shown of it: what is displayed is the controller's to decide. */
@@ -77,8 +96,6 @@ interface Running {
   shown: string | undefined;
   /** The first line was shown before it was complete (the time budget ran out): keep showing it so. */
   partial: boolean;
-  /** The model's characters-per-token estimate, which the request's stats refine. */
-  estimator: TokenEstimator;
 }
 
 /** An answer for the editor: a suggestion, or none. */
@@ -161,10 +178,19 @@ export class CompletionController {
     }
     if (!ctx.explicit && delay > 0) await this.sleep(delay, cancel);
     if (cancel.cancelled) return undefined;
-    const info = await this.deps.model();
-    if (!info || cancel.cancelled) return undefined;
-    // Only a pre-warm's growth step can come back undefined.
-    const run = this.launch((await this.request(ctx, anchor, info, s))!, ctx, anchor, info);
+    const remote = this.deps.remote?.();
+    let plan: Plan;
+    if (remote) {
+      const r = buildRemoteCompletion(ctx, s, (budget) => this.deps.snippets(ctx.doc, budget, ctx.languageId));
+      plan = { start: (o) => remote.complete(r.request, o), prompt: r.prompt, post: r.post };
+    } else {
+      const info = await this.deps.model();
+      if (!info || cancel.cancelled) return undefined;
+      // Only a pre-warm's growth step can come back undefined.
+      plan = this.localPlan((await this.request(ctx, anchor, info, s))!, ctx, info);
+    }
+    if (cancel.cancelled) return undefined;
+    const run = this.launch(plan, ctx, anchor);
     if (cancel.cancelled) return undefined; // the next request adopts or cancels it
     return this.fromGeneration(run, "", s, cancel);
   }
@@ -298,7 +324,8 @@ export class CompletionController {
   async prewarm(ctx: CursorContext): Promise<WarmResult | undefined> {
     const s = this.deps.settings();
     const warm = this.deps.client.warm;
-    if (!warm || !languageEnabled(s, ctx.languageId) || (this.inflight && !this.inflight.gen.isDone)) return undefined;
+    // A server keeps its own prompt cache: nothing to warm here.
+    if (!warm || this.deps.remote?.() || !languageEnabled(s, ctx.languageId) || (this.inflight && !this.inflight.gen.isDone)) return undefined;
     const info = await this.deps.model();
     if (!info) return undefined;
     this.stopPrewarm();
@@ -337,17 +364,31 @@ export class CompletionController {
     return running;
   }
 
-  /** Sends `req` (cancelling the running generation) and follows it: first text, refreshes, the end. */
-  private launch(req: SizedRequest, ctx: CursorContext, anchor: Anchor, info: ModelInfo): Running {
+  /** The local engine's request as a plan: its window is recorded now, its stats teach the prompt speed and token ratio. */
+  private localPlan(req: SizedRequest, ctx: CursorContext, info: ModelInfo): Plan {
     // The worker drops a pre-warm of this document for the request; a result of it the host has
     // not seen yet must not be recorded as the document's window after this request's.
     if (this.prewarming === ctx.doc) this.stopPrewarm();
     this.budget.filled(ctx.doc, req.window, req.prompt);
     const speed = this.budget.speedOf(info);
+    const estimator = this.estimatorOf(info);
+    return {
+      start: (o: RequestOptions) => this.deps.client.generate(req.params, o),
+      prompt: req.prompt,
+      post: req.post,
+      learn: (stats) => {
+        speed.observe(stats.evaluatedTokens, stats.promptMs);
+        if (stats.stopReason !== "cancelled" && stats.promptTokens > 0) estimator.observe(req.prompt.length, stats.promptTokens);
+      },
+    };
+  }
+
+  /** Starts `plan`'s generation (cancelling the running one) and follows it: first text, refreshes, the end. */
+  private launch(plan: Plan, ctx: CursorContext, anchor: Anchor): Running {
     this.cancelInflight();
     this.counters.requests++;
-    const gen = new StreamingGeneration(this.deps.client, req.params, anchor, req.post, req.prompt.length, () => this.now());
-    const run: Running = { gen, shown: undefined, partial: false, estimator: this.estimatorOf(info) };
+    const gen = new StreamingGeneration(plan.start, anchor, plan.post, plan.prompt.length, () => this.now());
+    const run: Running = { gen, shown: undefined, partial: false };
     this.inflight = run;
     this.updateBusy();
     let first = true;
@@ -360,8 +401,8 @@ export class CompletionController {
     });
     void gen.done.then((stats) => {
       sub.dispose();
-      if (stats) speed.observe(stats.evaluatedTokens, stats.promptMs);
-      this.finished(run, req.prompt, stats, ctx.path);
+      if (stats) plan.learn?.(stats);
+      this.finished(run, plan.prompt, stats, ctx.path);
     });
     return run;
   }
@@ -374,7 +415,6 @@ export class CompletionController {
     const firstTextMs = gen.firstTextAt === undefined ? undefined : Math.round(gen.firstTextAt - gen.startedAt);
     this.logRequest(run, stats, path, text, firstTextMs);
     if (!stats) return;
-    if (stats.stopReason !== "cancelled" && stats.promptTokens > 0) run.estimator.observe(gen.promptChars, stats.promptTokens);
     // Complete lines of a cancelled generation are still a good suggestion for that place.
     this.cache.set(gen.anchor, gen.complete ? text : gen.view(false).text);
     for (const l of this.finishListeners) l({ anchor: gen.anchor, prompt, stats, text, firstTextMs });

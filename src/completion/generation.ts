@@ -15,6 +15,9 @@ export interface CompletionClient {
   generate(params: GenerateParams, options?: RequestOptions): AsyncIterable<string> & { readonly stats: Promise<GenerateStats> };
 }
 
+/** Starts the request with the generation's cancel flag (the local client's or a server's). */
+export type StartGeneration = (options: RequestOptions) => AsyncIterable<string> & { readonly stats: Promise<GenerateStats> };
+
 /**
  * Where a generation is. The text is the whole suggestion only in "stopping" and "done"; after a
  * cancel from outside it may end anywhere.
@@ -60,8 +63,7 @@ export class StreamingGeneration {
   readonly startedAt: number;
 
   constructor(
-    client: CompletionClient,
-    params: GenerateParams,
+    start: StartGeneration,
     readonly anchor: Anchor,
     post: PostContext,
     readonly promptChars: number,
@@ -69,7 +71,7 @@ export class StreamingGeneration {
   ) {
     this.suggestion = new SuggestionStream(post);
     this.startedAt = now();
-    const g = client.generate(params, { cancel: this.flag });
+    const g = start({ cancel: this.flag });
     this.done = this.consume(g)
       .then(() => g.stats)
       .then(

@@ -6,6 +6,7 @@ import * as vscode from "vscode";
 import type { RoleEngine } from "../client/engine-client.ts";
 import type { ModelInfo } from "../worker/protocol.ts";
 import { CompletionController, type CursorContext } from "./controller.ts";
+import type { RemoteCompletionEngine } from "./remote-request.ts";
 import { HearthInlineProvider, cursorContext } from "./provider.ts";
 import { WorkspaceContext } from "./workspace-context.ts";
 import { typedSince, type Anchor } from "./anchor.ts";
@@ -25,6 +26,8 @@ export interface InlineCompletionDeps {
    * completion is wanted, a model file is set and none is loaded yet (activation stays lazy).
    */
   ensureModel?: () => Promise<unknown>;
+  /** The server completion goes to when hearth.completion.engine is "openai"; undefined: the local engine. */
+  remote?: () => RemoteCompletionEngine | undefined;
 }
 
 export function registerInlineCompletion(context: vscode.ExtensionContext, deps: InlineCompletionDeps): CompletionController {
@@ -39,6 +42,7 @@ export function registerInlineCompletion(context: vscode.ExtensionContext, deps:
     // prompts are cut as before and the prefix cache on disk covers them.
     memory: context.workspaceState,
     snippets: (doc, budget, languageId) => workspace.snippets(doc, budget, languageId),
+    remote: deps.remote,
     model: async (): Promise<ModelInfo | undefined> => {
       const state = client.state;
       if (state.kind === "ready") return state.info;
@@ -78,11 +82,13 @@ export function registerInlineCompletion(context: vscode.ExtensionContext, deps:
       if (e.affectsConfiguration(COMPLETION_SECTION)) {
         controller.cancelInflight();
         controller.cache.clear();
-        if (e.affectsConfiguration(`${COMPLETION_SECTION}.modelPath`)) askedToLoad = false;
+        // A new model file, or the role coming back from a server: load on the next need again.
+        if (e.affectsConfiguration(`${COMPLETION_SECTION}.modelPath`) || e.affectsConfiguration(`${COMPLETION_SECTION}.engine`)) askedToLoad = false;
       }
       if (e.affectsConfiguration("hearth.chat.modelPath")) askedToLoad = false;
     }),
     client.onDidChangeState((s) => {
+      if (deps.remote?.()) return; // the local model is not this role's engine now
       if (s.kind === "ready") prewarm.schedule(ACTIVATE_WARM_MS);
       if (s.kind !== "ready") {
         controller.cancelInflight();

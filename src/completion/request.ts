@@ -79,13 +79,7 @@ export interface RequestInput {
 
 /** The prompt (windows at the split, snippets), how many tokens, where to stop, and what post-processing needs to know. */
 export function buildRequest({ ctx, format, settings, plan, split, snippets }: RequestInput): CompletionRequest {
-  const current = ctx.lines.lineAt(ctx.line);
-  const post: PostContext = {
-    lineBefore: current.slice(0, ctx.character),
-    lineAfter: current.slice(ctx.character),
-    nextLines: Array.from({ length: Math.min(5, ctx.lines.lineCount - ctx.line - 1) }, (_, i) => ctx.lines.lineAt(ctx.line + 1 + i)),
-    maxLines: settings.maxLines,
-  };
+  const post = postContext(ctx, settings);
   const prompt = buildPrompt(
     {
       path: ctx.path,
@@ -109,4 +103,15 @@ export function buildRequest({ ctx, format, settings, plan, split, snippets }: R
     truncate: "left",
   };
   return { params, prompt: prompt.text, post };
+}
+
+/** What the post-processing rules need to know of the cursor's surroundings (local and remote alike). */
+export function postContext(ctx: CursorContext, settings: Pick<CompletionSettings, "maxLines">): PostContext {
+  const current = ctx.lines.lineAt(ctx.line);
+  return {
+    lineBefore: current.slice(0, ctx.character),
+    lineAfter: current.slice(ctx.character),
+    nextLines: Array.from({ length: Math.min(5, ctx.lines.lineCount - ctx.line - 1) }, (_, i) => ctx.lines.lineAt(ctx.line + 1 + i)),
+    maxLines: settings.maxLines,
+  };
 }

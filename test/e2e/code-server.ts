@@ -19,6 +19,8 @@ import { makeWorkspace, type E2eConfig } from "./workspace.ts";
 import { ARTIFACTS, installExtension, killAllServers, launchBrowser, openFile, runCommand, startServer, uiStep, type Server, type UiResult } from "./server.ts";
 import { benchModelFile } from "../bench/model-files.ts";
 import { chatUiRun } from "./chat-ui.ts";
+import { checkRemoteRequests, startRemoteServer } from "./remote-server.ts";
+import { readFileSync } from "node:fs";
 
 const ROOT = join(__dirname, "..", "..");
 const SUITES = join(ROOT, ".vscode-test", "suites");
@@ -217,8 +219,20 @@ async function main(): Promise<number> {
   if (!existsSync(join(ROOT, "dist", "extension.js"))) throw new Error("the extension is not built: run npm run build");
   const { base, workspace, config } = await makeWorkspace(ROOT);
   say(`state folder ${base}`);
+  // The server of the remote-engine suite (remote.e2e.ts), here outside the extension host.
+  const { server: inference, remote } = await startRemoteServer(config.model);
+  writeFileSync(join(workspace, "e2e.json"), JSON.stringify({ ...JSON.parse(readFileSync(join(workspace, "e2e.json"), "utf8")), remote }, null, 2));
+  say(`inference server for the remote-engine suite: ${remote.url} (stories260K, OpenAI-style routes)`);
   try {
     await devExtensionRun(base, workspace, "index.js");
+    const t0 = Date.now();
+    try {
+      for (const line of checkRemoteRequests(inference, remote)) say(line);
+      results.push({ name: "remote engine: the server got the remote roles' requests only", ok: true, ms: Date.now() - t0 });
+    } catch (err) {
+      say(`✖ remote engine: ${(err as Error).message}`);
+      results.push({ name: "remote engine: the server got the remote roles' requests only", ok: false, ms: Date.now() - t0 });
+    }
     await devExtensionRun(base, workspace, "after-reload.js");
     // HEARTH_E2E_ONLY=mocha: the extension-host suites alone (quicker while working on them).
     if (process.env.HEARTH_E2E_ONLY !== "mocha") {
@@ -226,6 +240,7 @@ async function main(): Promise<number> {
       results.push(...(await chatUiRun(base, workspace, config)));
     }
   } finally {
+    await inference.close().catch(() => {});
     rmSync(base, { recursive: true, force: true });
   }
   const passed = mochaCounts.passed + results.filter((r) => r.ok).length;

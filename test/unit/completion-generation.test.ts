@@ -34,7 +34,7 @@ function engine() {
 
 const MULTI: PostContext = { lineBefore: "function f() {", lineAfter: "", nextLines: [], maxLines: 8 };
 const tick = () => new Promise((r) => setImmediate(r));
-const start = (e: ReturnType<typeof engine>) => new StreamingGeneration(e.client, { slot: "completion", prompt: "p" }, { doc: "d", before: "function f() {", lineAfter: "" }, MULTI, 1);
+const start = (e: ReturnType<typeof engine>) => new StreamingGeneration((o) => e.client.generate({ slot: "completion", prompt: "p" }, o), { doc: "d", before: "function f() {", lineAfter: "" }, MULTI, 1);
 
 test("waiting → streaming → done: a finished generation's last line counts, though no newline ended it", async () => {
   const e = engine();

@@ -99,6 +99,7 @@ test("activation is fast, only wires, and registers the contributed commands", (
     extensionMode: 3, // Test: no first-run prompt
     globalStorageUri: { fsPath: mkdtempSync(join(tmpdir(), "hearth-storage-")) },
     globalState: { get: () => undefined, update: async () => {} },
+    secrets: { get: async () => undefined, store: async () => {}, delete: async () => {}, onDidChange: () => ({ dispose() {} }) },
   };
   const t0 = performance.now();
   ext = load();

@@ -43,3 +43,32 @@ test("src/remote: imports outside its rule are errors", async () => {
 test("src/remote: the imports its rule allows pass", async () => {
   for (const code of ALLOWED) assert.deepEqual(await layerErrors(code), [], `should be allowed: ${code}`);
 });
+
+// src/routing (which role a server serves) and the features' view of it: the features may name
+// src/remote's and src/routing's types only (extension.ts hands them the engine), and src/routing
+// runs no feature code and no vscode.
+async function errorsIn(file: string, code: string): Promise<string[]> {
+  const [result] = await eslint.lintText(code, { filePath: join(ROOT, file) });
+  return result.messages.filter((m) => m.ruleId === "@typescript-eslint/no-restricted-imports").map((m) => m.message);
+}
+
+test("src/routing and the features: the remote layers' rules", async () => {
+  const cases: [string, string, boolean][] = [
+    ["src/routing/x.ts", value("../remote/index.ts"), true],
+    ["src/routing/x.ts", value("../client/stream.ts"), true],
+    ["src/routing/x.ts", value("vscode"), false],
+    ["src/routing/x.ts", value("../completion/controller.ts"), false],
+    ["src/routing/x.ts", value("../commands/settings.ts"), false],
+    ["src/routing/x.ts", value("../client/engine-client.ts"), false],
+    ["src/completion/x.ts", `import type { RemoteCompleteRequest } from "../remote/types.ts";\nexport type { RemoteCompleteRequest };\n`, true],
+    ["src/completion/x.ts", value("../remote/engine.ts"), false],
+    ["src/chat/x.ts", value("../routing/remote-roles.ts"), false],
+    ["src/commands/x.ts", value("../remote/index.ts"), false],
+    ["src/remote/x.ts", value("../routing/remote-roles.ts"), false],
+    ["src/client/x.ts", value("../remote/index.ts"), false],
+  ];
+  for (const [file, code, ok] of cases) {
+    const errors = await errorsIn(file, code);
+    assert.equal(errors.length === 0, ok, `${file}: ${code.split("\n")[0]} should be ${ok ? "allowed" : "forbidden"} (${errors.join("; ")})`);
+  }
+});
