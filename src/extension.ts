@@ -61,6 +61,7 @@ export function activate(context: vscode.ExtensionContext): HearthApi {
     },
     log,
   });
+  models.servedRemotely = (role) => remotes.isRemote(role);
   const remoteStates = () => ({ completion: remotes.stateOf("completion"), chat: remotes.stateOf("chat") });
   const reloadRemote = (role: (typeof ROLES)[number]) => {
     const was = remotes.isRemote(role);

@@ -190,8 +190,15 @@ export class ModelCommands<Info> {
     return promise;
   }
 
-  /** `role` and, when it resolves to the same file, the other role: they share one model. */
+  /**
+   * Whether a role is served by a server (hearth.<role>.engine; extension.ts sets this once its
+   * remote roles exist): such a role loads no local model and shares none.
+   */
+  servedRemotely: (role: ModelRole) => boolean = () => false;
+
+  /** `role` and, when it resolves to the same file (and is local), the other role: they share one model. */
   private rolesOf(path: string, role: ModelRole, settings: Settings): ModelRole[] {
+    if (this.servedRemotely(other(role))) return [role];
     const theirs = modelSetting(settings, other(role));
     const resolved = theirs ? this.resolve(theirs) : undefined;
     return resolved && "path" in resolved && resolved.path === path ? [...ROLES] : [role];
