@@ -1,10 +1,13 @@
-// Memory of the catalogue's two-model pairings (issue 16): each completion model with SmolLM3-3B
-// for chat, as the extension would load them (context 2048, completion slots from the automatic
+// Two models at once (issue 16). Memory of the catalogue's pairings: each completion model with
+// SmolLM3-3B for chat, as the extension would load them (context 2048, completion slots from the automatic
 // budget of this machine, chat's one slot), next to this machine's free memory. Shapes: the bench
 // files' headers (real shapes, test/bench/model-files.ts) and Qwen2.5-Coder-1.5B's published
 // hyper-parameters with the catalogue's file size as its weights.
-// Run: node --import tsx test/bench/pair-memory.ts [--context 2048] [--load] (--load: also loads the 0.5B + 3B pair
-// into one engine worker, as the extension does, and reports the process's resident memory)
+// Run: node --import tsx test/bench/two-models.bench.ts [--context 2048] [--load] [--threads 2]
+// --load also loads the 0.5B (completion) + 3B (chat) pair into one engine worker, as the
+// extension does, and reports the process's resident memory and what a completion waits for
+// while the other model is generating a chat reply: its first text idle vs during the chat
+// (the scheduler runs a completion between two chat tokens, so it waits up to one 3B token).
 import { freemem, totalmem } from "node:os";
 import { readGguf } from "../../src/engine/gguf/reader.ts";
 import { modelShape } from "../../src/engine/model/shape.ts";
@@ -12,6 +15,7 @@ import { CATALOGUE } from "../../src/models/catalogue.ts";
 import { checkPairFits, estimateModelMemory, planCompletionSlots, type ModelShape } from "../../src/models/memory.ts";
 import { benchModelFile } from "./model-files.ts";
 import { EngineClient } from "../../src/client/engine-client.ts";
+import { CancelFlag } from "../../src/client/cancellation.ts";
 import { join } from "node:path";
 
 const arg = (name: string, d: number) => {
@@ -50,13 +54,40 @@ async function main(): Promise<void> {
 async function loadPair(contextSize: number, completionSlots: number): Promise<void> {
   const rss = () => mib(process.memoryUsage().rss);
   const client = new EngineClient({ workerPath: join(__dirname, "..", "..", "dist", "worker.js") });
+  const threads = arg("threads", 2);
   const before = rss();
   let t0 = performance.now();
-  await client.load({ path: benchModelFile("qwen2.5-coder-0.5b"), threads: 2, contextSize, completionSlots }, { roles: ["completion"] });
+  await client.load({ path: benchModelFile("qwen2.5-coder-0.5b"), threads, contextSize, completionSlots }, { roles: ["completion"] });
   const one = `${rss()} after the 0.5B (${((performance.now() - t0) / 1000).toFixed(1)} s)`;
   t0 = performance.now();
-  await client.load({ path: benchModelFile("smollm3-3b"), threads: 2, contextSize }, { roles: ["chat"] });
-  console.log(`\nloaded in one worker: resident ${before} before, ${one}, ${rss()} with the 3B for chat too (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+  await client.load({ path: benchModelFile("smollm3-3b"), threads, contextSize }, { roles: ["chat"] });
+  console.log(`\nloaded in one worker: resident ${before} before, ${one}, ${rss()} with the 3B for chat too (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  // A keystroke's completion (a warm document: 1 new token, then 4 generated) idle, and while the 3B writes a chat reply.
+  const prompt = "def fibonacci(n):\n    if n < 2:\n        return n\n    return fibonacci(n - 1) + fib";
+  const completion = async (i: number): Promise<number> => {
+    const t0 = performance.now();
+    let first = 0;
+    for await (const d of client.generate({ slot: "completion", document: "a.py", prompt: prompt + "onacci"[i % 6], maxTokens: 4, sampling: { temperature: 0 } })) if (!first && d) first = performance.now() - t0;
+    return first || performance.now() - t0;
+  };
+  await completion(0);
+  const idle: number[] = [];
+  const busy: number[] = [];
+  for (let i = 0; i < 8; i++) idle.push(await completion(i));
+  const cancel = new CancelFlag();
+  const chat = (async () => {
+    for await (const d of client.generate({ slot: "chat", prompt: "Once upon a time", maxTokens: 4000, sampling: { temperature: 0 } }, { cancel })) void d;
+  })();
+  await new Promise((r) => setTimeout(r, 1500)); // the chat reply is streaming
+  for (let i = 0; i < 8; i++) {
+    busy.push(await completion(i));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  cancel.cancel();
+  await chat;
+  const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1].toFixed(0);
+  const max = (a: number[]) => Math.max(...a).toFixed(0);
+  console.log(`completion's first text (0.5B, ${threads} threads), median / max of 8: idle ${med(idle)} / ${max(idle)} ms; while the 3B writes a chat reply ${med(busy)} / ${max(busy)} ms\n`);
   await client.dispose();
 }
 
