@@ -29,10 +29,11 @@
 
 #define NOINLINE __attribute__((noinline))
 #define R 4        // rows per interleaved group
-// Tokens per tile, chosen by measurement (best of alternating runs, 512×2048 × 48 tokens, 1
-// thread): relaxed 4 (21.9 GMAC/s; 6: 19.6, 8: 14.9 as V8 spills), SIMD128 8 (15.5; 4: 9.9).
+// Tokens per tile, chosen by measurement (Q4_K 2048×2048 × 64 tokens, 1 thread, best of
+// alternating runs against the file layout): relaxed 6 (1.35× the file layout; 3: 1.16×,
+// 4: 1.24×, 8: 1.33×), SIMD128 8.
 #ifndef TOK
-#define TOK (RELAXED ? 4 : 8)
+#define TOK (RELAXED ? 6 : 8)
 #endif
 
 
@@ -44,18 +45,27 @@
 //                                                per row) without a shuffle
 //   u8 min[4 lanes L][4 rows][2]                32 bytes: mins of sub-blocks L and L + 4 of each
 //                                                row, the pmaddwd operand against (P_L, P_L+4)
-//   u8 qs[4 steps k][4 lanes L][2 h][4 rows][4] 512 bytes: chunk c = L + 4h of step k; byte b of
-//                                                row r is the file's qs[32k + 4c + b]: low nibble
-//                                                element 64k + 4c + b (sub-block 2k), high nibble
-//                                                element 64k + 32 + 4c + b (sub-block 2k + 1)
+//   u8 qs[4 steps k][8 chunks c][4 rows][4]     512 bytes: byte b of chunk c of row r is the file's
+//                                                qs[32k + 4c + b]: low nibble element 64k + 4c + b
+//                                                (sub-block 2k), high nibble element 64k + 32 + 4c + b
+//                                                (sub-block 2k + 1)
 // The 8% more bytes buy decoded scales (k4_scales per row per block is ~40 scalar operations).
 //
-// Float order: the same as quants.c's dot_q4_K, so results are identical to the row-at-a-time
-// product (and conformance with llama.cpp is unchanged; its tiny random test models turn any
-// change of float order into a different greedy token within a few steps). dot_q4_K keeps 4 f32
-// lanes per row: lane L sums the elements whose index within a sub-block is 4L..4L+3 or
-// 16+4L..16+4L+3, i.e. chunks L and L+4 here. So each token keeps 4 sums, one per lane class L,
-// with rows in lanes, and adds them ((L0 + L1) + L2) + L3 at the end, as hsum_f32x4 does.
+// Arithmetic: llama.cpp's own (its repacked Q4_K GEMM and GEMV, ggml_gemm/gemv_q4_K_8x8_q8_K, which
+// the x86 build runs for every Q4_K matrix whose rows are a multiple of 8): per row and super-block
+// the exact integers isum = Σ_j sc_j·Σ(q4·q8) and imin = Σ_j m_j·(bsum_2j + bsum_2j+1), then
+//   acc += (d·d8)·isum;  accm += (dmin·d8)·imin;  and y = acc − accm after the last super-block
+// (llama.cpp fuses the multiply-adds; wasm has no FMA in both builds, so ours round the product
+// once more: ~1 ulp per super-block). Rows of one super-block (every row of the conformance
+// models' 256-wide matrices) give llama.cpp's bits exactly. This is a different float order from
+// quants.c's dot_q4_K (4 f32 lanes per row, the order of llama.cpp's plain AVX2 vec_dot), so the
+// engine uses the repacked product for every token count (prompt batches and generation alike):
+// results are identical across thread counts, batch sizes and the two builds.
+//
+// Integers: the 8 chunks of a sub-block are summed in one i16 accumulator before the scale
+// (2 products of ≤ 15·128 per lane and chunk, 16 per sub-block: ≤ 30720 < 32767), then widened once
+// by pmaddwd with the scale: this is what makes the layout pay (previous design, 4 lane classes
+// kept apart in dot_q4_K's float order: 21.9 GMAC/s; see the README's kernels paragraph).
 // ---------------------------------------------------------------------------------------------
 #define Q4KR_BYTES 624
 #define Q4KR_SC 16
@@ -91,118 +101,116 @@ static void repack_q4_K(const block_q4_K *src, int nb, uint8_t *dst) {
         g[Q4KR_MIN + 8 * l + 2 * r + 1] = m[l + 4];
       }
       for (int k = 0; k < 4; k++)
-        for (int c = 0; c < 8; c++) __builtin_memcpy(g + Q4KR_QS + 128 * k + 32 * (c & 3) + 16 * (c >> 2) + 4 * r, b->qs + 32 * k + 4 * c, 4);
+        for (int c = 0; c < 8; c++) __builtin_memcpy(g + Q4KR_QS + 128 * k + 16 * c + 4 * r, b->qs + 32 * k + 4 * c, 4);
     }
   }
 }
 
-// Lane class L of the min term per row: m_L·P_L + m_L+4·P_L+4 (P_j = bsums[2j] + bsums[2j+1],
-// |P_j| ≤ 32·128 fits i16), as dot_q4_K's k4_min_products lane L: (P_L, P_L+4) as one i32, splat,
-// against the min pairs by pmaddwd.
-INLINE v128_t q4kr_mins(const uint8_t *g, const int16_t *bsums, int l) {
-  const uint16_t pl = (uint16_t)(bsums[2 * l] + bsums[2 * l + 1]), ph = (uint16_t)(bsums[2 * l + 8] + bsums[2 * l + 9]);
-  return wasm_i32x4_dot_i16x8(wasm_u16x8_load8x8(g + Q4KR_MIN + 8 * l), wasm_i32x4_splat((int32_t)(pl | (uint32_t)ph << 16)));
+// imin per row: Σ_L m_L·P_L + m_L+4·P_L+4 (P_j = bsums[2j] + bsums[2j+1], |P_j| ≤ 32·128 fits
+// i16): (P_L, P_L+4) as one i32, splat, against each row's min pair by pmaddwd.
+INLINE v128_t q4kr_mins(const uint8_t *g, const int16_t *bsums) {
+  v128_t s = wasm_i32x4_splat(0);
+  for (int l = 0; l < 4; l++) {
+    const uint16_t pl = (uint16_t)(bsums[2 * l] + bsums[2 * l + 1]), ph = (uint16_t)(bsums[2 * l + 8] + bsums[2 * l + 9]);
+    s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(wasm_u16x8_load8x8(g + Q4KR_MIN + 8 * l), wasm_i32x4_splat((int32_t)(pl | (uint32_t)ph << 16))));
+  }
+  return s;
 }
 
-// Sub-block j of lane class l for nt tokens (wa, wb: the class's 2 chunks of its step, nibbles
-// already in bytes); sumi[t] += that class of sc_j·Σ(q4·q8) per row, exact.
-INLINE void q4kr_sub(v128_t wa, v128_t wb, const uint8_t *g, int j, const int8_t *const *xs, int off, int nt, v128_t *sumi) {
-  const v128_t sv = wasm_u16x8_load8x8(g + Q4KR_SC + 8 * j);
+// Sub-block 2k + h of one group super-block for nt tokens: sumi[t] += sc·Σ(q4·q8) per row, exact.
+// qs: the step's 8 chunks; the token's 32 activation bytes of the sub-block at xs[t] + off.
+INLINE void q4kr_sub(const uint8_t *qs, int h, v128_t sv, const int8_t *const *xs, int off, int nt, v128_t *sumi) {
+  const v128_t m = wasm_i8x16_splat(0x0f);
 #if RELAXED
-  // chunks l and l + 4 by pmaddubsw, summed in i16 (≤ 2·2·15·128), widened once by pmaddwd
-  for (int t = 0; t < nt; t++) {
-    const v128_t p = wasm_i16x8_add(wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xs[t] + off), wa),
-                                    wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xs[t] + off + 16), wb));
-    sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_dot_i16x8(p, sv));
+  // Rolled for a tile of tokens (unrolled, V8 hoists the loads and spills: 32 vs 34 GMAC/s at 6
+  // tokens, 22 vs 29 at 4), unrolled for one token (12.6 vs 10.6 GB/s).
+  v128_t p[TOK];
+  for (int t = 0; t < nt; t++) p[t] = wasm_i16x8_splat(0);
+#define Q4KR_CHUNK(c)                                                                                     \
+  {                                                                                                       \
+    const v128_t v = wasm_v128_load(qs + 16 * (c));                                                       \
+    const v128_t w = h ? wasm_v128_and(wasm_u16x8_shr(v, 4), m) : wasm_v128_and(v, m);                    \
+    for (int t = 0; t < nt; t++)                                                                          \
+      p[t] = wasm_i16x8_add(p[t], wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xs[t] + off + 4 * (c)), w)); \
   }
+  if (nt == 1) {
+#pragma clang loop unroll(full)
+    for (int c = 0; c < 8; c++) Q4KR_CHUNK(c)
+  } else {
+#pragma clang loop unroll(disable)
+    for (int c = 0; c < 8; c++) Q4KR_CHUNK(c)
+  }
+#undef Q4KR_CHUNK
+  for (int t = 0; t < nt; t++) sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_dot_i16x8(p[t], sv));
 #else
   // SIMD128 (no 8-bit multiply): the scale folded into the weights as i16 (≤ 63·15 = 945), the
   // activation's 4 bytes widened to i16 and splat; pmaddwd gives rows 0-1 (lo) and 2-3 (hi) in
-  // i32 lane pairs (r, r), added pairwise below.
+  // i32 lane pairs (r, r), added pairwise at the end. The same integers as the relaxed build.
   const v128_t sa = wasm_i32x4_shuffle(sv, sv, 0, 0, 1, 1), sb = wasm_i32x4_shuffle(sv, sv, 2, 2, 3, 3);
-  const v128_t a_lo = wasm_i16x8_mul(wasm_u16x8_extend_low_u8x16(wa), sa), a_hi = wasm_i16x8_mul(wasm_u16x8_extend_high_u8x16(wa), sb);
-  const v128_t b_lo = wasm_i16x8_mul(wasm_u16x8_extend_low_u8x16(wb), sa), b_hi = wasm_i16x8_mul(wasm_u16x8_extend_high_u8x16(wb), sb);
-  for (int t = 0; t < nt; t++) {
-    const v128_t xa = wasm_i16x8_extend_low_i8x16(wasm_v128_load32_splat(xs[t] + off));
-    const v128_t xb = wasm_i16x8_extend_low_i8x16(wasm_v128_load32_splat(xs[t] + off + 16));
-    const v128_t lo = wasm_i32x4_add(wasm_i32x4_dot_i16x8(a_lo, xa), wasm_i32x4_dot_i16x8(b_lo, xb));
-    const v128_t hi = wasm_i32x4_add(wasm_i32x4_dot_i16x8(a_hi, xa), wasm_i32x4_dot_i16x8(b_hi, xb));
-    sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_add(wasm_i32x4_shuffle(lo, hi, 0, 2, 4, 6), wasm_i32x4_shuffle(lo, hi, 1, 3, 5, 7)));
+  v128_t lo[TOK], hi[TOK];
+  for (int t = 0; t < nt; t++) lo[t] = hi[t] = wasm_i32x4_splat(0);
+#pragma clang loop unroll(disable)
+  for (int c = 0; c < 8; c++) {
+    const v128_t v = wasm_v128_load(qs + 16 * c);
+    const v128_t w = h ? wasm_v128_and(wasm_u16x8_shr(v, 4), m) : wasm_v128_and(v, m);
+    const v128_t wl = wasm_i16x8_mul(wasm_u16x8_extend_low_u8x16(w), sa), wh = wasm_i16x8_mul(wasm_u16x8_extend_high_u8x16(w), sb);
+    for (int t = 0; t < nt; t++) {
+      const v128_t x = wasm_i16x8_extend_low_i8x16(wasm_v128_load32_splat(xs[t] + off + 4 * c));
+      lo[t] = wasm_i32x4_add(lo[t], wasm_i32x4_dot_i16x8(wl, x));
+      hi[t] = wasm_i32x4_add(hi[t], wasm_i32x4_dot_i16x8(wh, x));
+    }
   }
+  for (int t = 0; t < nt; t++)
+    sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_add(wasm_i32x4_shuffle(lo[t], hi[t], 0, 2, 4, 6), wasm_i32x4_shuffle(lo[t], hi[t], 1, 3, 5, 7)));
 #endif
 }
 
-// Lane class l of one group super-block for nt tokens: sumi[t] = that class of Σ_j sc_j·Σ(q4·q8)
-// per row, exact. Per step k the class's 32 bytes give sub-block 2k (low nibbles) and 2k + 1
-// (high nibbles), written out: a shift by a variable count costs V8 four instructions.
-INLINE void q4kr_class(const uint8_t *g, const int8_t *const *xs, int l, int nt, v128_t *sumi) {
-  const uint8_t *qs = g + Q4KR_QS + 32 * l;
-  const v128_t m = wasm_i8x16_splat(0x0f);
-  for (int t = 0; t < nt; t++) sumi[t] = wasm_i32x4_splat(0);
-#pragma clang loop unroll(disable)
-  for (int k = 0; k < 4; k++) {
-    const v128_t ra = wasm_v128_load(qs + 128 * k), rb = wasm_v128_load(qs + 128 * k + 16);
-    q4kr_sub(wasm_v128_and(ra, m), wasm_v128_and(rb, m), g, 2 * k, xs, 64 * k + 4 * l, nt, sumi);
-    q4kr_sub(wasm_v128_and(wasm_u16x8_shr(ra, 4), m), wasm_v128_and(wasm_u16x8_shr(rb, 4), m), g, 2 * k + 1, xs, 64 * k + 32 + 4 * l, nt, sumi);
-  }
-}
-
-// 4 rows (one group, nb super-blocks at g) × nt tokens (Q8_K rows at yb, ystride apart) → the
-// 4 outputs of each token at y + t·ystep. Per lane class, as dot_q4_K per block:
-//   acc += (d8·d)·Σ sc·q4·q8;  acc −= (d8·dmin)·Σ min·bsum
-// and the classes are added in order into y.
+// 4 rows (one group, nb super-blocks at g0) × nt tokens (Q8_K rows at yb, ystride apart) → the
+// 4 outputs of each token at y + t·ystep. acc lives in y and accm in a small array in memory: they
+// are touched once per super-block, and keeping them out of registers leaves V8's 16 to the
+// inner loop (sumi, the i16 sums, the weights, the splat).
 INLINE void gemm_q4_K_r4(int nb, const uint8_t *g0, const uint8_t *yb, int ystride, int nt, float *y, int ystep) {
+  float accm[TOK * R];
+  for (int t = 0; t < nt; t++) {
+    wasm_v128_store(y + (size_t)t * ystep, wasm_f32x4_splat(0));
+    wasm_v128_store(accm + R * t, wasm_f32x4_splat(0));
+  }
+  const uint8_t *g = g0;
+  for (int i = 0; i < nb; i++, g += Q4KR_BYTES) {
+    const int8_t *xs[TOK];
+    for (int t = 0; t < nt; t++) xs[t] = ((const block_q8_K *)(yb + (size_t)t * ystride) + i)->qs;
+    v128_t sumi[TOK];
+    for (int t = 0; t < nt; t++) sumi[t] = wasm_i32x4_splat(0);
 #pragma clang loop unroll(disable)
-  for (int l = 0; l < 4; l++) {
-    v128_t acc[TOK], sumi[TOK];
-    for (int t = 0; t < nt; t++) acc[t] = wasm_f32x4_splat(0);
-    const uint8_t *g = g0;
-    for (int i = 0; i < nb; i++, g += Q4KR_BYTES) {
-      const block_q8_K *q8[TOK];
-      const int8_t *xs[TOK];
-      for (int t = 0; t < nt; t++) {
-        q8[t] = (const block_q8_K *)(yb + (size_t)t * ystride) + i;
-        xs[t] = q8[t]->qs;
-      }
-      q4kr_class(g, xs, l, nt, sumi);
-      const v128_t h = wasm_v128_load(g);
-      const v128_t dx = f16x4_to_f32(wasm_u32x4_extend_low_u16x8(h)), dminx = f16x4_to_f32(wasm_u32x4_extend_high_u16x8(h));
-      for (int t = 0; t < nt; t++) {
-        const v128_t d8 = wasm_f32x4_splat(q8[t]->d);
-        acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_mul(d8, dx), wasm_f32x4_convert_i32x4(sumi[t])));
-        acc[t] = wasm_f32x4_sub(acc[t], wasm_f32x4_mul(wasm_f32x4_mul(d8, dminx), wasm_f32x4_convert_i32x4(q4kr_mins(g, q8[t]->bsums, l))));
-      }
+    for (int k = 0; k < 4; k++) {
+      const uint8_t *qs = g + Q4KR_QS + 128 * k;
+      q4kr_sub(qs, 0, wasm_u16x8_load8x8(g + Q4KR_SC + 16 * k), xs, 64 * k, nt, sumi);
+      q4kr_sub(qs, 1, wasm_u16x8_load8x8(g + Q4KR_SC + 16 * k + 8), xs, 64 * k + 32, nt, sumi);
     }
+    const v128_t h = wasm_v128_load(g);
+    const v128_t dx = f16x4_to_f32(wasm_u32x4_extend_low_u16x8(h)), dminx = f16x4_to_f32(wasm_u32x4_extend_high_u16x8(h));
     for (int t = 0; t < nt; t++) {
+      const block_q8_K *q8 = (const block_q8_K *)(yb + (size_t)t * ystride) + i;
+      const v128_t d8 = wasm_f32x4_splat(q8->d);
       float *o = y + (size_t)t * ystep;
-      wasm_v128_store(o, l == 0 ? acc[t] : wasm_f32x4_add(wasm_v128_load(o), acc[t]));
+      wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sumi[t]), wasm_f32x4_mul(dx, d8))));
+      const v128_t mins = q4kr_mins(g, q8->bsums);
+      wasm_v128_store(accm + R * t, wasm_f32x4_add(wasm_v128_load(accm + R * t), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(mins), wasm_f32x4_mul(dminx, d8))));
     }
+    __asm__ volatile("" ::: "memory");  // keep acc and accm in memory (see above)
+  }
+  for (int t = 0; t < nt; t++) {
+    float *o = y + (size_t)t * ystep;
+    wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), wasm_v128_load(accm + R * t)));
   }
 }
 
 NOINLINE static void gemm_q4_K_r4_tile(int nb, const uint8_t *g, const uint8_t *yb, int ystride, float *y, int ystep) {
   gemm_q4_K_r4(nb, g, yb, ystride, TOK, y, ystep);
 }
-// One token (generation): the 4 class passes per super-block instead of per matrix, so that the
-// weights are read from memory once (a pass over a matrix of a 3B model's size does not stay in
-// cache); 4 f32 sums and one i32 sum live.
+// One token (generation and the tokens after the last whole tile): the same arithmetic.
 NOINLINE static void gemv_q4_K_r4(int nb, const uint8_t *g, const uint8_t *yb, float *y) {
-  const block_q8_K *q8 = (const block_q8_K *)yb;
-  v128_t acc[4];
-  for (int l = 0; l < 4; l++) acc[l] = wasm_f32x4_splat(0);
-  for (int i = 0; i < nb; i++, g += Q4KR_BYTES, q8++) {
-    const int8_t *xs[1] = { q8->qs };
-    const v128_t h = wasm_v128_load(g), d8 = wasm_f32x4_splat(q8->d);
-    const v128_t d = wasm_f32x4_mul(d8, f16x4_to_f32(wasm_u32x4_extend_low_u16x8(h)));
-    const v128_t dmin = wasm_f32x4_mul(d8, f16x4_to_f32(wasm_u32x4_extend_high_u16x8(h)));
-    for (int l = 0; l < 4; l++) {
-      v128_t sumi;
-      q4kr_class(g, xs, l, 1, &sumi);
-      acc[l] = wasm_f32x4_add(acc[l], wasm_f32x4_mul(d, wasm_f32x4_convert_i32x4(sumi)));
-      acc[l] = wasm_f32x4_sub(acc[l], wasm_f32x4_mul(dmin, wasm_f32x4_convert_i32x4(q4kr_mins(g, q8->bsums, l))));
-    }
-  }
-  wasm_v128_store(y, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(acc[0], acc[1]), acc[2]), acc[3]));
+  gemm_q4_K_r4(nb, g, yb, 0, 1, y, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
