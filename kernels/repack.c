@@ -214,12 +214,115 @@ NOINLINE static void gemv_q4_K_r4(int nb, const uint8_t *g, const uint8_t *yb, f
 }
 
 // ---------------------------------------------------------------------------------------------
+// Q5_0 × 4 rows. A group block (4 rows × 32 elements, 88 bytes: the same as 4 × 22):
+//   f16 d[4]                                    8 bytes
+//   u8 hbits[4 rows][4]                         16 bytes: bit c of byte b of row r is the high bit
+//                                                of element 4c + b (chunk c): one shift and mask
+//                                                put chunk c's high bits at bit 4 of its bytes
+//   u8 qs[4 u][4 rows][4]                       64 bytes: byte b of row r is the file's qs[4u + b]:
+//                                                low nibble element 4u + b (chunk u), high nibble
+//                                                element 16 + 4u + b (chunk u + 4)
+// Arithmetic per row and block: isum = Σ q5·q8 − 16·Σq8 exact (quants unsigned 0..31 for the i7
+// operand; the block's 16·Σq8 comes with the activations, act_extras), then acc += (d·d8)·isum.
+// That is llama.cpp's integer and scale per block; its AVX2 kernels keep 8 float lanes per row
+// (the integer split by position) where we keep one: the sums differ by rounding only.
+// Integers: chunks u (low nibbles) and u + 4 (high) in two i16 sums of 4 chunks each (2 products
+// of ≤ 31·128 per lane and chunk: ≤ 31744 < 32767), widened pairwise (lanes 2r, 2r+1 = row r).
+// ---------------------------------------------------------------------------------------------
+#define Q5R_BYTES 88
+#define Q5R_H 8
+#define Q5R_QS 24
+// Tokens per tile (Q5_0 4864×896 × 64 tokens, 1 thread, best of alternating runs): relaxed 8
+// (25.1 GMAC/s against 15.0 for the file layout; 3: 21.0, 4: 22.7, 6: 22.6, 16: 19.9), SIMD128 8
+// (12.5 against 10.4; 4: 11.7). Past 6 tokens V8 spills the i16 sums, but the weights' unpacking
+// (high bits, nibbles) shared by more tokens pays for it.
+#ifndef TOK5
+#define TOK5 8
+#endif
+
+static void repack_q5_0(const block_q5_0 *src, int nb, uint8_t *dst) {
+  for (int i = 0; i < nb; i++) {
+    uint8_t *g = dst + (size_t)i * Q5R_BYTES;
+    for (int r = 0; r < R; r++) {
+      const block_q5_0 *b = &src[(size_t)r * nb + i];
+      __builtin_memcpy(g + 2 * r, &b->d, 2);
+      uint32_t qh;
+      __builtin_memcpy(&qh, b->qh, 4);
+      for (int e = 0; e < 4; e++) {
+        uint8_t v = 0;
+        for (int c = 0; c < 8; c++) v |= (uint8_t)(((qh >> (4 * c + e)) & 1) << c);
+        g[Q5R_H + 4 * r + e] = v;
+      }
+      for (int u = 0; u < 4; u++) __builtin_memcpy(g + Q5R_QS + 16 * u + 4 * r, b->qs + 4 * u, 4);
+    }
+  }
+}
+
+// Chunk c's high bits (c a constant after unrolling) at bit 4 of each byte.
+INLINE v128_t q5r_high(v128_t hb, int c) {
+  const v128_t s = c < 4 ? wasm_i16x8_shl(hb, 4 - c) : c > 4 ? wasm_u16x8_shr(hb, c - 4) : hb;
+  return wasm_v128_and(s, wasm_i8x16_splat(0x10));
+}
+
+// 4 rows × nt tokens (Q8_0 rows at yb, ystride apart; act_extras rows at ex, exstride apart) →
+// y + t·ystep. acc lives in y (see gemm_q4_K_r4).
+INLINE void gemm_q5_0_r4(int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, int nt, float *y, int ystep) {
+  for (int t = 0; t < nt; t++) wasm_v128_store(y + (size_t)t * ystep, wasm_f32x4_splat(0));
+  const v128_t m = wasm_i8x16_splat(0x0f);
+  for (int i = 0; i < nb; i++, g += Q5R_BYTES) {
+    const v128_t hb = wasm_v128_load(g + Q5R_H);
+    v128_t p0[TOK5], p1[TOK5];
+    const int8_t *xs[TOK5];
+    for (int t = 0; t < nt; t++) {
+      xs[t] = ((const block_q8_0 *)(yb + (size_t)t * ystride))[i].qs;
+      p0[t] = p1[t] = wasm_i16x8_splat(0);
+    }
+#pragma clang loop unroll(full)
+    for (int u = 0; u < 4; u++) {
+      const v128_t v = wasm_v128_load(g + Q5R_QS + 16 * u);
+      const v128_t lo = wasm_v128_or(wasm_v128_and(v, m), q5r_high(hb, u));
+      const v128_t hi = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(v, 4), m), q5r_high(hb, u + 4));
+      for (int t = 0; t < nt; t++) {
+#if RELAXED
+        p0[t] = wasm_i16x8_add(p0[t], wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xs[t] + 4 * u), lo));
+        p1[t] = wasm_i16x8_add(p1[t], wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xs[t] + 16 + 4 * u), hi));
+#else
+        // SIMD128: even and odd bytes as i16 (the same pairs, the same i16 lanes as the relaxed dot)
+        const v128_t xa = wasm_v128_load32_splat(xs[t] + 4 * u), xb = wasm_v128_load32_splat(xs[t] + 16 + 4 * u);
+        p0[t] = wasm_i16x8_add(p0[t], wasm_i16x8_add(wasm_i16x8_mul(wasm_v128_and(lo, wasm_i16x8_splat(0xff)), wasm_i16x8_shr(wasm_i16x8_shl(xa, 8), 8)),
+                                                     wasm_i16x8_mul(wasm_u16x8_shr(lo, 8), wasm_i16x8_shr(xa, 8))));
+        p1[t] = wasm_i16x8_add(p1[t], wasm_i16x8_add(wasm_i16x8_mul(wasm_v128_and(hi, wasm_i16x8_splat(0xff)), wasm_i16x8_shr(wasm_i16x8_shl(xb, 8), 8)),
+                                                     wasm_i16x8_mul(wasm_u16x8_shr(hi, 8), wasm_i16x8_shr(xb, 8))));
+#endif
+      }
+    }
+    const v128_t dw = f16x4_to_f32(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(g)));
+    for (int t = 0; t < nt; t++) {
+      const float *sc = (const float *)(ex + (size_t)t * exstride);
+      const int32_t bsum = ((const int32_t *)((const int16_t *)(sc + nb) + 8 * nb))[i];
+      const v128_t isum = wasm_i32x4_sub(wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(p0[t]), wasm_i32x4_extadd_pairwise_i16x8(p1[t])), wasm_i32x4_splat(bsum));
+      float *o = y + (size_t)t * ystep;
+      wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), wasm_f32x4_mul(wasm_f32x4_mul(dw, wasm_f32x4_splat(sc[i])), wasm_f32x4_convert_i32x4(isum))));
+    }
+    __asm__ volatile("" ::: "memory");  // acc stays in memory
+  }
+}
+
+NOINLINE static void gemm_q5_0_r4_tile(int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, float *y, int ystep) {
+  gemm_q5_0_r4(nb, g, yb, ystride, ex, exstride, TOK5, y, ystep);
+}
+NOINLINE static void gemv_q5_0_r4(int nb, const uint8_t *g, const uint8_t *yb, const uint8_t *ex, float *y) {
+  gemm_q5_0_r4(nb, g, yb, 0, ex, 0, 1, y, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Dispatch
 // ---------------------------------------------------------------------------------------------
 
 static int group_bytes(int type, int ncols) {
   switch (type) {
     case T_Q4_K: return ncols / QK_K * Q4KR_BYTES;
+    case T_Q5_0: return ncols / QK * Q5R_BYTES;
     default: return -1;
   }
 }
@@ -239,6 +342,7 @@ EXPORT(repack_rows) void repack_rows(int type, const void *src, int row0, int ro
     const uint8_t *s = (const uint8_t *)src + (size_t)r * rb;
     uint8_t *d = (uint8_t *)dst + (size_t)(row0 + r) / R * gb;
     if (type == T_Q4_K) repack_q4_K((const block_q4_K *)s, ncols / QK_K, d);
+    else if (type == T_Q5_0) repack_q5_0((const block_q5_0 *)s, ncols / QK, d);
   }
 }
 
@@ -247,32 +351,43 @@ typedef struct {
   const uint8_t *w;
   const uint8_t *xq;
   int xq_row_bytes;
+  const uint8_t *ex;  // act_extras rows
+  int ex_row_bytes;
   float *y;
 } packed_args;
 
 // Groups of rows are split across threads; a tile of GROUP_TILE groups stays in cache while it
-// meets every token, and each tile of TOK tokens' activations stays in L1 across the groups.
+// meets every token, and each tile of tokens' activations stays in L1 across the groups.
 #define GROUP_TILE 16
 
 static void packed_task(const void *p, int ith, int nth) {
   const packed_args *a = p;
-  const int ngroups = a->nrows / R, nb = a->ncols / QK_K, gb = group_bytes(a->type, a->ncols);
+  const int ngroups = a->nrows / R, gb = group_bytes(a->type, a->ncols);
+  const int tok = a->type == T_Q5_0 ? TOK5 : TOK;
   int g0, g1;
   split_range(ngroups, ith, nth, &g0, &g1);
   for (int tile = g0; tile < g1; tile += GROUP_TILE) {
     const int tile_end = tile + GROUP_TILE < g1 ? tile + GROUP_TILE : g1;
     int t = 0;
-    for (; t + TOK <= a->ntok; t += TOK)
-      for (int g = tile; g < tile_end; g++)
-        gemm_q4_K_r4_tile(nb, a->w + (size_t)g * gb, a->xq + (size_t)t * a->xq_row_bytes, a->xq_row_bytes,
-                          a->y + (size_t)t * a->nrows + g * R, a->nrows);
+    for (; t + tok <= a->ntok; t += tok)
+      for (int g = tile; g < tile_end; g++) {
+        const uint8_t *w = a->w + (size_t)g * gb, *x = a->xq + (size_t)t * a->xq_row_bytes, *ex = a->ex + (size_t)t * a->ex_row_bytes;
+        float *y = a->y + (size_t)t * a->nrows + g * R;
+        if (a->type == T_Q4_K) gemm_q4_K_r4_tile(a->ncols / QK_K, w, x, a->xq_row_bytes, y, a->nrows);
+        else gemm_q5_0_r4_tile(a->ncols / QK, w, x, a->xq_row_bytes, ex, a->ex_row_bytes, y, a->nrows);
+      }
     for (; t < a->ntok; t++)
-      for (int g = tile; g < tile_end; g++)
-        gemv_q4_K_r4(nb, a->w + (size_t)g * gb, a->xq + (size_t)t * a->xq_row_bytes, a->y + (size_t)t * a->nrows + g * R);
+      for (int g = tile; g < tile_end; g++) {
+        const uint8_t *w = a->w + (size_t)g * gb, *x = a->xq + (size_t)t * a->xq_row_bytes, *ex = a->ex + (size_t)t * a->ex_row_bytes;
+        float *y = a->y + (size_t)t * a->nrows + g * R;
+        if (a->type == T_Q4_K) gemv_q4_K_r4(a->ncols / QK_K, w, x, y);
+        else gemv_q5_0_r4(a->ncols / QK, w, x, ex, y);
+      }
   }
 }
 
 void matmul_repacked(int type, const void *w, int nrows, int ncols, const void *xq, int ntok, float *y) {
-  packed_args a = { type, nrows, ncols, ntok, w, xq, row_bytes(act_type(type), ncols), y };
+  const int rb = row_bytes(act_type(type), ncols);
+  packed_args a = { type, nrows, ncols, ntok, w, xq, rb, (const uint8_t *)xq + (size_t)ntok * rb, act_extra_bytes(type, ncols), y };
   pool_run(packed_task, &a);
 }

@@ -65,10 +65,10 @@ function relDiff(a: Float32Array, b: Float32Array): number {
   return d / m;
 }
 
-for (const type of [GgmlType.Q4_K]) {
+for (const type of [GgmlType.Q4_K, GgmlType.Q5_0]) {
   test(`${GgmlType[type]} repacked: the same bytes per token for any token count, build and thread count; the file layout's values to rounding`, async () => {
     const rows = 72;
-    const cols = 512;
+    const cols = type === GgmlType.Q5_0 ? 896 : 512;
     // Every token count's products, each token's row compared with the single-token product of
     // the same activation row (the seed fixes the activations: token t of every call is the same).
     let reference: Float32Array | undefined;
@@ -91,8 +91,9 @@ for (const type of [GgmlType.Q4_K]) {
 test("formats and shapes without a repacked product keep the file's layout", async () => {
   const e = (await instance("simd128", 1)).exports;
   assert.equal(e.repacked_bytes(GgmlType.Q4_K, 8, 512), 8 / 4 * 2 * 624);
+  assert.equal(e.repacked_bytes(GgmlType.Q5_0, 8, 512), 8 / 4 * 16 * 88);
   assert.equal(e.repacked_bytes(GgmlType.Q4_K, 6, 512), -1); // not whole groups of 4 rows
-  for (const type of [GgmlType.F32, GgmlType.Q8_0, GgmlType.Q5_0, GgmlType.Q6_K]) assert.equal(e.repacked_bytes(type, 8, 512), -1);
+  for (const type of [GgmlType.F32, GgmlType.Q8_0, GgmlType.Q4_0]) assert.equal(e.repacked_bytes(type, 8, 512), -1);
 });
 
 test("loaded with repack, a Q4_K_M model's Q4_K matrices are repacked (not the embedding) and give the same products to rounding", async () => {
@@ -112,7 +113,8 @@ test("loaded with repack, a Q4_K_M model's Q4_K matrices are repacked (not the e
     });
     const q4k = pairs.filter(([a]) => a.type === GgmlType.Q4_K);
     assert.ok(q4k.length > 0);
-    for (const [a, b] of q4k) {
+    const q5 = pairs.filter(([a]) => a.type === GgmlType.Q5_0);
+    for (const [a, b] of [...q4k, ...q5]) {
       assert.ok(!a.repacked && b.repacked, b.name);
       const x = k.put(gaussianArray(7, 5 * a.cols));
       const y1 = k.alloc(5 * a.rows * 4);

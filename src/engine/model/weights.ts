@@ -129,8 +129,10 @@ function repackedNames(file: GgufFile, hp: HParams): Set<string> {
  */
 function repackedSize(t: GgufTensorInfo): number {
   const rows = t.dims[1] ?? 1;
-  if (t.type !== GgmlType.Q4_K || rows % 4 !== 0) return -1;
-  return (rows / 4) * (t.dims[0] / 256) * 624;
+  if (rows % 4 !== 0) return -1;
+  if (t.type === GgmlType.Q4_K) return (rows / 4) * (t.dims[0] / 256) * 624;
+  if (t.type === GgmlType.Q5_0) return (rows / 4) * (t.dims[0] / 32) * 88;
+  return -1;
 }
 
 /** Bytes of kernel memory the weights take (each tensor 64-byte aligned). */
