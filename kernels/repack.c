@@ -316,6 +316,138 @@ NOINLINE static void gemv_q5_0_r4(int nb, const uint8_t *g, const uint8_t *yb, c
 }
 
 // ---------------------------------------------------------------------------------------------
+// Q6_K × 4 rows. A group super-block (4 rows × 256 elements, 840 bytes: the same as 4 × 210):
+//   f16 d[4]                                    8 bytes
+//   i8 scale[8 pairs p][4 rows][2]              64 bytes: scales of sub-blocks 2p and 2p + 1 of
+//                                                each row: sign-extended, the pmaddwd operand
+//                                                against (bsum_2p, bsum_2p+1) for the −32 term, and
+//                                                by one byte shuffle each sub-block's (sc, sc) pairs
+//   per pair p (96 bytes):
+//     u8 lo[4 chunks k][4 rows][4]              64 bytes: low 4 bits of element 4k + b of sub-block
+//                                                2p (low nibble) and 2p + 1 (high nibble)
+//     u8 hi[2 e][4 rows][4]                     32 bytes: bits 2k..2k+1 of byte b: the top 2 bits of
+//                                                element 4k + b of sub-block 2p + e
+// Arithmetic per row and super-block: isum = Σ_j sc_j·Σ(q6·q8) − 32·Σ_j sc_j·bsum_j exact (quants
+// unsigned 0..63 as the i7 operand), then acc += (d·d8)·isum: llama.cpp's integers and scale; its
+// AVX2 kernel keeps 8 float lanes per row where we keep one (a difference of rounding only).
+// Integers: two chunks per i16 sum (2 products of ≤ 63·128 per lane and chunk: ≤ 32256), each
+// widened by pmaddwd with the sub-block's scale.
+// ---------------------------------------------------------------------------------------------
+#define Q6R_BYTES 840
+#define Q6R_SC 8
+#define Q6R_Q 72
+// Tokens per tile (Q6_K 2048×2048 × 64 tokens, 1 thread, best of alternating runs; noisy shared
+// machine): relaxed 16 (31.1 GMAC/s against 20.3 for the file layout; 2: 8.0, 4: 18.8, 6: 10.7,
+// 8: 24.9-26.1, 12: 17.9), SIMD128 16 (13.9 against 10.8; 8: 1.2×). The unpacking of the 6-bit
+// quants (nibbles, high bits, the scales' shuffle) is the larger part per chunk, so it pays to share
+// it with many tokens even though V8 then keeps the i32 sums on its stack.
+#ifndef TOK6
+#define TOK6 16
+#endif
+
+static void repack_q6_K(const block_q6_K *src, int nb, uint8_t *dst) {
+  for (int i = 0; i < nb; i++) {
+    uint8_t *g = dst + (size_t)i * Q6R_BYTES;
+    __builtin_memset(g + Q6R_Q, 0, Q6R_BYTES - Q6R_Q);
+    for (int r = 0; r < R; r++) {
+      const block_q6_K *b = &src[(size_t)r * nb + i];
+      __builtin_memcpy(g + 2 * r, &b->d, 2);
+      uint8_t q[QK_K];  // the 6-bit quants, unsigned (ggml's dequantize_row_q6_K without the −32)
+      for (int h = 0; h < 2; h++)
+        for (int l = 0; l < 32; l++) {
+          const uint8_t *ql = b->ql + 64 * h, qh = b->qh[32 * h + l];
+          q[128 * h + l] = (uint8_t)((ql[l] & 15) | ((qh & 3) << 4));
+          q[128 * h + l + 32] = (uint8_t)((ql[l + 32] & 15) | (((qh >> 2) & 3) << 4));
+          q[128 * h + l + 64] = (uint8_t)((ql[l] >> 4) | (((qh >> 4) & 3) << 4));
+          q[128 * h + l + 96] = (uint8_t)((ql[l + 32] >> 4) | (((qh >> 6) & 3) << 4));
+        }
+      for (int p = 0; p < 8; p++) {
+        g[Q6R_SC + 8 * p + 2 * r] = (uint8_t)b->scales[2 * p];
+        g[Q6R_SC + 8 * p + 2 * r + 1] = (uint8_t)b->scales[2 * p + 1];
+        uint8_t *gp = g + Q6R_Q + 96 * p;
+        for (int k = 0; k < 4; k++)
+          for (int e = 0; e < 4; e++) {
+            const uint8_t a = q[32 * p + 4 * k + e], c = q[32 * p + 16 + 4 * k + e];
+            gp[16 * k + 4 * r + e] = (uint8_t)((a & 15) | (c & 15) << 4);
+            gp[64 + 4 * r + e] |= (uint8_t)((a >> 4) << (2 * k));
+            gp[80 + 4 * r + e] |= (uint8_t)((c >> 4) << (2 * k));
+          }
+      }
+    }
+  }
+}
+
+// Σ over the pairs of a chunk, as i16 lanes (lanes 2r, 2r+1: row r): x (4 activation bytes splat)
+// against w (4 rows × 4 unsigned quants ≤ 127). The relaxed dot, or in SIMD128 even and odd bytes
+// as i16 (the same pairs in the same lanes).
+INLINE v128_t dot_chunk(v128_t x, v128_t w) {
+#if RELAXED
+  return wasm_i16x8_relaxed_dot_i8x16_i7x16(x, w);
+#else
+  return wasm_i16x8_add(wasm_i16x8_mul(wasm_v128_and(w, wasm_i16x8_splat(0xff)), wasm_i16x8_shr(wasm_i16x8_shl(x, 8), 8)),
+                        wasm_i16x8_mul(wasm_u16x8_shr(w, 8), wasm_i16x8_shr(x, 8)));
+#endif
+}
+
+// Chunk k's top 2 bits (k a constant) at bits 4-5 of each byte.
+INLINE v128_t q6r_high(v128_t h, int k) {
+  const v128_t s = k < 2 ? wasm_i16x8_shl(h, 4 - 2 * k) : k > 2 ? wasm_u16x8_shr(h, 2 * k - 4) : h;
+  return wasm_v128_and(s, wasm_i8x16_splat(0x30));
+}
+
+INLINE void gemm_q6_K_r4(int nb, const uint8_t *g, const uint8_t *yb, int ystride, int nt, float *y, int ystep) {
+  for (int t = 0; t < nt; t++) wasm_v128_store(y + (size_t)t * ystep, wasm_f32x4_splat(0));
+  const v128_t m = wasm_i8x16_splat(0x0f);
+  for (int i = 0; i < nb; i++, g += Q6R_BYTES) {
+    const int8_t *xs[TOK6];
+    v128_t sumi[TOK6];
+    for (int t = 0; t < nt; t++) {
+      xs[t] = ((const block_q8_K *)(yb + (size_t)t * ystride) + i)->qs;
+      sumi[t] = wasm_i32x4_splat(0);
+    }
+#pragma clang loop unroll(disable)
+    for (int p = 0; p < 8; p++) {
+      const uint8_t *gp = g + Q6R_Q + 96 * p;
+      const v128_t scv = wasm_v128_load64_zero(g + Q6R_SC + 8 * p);
+      for (int e = 0; e < 2; e++) {
+        const v128_t sc = wasm_i16x8_extend_low_i8x16(e ? wasm_i8x16_shuffle(scv, scv, 1, 1, 3, 3, 5, 5, 7, 7, 1, 1, 3, 3, 5, 5, 7, 7)
+                                                         : wasm_i8x16_shuffle(scv, scv, 0, 0, 2, 2, 4, 4, 6, 6, 0, 0, 2, 2, 4, 4, 6, 6));
+        const v128_t hb = wasm_v128_load(gp + 64 + 16 * e);
+        v128_t w[4];
+        for (int k = 0; k < 4; k++) {
+          const v128_t l = wasm_v128_load(gp + 16 * k);
+          w[k] = wasm_v128_or(e ? wasm_v128_and(wasm_u16x8_shr(l, 4), m) : wasm_v128_and(l, m), q6r_high(hb, k));
+        }
+        for (int t = 0; t < nt; t++) {
+          const int8_t *x = xs[t] + 32 * p + 16 * e;
+          const v128_t a = wasm_i16x8_add(dot_chunk(wasm_v128_load32_splat(x), w[0]), dot_chunk(wasm_v128_load32_splat(x + 4), w[1]));
+          const v128_t b = wasm_i16x8_add(dot_chunk(wasm_v128_load32_splat(x + 8), w[2]), dot_chunk(wasm_v128_load32_splat(x + 12), w[3]));
+          sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_add(wasm_i32x4_dot_i16x8(a, sc), wasm_i32x4_dot_i16x8(b, sc)));
+        }
+      }
+    }
+    const v128_t dw = f16x4_to_f32(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(g)));
+    for (int t = 0; t < nt; t++) {
+      const block_q8_K *q8 = (const block_q8_K *)(yb + (size_t)t * ystride) + i;
+      v128_t corr = wasm_i32x4_splat(0);
+      for (int p = 0; p < 8; p++)
+        corr = wasm_i32x4_add(corr, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(g + Q6R_SC + 8 * p), wasm_v128_load32_splat(q8->bsums + 2 * p)));
+      const v128_t isum = wasm_i32x4_sub(sumi[t], wasm_i32x4_shl(corr, 5));
+      float *o = y + (size_t)t * ystep;
+      wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), wasm_f32x4_mul(wasm_f32x4_mul(dw, wasm_f32x4_splat(q8->d)), wasm_f32x4_convert_i32x4(isum))));
+    }
+    __asm__ volatile("" ::: "memory");  // acc stays in memory
+  }
+}
+
+NOINLINE static void gemm_q6_K_r4_tile(int nb, const uint8_t *g, const uint8_t *yb, int ystride, float *y, int ystep) {
+  gemm_q6_K_r4(nb, g, yb, ystride, TOK6, y, ystep);
+}
+NOINLINE static void gemv_q6_K_r4(int nb, const uint8_t *g, const uint8_t *yb, float *y) {
+  gemm_q6_K_r4(nb, g, yb, 0, 1, y, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Dispatch
 // ---------------------------------------------------------------------------------------------
 
@@ -323,6 +455,7 @@ static int group_bytes(int type, int ncols) {
   switch (type) {
     case T_Q4_K: return ncols / QK_K * Q4KR_BYTES;
     case T_Q5_0: return ncols / QK * Q5R_BYTES;
+    case T_Q6_K: return ncols / QK_K * Q6R_BYTES;
     default: return -1;
   }
 }
@@ -343,6 +476,7 @@ EXPORT(repack_rows) void repack_rows(int type, const void *src, int row0, int ro
     uint8_t *d = (uint8_t *)dst + (size_t)(row0 + r) / R * gb;
     if (type == T_Q4_K) repack_q4_K((const block_q4_K *)s, ncols / QK_K, d);
     else if (type == T_Q5_0) repack_q5_0((const block_q5_0 *)s, ncols / QK, d);
+    else if (type == T_Q6_K) repack_q6_K((const block_q6_K *)s, ncols / QK_K, d);
   }
 }
 
@@ -363,7 +497,7 @@ typedef struct {
 static void packed_task(const void *p, int ith, int nth) {
   const packed_args *a = p;
   const int ngroups = a->nrows / R, gb = group_bytes(a->type, a->ncols);
-  const int tok = a->type == T_Q5_0 ? TOK5 : TOK;
+  const int tok = a->type == T_Q5_0 ? TOK5 : a->type == T_Q6_K ? TOK6 : TOK;
   int g0, g1;
   split_range(ngroups, ith, nth, &g0, &g1);
   for (int tile = g0; tile < g1; tile += GROUP_TILE) {
@@ -374,6 +508,7 @@ static void packed_task(const void *p, int ith, int nth) {
         const uint8_t *w = a->w + (size_t)g * gb, *x = a->xq + (size_t)t * a->xq_row_bytes, *ex = a->ex + (size_t)t * a->ex_row_bytes;
         float *y = a->y + (size_t)t * a->nrows + g * R;
         if (a->type == T_Q4_K) gemm_q4_K_r4_tile(a->ncols / QK_K, w, x, a->xq_row_bytes, y, a->nrows);
+        else if (a->type == T_Q6_K) gemm_q6_K_r4_tile(a->ncols / QK_K, w, x, a->xq_row_bytes, y, a->nrows);
         else gemm_q5_0_r4_tile(a->ncols / QK, w, x, a->xq_row_bytes, ex, a->ex_row_bytes, y, a->nrows);
       }
     for (; t < a->ntok; t++)
@@ -381,6 +516,7 @@ static void packed_task(const void *p, int ith, int nth) {
         const uint8_t *w = a->w + (size_t)g * gb, *x = a->xq + (size_t)t * a->xq_row_bytes, *ex = a->ex + (size_t)t * a->ex_row_bytes;
         float *y = a->y + (size_t)t * a->nrows + g * R;
         if (a->type == T_Q4_K) gemv_q4_K_r4(a->ncols / QK_K, w, x, y);
+        else if (a->type == T_Q6_K) gemv_q6_K_r4(a->ncols / QK_K, w, x, y);
         else gemv_q5_0_r4(a->ncols / QK, w, x, ex, y);
       }
   }

@@ -52,7 +52,7 @@ function products(k: Kernels, type: GgmlType, rows: number, cols: number, ntok: 
   }
 }
 
-const TOKENS = [1, 2, 3, 5, 6, 7, 9, 13, 33];
+const TOKENS = [1, 2, 3, 5, 6, 7, 9, 13, 17, 33];
 
 /** Largest |a − b| relative to the largest |a|. */
 function relDiff(a: Float32Array, b: Float32Array): number {
@@ -65,7 +65,7 @@ function relDiff(a: Float32Array, b: Float32Array): number {
   return d / m;
 }
 
-for (const type of [GgmlType.Q4_K, GgmlType.Q5_0]) {
+for (const type of [GgmlType.Q4_K, GgmlType.Q5_0, GgmlType.Q6_K]) {
   test(`${GgmlType[type]} repacked: the same bytes per token for any token count, build and thread count; the file layout's values to rounding`, async () => {
     const rows = 72;
     const cols = type === GgmlType.Q5_0 ? 896 : 512;
@@ -92,6 +92,7 @@ test("formats and shapes without a repacked product keep the file's layout", asy
   const e = (await instance("simd128", 1)).exports;
   assert.equal(e.repacked_bytes(GgmlType.Q4_K, 8, 512), 8 / 4 * 2 * 624);
   assert.equal(e.repacked_bytes(GgmlType.Q5_0, 8, 512), 8 / 4 * 16 * 88);
+  assert.equal(e.repacked_bytes(GgmlType.Q6_K, 8, 512), 8 / 4 * 2 * 840);
   assert.equal(e.repacked_bytes(GgmlType.Q4_K, 6, 512), -1); // not whole groups of 4 rows
   for (const type of [GgmlType.F32, GgmlType.Q8_0, GgmlType.Q4_0]) assert.equal(e.repacked_bytes(type, 8, 512), -1);
 });
@@ -113,8 +114,9 @@ test("loaded with repack, a Q4_K_M model's Q4_K matrices are repacked (not the e
     });
     const q4k = pairs.filter(([a]) => a.type === GgmlType.Q4_K);
     assert.ok(q4k.length > 0);
-    const q5 = pairs.filter(([a]) => a.type === GgmlType.Q5_0);
-    for (const [a, b] of [...q4k, ...q5]) {
+    const others = pairs.filter(([a]) => a.type === GgmlType.Q5_0 || a.type === GgmlType.Q6_K);
+    assert.ok(others.length > 0);
+    for (const [a, b] of [...q4k, ...others]) {
       assert.ok(!a.repacked && b.repacked, b.name);
       const x = k.put(gaussianArray(7, 5 * a.cols));
       const y1 = k.alloc(5 * a.rows * 4);

@@ -132,6 +132,7 @@ function repackedSize(t: GgufTensorInfo): number {
   if (rows % 4 !== 0) return -1;
   if (t.type === GgmlType.Q4_K) return (rows / 4) * (t.dims[0] / 256) * 624;
   if (t.type === GgmlType.Q5_0) return (rows / 4) * (t.dims[0] / 32) * 88;
+  if (t.type === GgmlType.Q6_K) return (rows / 4) * (t.dims[0] / 256) * 840;
   return -1;
 }
 
