@@ -525,5 +525,8 @@ static void packed_task(const void *p, int ith, int nth) {
 void matmul_repacked(int type, const void *w, int nrows, int ncols, const void *xq, int ntok, float *y) {
   const int rb = row_bytes(act_type(type), ncols);
   packed_args a = { type, nrows, ncols, ntok, w, xq, rb, (const uint8_t *)xq + (size_t)ntok * rb, act_extra_bytes(type, ncols), y };
-  pool_run(packed_task, &a);
+  // Balanced shares (several per thread), as matmul.c's products: on a busy machine a thread that
+  // shares its core takes fewer of them. Each group is computed by one share with the same
+  // arithmetic, so results do not depend on the split.
+  pool_run_balanced(packed_task, &a);
 }
