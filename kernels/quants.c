@@ -138,10 +138,12 @@ int row_bytes(int type, int n) {
 // only, so they are computed once per product (act_extras, when the activations are quantised)
 // rather than once per weight row: the block scale as a float, and bias·(y[2j] + y[2j+1] +
 // y[16+2j] + y[17+2j]) as i16 lanes j, the term dot32_off subtracts (bias = the weight offset,
-// 16 or 8; |value| ≤ 16·4·127 fits i16). Layout per token: float scale[nb], int16 bias[nb][8].
+// 16 or 8; |value| ≤ 16·4·127 fits i16), and the whole block's bias·Σy as one i32 (for the repacked
+// products of repack.c, where rows are in lanes). Layout per token: float scale[nb], int16
+// bias[nb][8], int32 bias_sum[nb].
 static int extras_bias(int wtype) { return wtype == T_Q5_0 ? 16 : wtype == T_Q4_0 ? 8 : 0; }
 
-int act_extra_bytes(int wtype, int n) { return extras_bias(wtype) ? n / QK * 20 : 0; }
+int act_extra_bytes(int wtype, int n) { return extras_bias(wtype) ? n / QK * 24 : 0; }
 
 void act_extras(int wtype, const void *xq, int n, void *ex) {
   const int nb = n / QK, bias = extras_bias(wtype);
@@ -152,7 +154,9 @@ void act_extras(int wtype, const void *xq, int n, void *ex) {
     scale[i] = f16_lut(y[i].d);
     const v128_t pairs = wasm_i16x8_add(wasm_i16x8_extadd_pairwise_i8x16(wasm_v128_load(y[i].qs)),
                                         wasm_i16x8_extadd_pairwise_i8x16(wasm_v128_load(y[i].qs + 16)));
-    wasm_v128_store(sb + 8 * i, wasm_i16x8_mul(pairs, wasm_i16x8_splat((int16_t)bias)));
+    const v128_t b = wasm_i16x8_mul(pairs, wasm_i16x8_splat((int16_t)bias));
+    wasm_v128_store(sb + 8 * i, b);
+    ((int32_t *)(sb + 8 * nb))[i] = hsum_i32x4(wasm_i32x4_extadd_pairwise_i16x8(b));
   }
 }
 

@@ -29,10 +29,11 @@
 
 #define NOINLINE __attribute__((noinline))
 #define R 4        // rows per interleaved group
-// Tokens per tile, chosen by measurement (best of alternating runs, 512×2048 × 48 tokens, 1
-// thread): relaxed 4 (21.9 GMAC/s; 6: 19.6, 8: 14.9 as V8 spills), SIMD128 8 (15.5; 4: 9.9).
+// Tokens per tile, chosen by measurement (Q4_K 2048×2048 × 64 tokens, 1 thread, best of
+// alternating runs against the file layout): relaxed 6 (1.35× the file layout; 3: 1.16×,
+// 4: 1.24×, 8: 1.33×), SIMD128 8.
 #ifndef TOK
-#define TOK (RELAXED ? 4 : 8)
+#define TOK (RELAXED ? 6 : 8)
 #endif
 
 
@@ -44,18 +45,27 @@
 //                                                per row) without a shuffle
 //   u8 min[4 lanes L][4 rows][2]                32 bytes: mins of sub-blocks L and L + 4 of each
 //                                                row, the pmaddwd operand against (P_L, P_L+4)
-//   u8 qs[4 steps k][4 lanes L][2 h][4 rows][4] 512 bytes: chunk c = L + 4h of step k; byte b of
-//                                                row r is the file's qs[32k + 4c + b]: low nibble
-//                                                element 64k + 4c + b (sub-block 2k), high nibble
-//                                                element 64k + 32 + 4c + b (sub-block 2k + 1)
+//   u8 qs[4 steps k][8 chunks c][4 rows][4]     512 bytes: byte b of chunk c of row r is the file's
+//                                                qs[32k + 4c + b]: low nibble element 64k + 4c + b
+//                                                (sub-block 2k), high nibble element 64k + 32 + 4c + b
+//                                                (sub-block 2k + 1)
 // The 8% more bytes buy decoded scales (k4_scales per row per block is ~40 scalar operations).
 //
-// Float order: the same as quants.c's dot_q4_K, so results are identical to the row-at-a-time
-// product (and conformance with llama.cpp is unchanged; its tiny random test models turn any
-// change of float order into a different greedy token within a few steps). dot_q4_K keeps 4 f32
-// lanes per row: lane L sums the elements whose index within a sub-block is 4L..4L+3 or
-// 16+4L..16+4L+3, i.e. chunks L and L+4 here. So each token keeps 4 sums, one per lane class L,
-// with rows in lanes, and adds them ((L0 + L1) + L2) + L3 at the end, as hsum_f32x4 does.
+// Arithmetic: llama.cpp's own (its repacked Q4_K GEMM and GEMV, ggml_gemm/gemv_q4_K_8x8_q8_K, which
+// the x86 build runs for every Q4_K matrix whose rows are a multiple of 8): per row and super-block
+// the exact integers isum = Σ_j sc_j·Σ(q4·q8) and imin = Σ_j m_j·(bsum_2j + bsum_2j+1), then
+//   acc += (d·d8)·isum;  accm += (dmin·d8)·imin;  and y = acc − accm after the last super-block
+// (llama.cpp fuses the multiply-adds; wasm has no FMA in both builds, so ours round the product
+// once more: ~1 ulp per super-block). Rows of one super-block (every row of the conformance
+// models' 256-wide matrices) give llama.cpp's bits exactly. This is a different float order from
+// quants.c's dot_q4_K (4 f32 lanes per row, the order of llama.cpp's plain AVX2 vec_dot), so the
+// engine uses the repacked product for every token count (prompt batches and generation alike):
+// results are identical across thread counts, batch sizes and the two builds.
+//
+// Integers: the 8 chunks of a sub-block are summed in one i16 accumulator before the scale
+// (2 products of ≤ 15·128 per lane and chunk, 16 per sub-block: ≤ 30720 < 32767), then widened once
+// by pmaddwd with the scale: this is what makes the layout pay (previous design, 4 lane classes
+// kept apart in dot_q4_K's float order: 21.9 GMAC/s; see the README's kernels paragraph).
 // ---------------------------------------------------------------------------------------------
 #define Q4KR_BYTES 624
 #define Q4KR_SC 16
@@ -91,118 +101,350 @@ static void repack_q4_K(const block_q4_K *src, int nb, uint8_t *dst) {
         g[Q4KR_MIN + 8 * l + 2 * r + 1] = m[l + 4];
       }
       for (int k = 0; k < 4; k++)
-        for (int c = 0; c < 8; c++) __builtin_memcpy(g + Q4KR_QS + 128 * k + 32 * (c & 3) + 16 * (c >> 2) + 4 * r, b->qs + 32 * k + 4 * c, 4);
+        for (int c = 0; c < 8; c++) __builtin_memcpy(g + Q4KR_QS + 128 * k + 16 * c + 4 * r, b->qs + 32 * k + 4 * c, 4);
     }
   }
 }
 
-// Lane class L of the min term per row: m_L·P_L + m_L+4·P_L+4 (P_j = bsums[2j] + bsums[2j+1],
-// |P_j| ≤ 32·128 fits i16), as dot_q4_K's k4_min_products lane L: (P_L, P_L+4) as one i32, splat,
-// against the min pairs by pmaddwd.
-INLINE v128_t q4kr_mins(const uint8_t *g, const int16_t *bsums, int l) {
-  const uint16_t pl = (uint16_t)(bsums[2 * l] + bsums[2 * l + 1]), ph = (uint16_t)(bsums[2 * l + 8] + bsums[2 * l + 9]);
-  return wasm_i32x4_dot_i16x8(wasm_u16x8_load8x8(g + Q4KR_MIN + 8 * l), wasm_i32x4_splat((int32_t)(pl | (uint32_t)ph << 16)));
+// imin per row: Σ_L m_L·P_L + m_L+4·P_L+4 (P_j = bsums[2j] + bsums[2j+1], |P_j| ≤ 32·128 fits
+// i16): (P_L, P_L+4) as one i32, splat, against each row's min pair by pmaddwd.
+INLINE v128_t q4kr_mins(const uint8_t *g, const int16_t *bsums) {
+  v128_t s = wasm_i32x4_splat(0);
+  for (int l = 0; l < 4; l++) {
+    const uint16_t pl = (uint16_t)(bsums[2 * l] + bsums[2 * l + 1]), ph = (uint16_t)(bsums[2 * l + 8] + bsums[2 * l + 9]);
+    s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(wasm_u16x8_load8x8(g + Q4KR_MIN + 8 * l), wasm_i32x4_splat((int32_t)(pl | (uint32_t)ph << 16))));
+  }
+  return s;
 }
 
-// Sub-block j of lane class l for nt tokens (wa, wb: the class's 2 chunks of its step, nibbles
-// already in bytes); sumi[t] += that class of sc_j·Σ(q4·q8) per row, exact.
-INLINE void q4kr_sub(v128_t wa, v128_t wb, const uint8_t *g, int j, const int8_t *const *xs, int off, int nt, v128_t *sumi) {
-  const v128_t sv = wasm_u16x8_load8x8(g + Q4KR_SC + 8 * j);
+// Sub-block 2k + h of one group super-block for nt tokens: sumi[t] += sc·Σ(q4·q8) per row, exact.
+// qs: the step's 8 chunks; the token's 32 activation bytes of the sub-block at xs[t] + off.
+INLINE void q4kr_sub(const uint8_t *qs, int h, v128_t sv, const int8_t *const *xs, int off, int nt, v128_t *sumi) {
+  const v128_t m = wasm_i8x16_splat(0x0f);
 #if RELAXED
-  // chunks l and l + 4 by pmaddubsw, summed in i16 (≤ 2·2·15·128), widened once by pmaddwd
-  for (int t = 0; t < nt; t++) {
-    const v128_t p = wasm_i16x8_add(wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xs[t] + off), wa),
-                                    wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xs[t] + off + 16), wb));
-    sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_dot_i16x8(p, sv));
+  // Rolled for a tile of tokens (unrolled, V8 hoists the loads and spills: 32 vs 34 GMAC/s at 6
+  // tokens, 22 vs 29 at 4), unrolled for one token (12.6 vs 10.6 GB/s).
+  v128_t p[TOK];
+  for (int t = 0; t < nt; t++) p[t] = wasm_i16x8_splat(0);
+#define Q4KR_CHUNK(c)                                                                                     \
+  {                                                                                                       \
+    const v128_t v = wasm_v128_load(qs + 16 * (c));                                                       \
+    const v128_t w = h ? wasm_v128_and(wasm_u16x8_shr(v, 4), m) : wasm_v128_and(v, m);                    \
+    for (int t = 0; t < nt; t++)                                                                          \
+      p[t] = wasm_i16x8_add(p[t], wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xs[t] + off + 4 * (c)), w)); \
   }
+  if (nt == 1) {
+#pragma clang loop unroll(full)
+    for (int c = 0; c < 8; c++) Q4KR_CHUNK(c)
+  } else {
+#pragma clang loop unroll(disable)
+    for (int c = 0; c < 8; c++) Q4KR_CHUNK(c)
+  }
+#undef Q4KR_CHUNK
+  for (int t = 0; t < nt; t++) sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_dot_i16x8(p[t], sv));
 #else
   // SIMD128 (no 8-bit multiply): the scale folded into the weights as i16 (≤ 63·15 = 945), the
   // activation's 4 bytes widened to i16 and splat; pmaddwd gives rows 0-1 (lo) and 2-3 (hi) in
-  // i32 lane pairs (r, r), added pairwise below.
+  // i32 lane pairs (r, r), added pairwise at the end. The same integers as the relaxed build.
   const v128_t sa = wasm_i32x4_shuffle(sv, sv, 0, 0, 1, 1), sb = wasm_i32x4_shuffle(sv, sv, 2, 2, 3, 3);
-  const v128_t a_lo = wasm_i16x8_mul(wasm_u16x8_extend_low_u8x16(wa), sa), a_hi = wasm_i16x8_mul(wasm_u16x8_extend_high_u8x16(wa), sb);
-  const v128_t b_lo = wasm_i16x8_mul(wasm_u16x8_extend_low_u8x16(wb), sa), b_hi = wasm_i16x8_mul(wasm_u16x8_extend_high_u8x16(wb), sb);
-  for (int t = 0; t < nt; t++) {
-    const v128_t xa = wasm_i16x8_extend_low_i8x16(wasm_v128_load32_splat(xs[t] + off));
-    const v128_t xb = wasm_i16x8_extend_low_i8x16(wasm_v128_load32_splat(xs[t] + off + 16));
-    const v128_t lo = wasm_i32x4_add(wasm_i32x4_dot_i16x8(a_lo, xa), wasm_i32x4_dot_i16x8(b_lo, xb));
-    const v128_t hi = wasm_i32x4_add(wasm_i32x4_dot_i16x8(a_hi, xa), wasm_i32x4_dot_i16x8(b_hi, xb));
-    sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_add(wasm_i32x4_shuffle(lo, hi, 0, 2, 4, 6), wasm_i32x4_shuffle(lo, hi, 1, 3, 5, 7)));
+  v128_t lo[TOK], hi[TOK];
+  for (int t = 0; t < nt; t++) lo[t] = hi[t] = wasm_i32x4_splat(0);
+#pragma clang loop unroll(disable)
+  for (int c = 0; c < 8; c++) {
+    const v128_t v = wasm_v128_load(qs + 16 * c);
+    const v128_t w = h ? wasm_v128_and(wasm_u16x8_shr(v, 4), m) : wasm_v128_and(v, m);
+    const v128_t wl = wasm_i16x8_mul(wasm_u16x8_extend_low_u8x16(w), sa), wh = wasm_i16x8_mul(wasm_u16x8_extend_high_u8x16(w), sb);
+    for (int t = 0; t < nt; t++) {
+      const v128_t x = wasm_i16x8_extend_low_i8x16(wasm_v128_load32_splat(xs[t] + off + 4 * c));
+      lo[t] = wasm_i32x4_add(lo[t], wasm_i32x4_dot_i16x8(wl, x));
+      hi[t] = wasm_i32x4_add(hi[t], wasm_i32x4_dot_i16x8(wh, x));
+    }
   }
+  for (int t = 0; t < nt; t++)
+    sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_add(wasm_i32x4_shuffle(lo[t], hi[t], 0, 2, 4, 6), wasm_i32x4_shuffle(lo[t], hi[t], 1, 3, 5, 7)));
 #endif
 }
 
-// Lane class l of one group super-block for nt tokens: sumi[t] = that class of Σ_j sc_j·Σ(q4·q8)
-// per row, exact. Per step k the class's 32 bytes give sub-block 2k (low nibbles) and 2k + 1
-// (high nibbles), written out: a shift by a variable count costs V8 four instructions.
-INLINE void q4kr_class(const uint8_t *g, const int8_t *const *xs, int l, int nt, v128_t *sumi) {
-  const uint8_t *qs = g + Q4KR_QS + 32 * l;
-  const v128_t m = wasm_i8x16_splat(0x0f);
-  for (int t = 0; t < nt; t++) sumi[t] = wasm_i32x4_splat(0);
-#pragma clang loop unroll(disable)
-  for (int k = 0; k < 4; k++) {
-    const v128_t ra = wasm_v128_load(qs + 128 * k), rb = wasm_v128_load(qs + 128 * k + 16);
-    q4kr_sub(wasm_v128_and(ra, m), wasm_v128_and(rb, m), g, 2 * k, xs, 64 * k + 4 * l, nt, sumi);
-    q4kr_sub(wasm_v128_and(wasm_u16x8_shr(ra, 4), m), wasm_v128_and(wasm_u16x8_shr(rb, 4), m), g, 2 * k + 1, xs, 64 * k + 32 + 4 * l, nt, sumi);
-  }
-}
-
-// 4 rows (one group, nb super-blocks at g) × nt tokens (Q8_K rows at yb, ystride apart) → the
-// 4 outputs of each token at y + t·ystep. Per lane class, as dot_q4_K per block:
-//   acc += (d8·d)·Σ sc·q4·q8;  acc −= (d8·dmin)·Σ min·bsum
-// and the classes are added in order into y.
+// 4 rows (one group, nb super-blocks at g0) × nt tokens (Q8_K rows at yb, ystride apart) → the
+// 4 outputs of each token at y + t·ystep. acc lives in y and accm in a small array in memory: they
+// are touched once per super-block, and keeping them out of registers leaves V8's 16 to the
+// inner loop (sumi, the i16 sums, the weights, the splat).
 INLINE void gemm_q4_K_r4(int nb, const uint8_t *g0, const uint8_t *yb, int ystride, int nt, float *y, int ystep) {
+  float accm[TOK * R];
+  for (int t = 0; t < nt; t++) {
+    wasm_v128_store(y + (size_t)t * ystep, wasm_f32x4_splat(0));
+    wasm_v128_store(accm + R * t, wasm_f32x4_splat(0));
+  }
+  const uint8_t *g = g0;
+  for (int i = 0; i < nb; i++, g += Q4KR_BYTES) {
+    const int8_t *xs[TOK];
+    for (int t = 0; t < nt; t++) xs[t] = ((const block_q8_K *)(yb + (size_t)t * ystride) + i)->qs;
+    v128_t sumi[TOK];
+    for (int t = 0; t < nt; t++) sumi[t] = wasm_i32x4_splat(0);
 #pragma clang loop unroll(disable)
-  for (int l = 0; l < 4; l++) {
-    v128_t acc[TOK], sumi[TOK];
-    for (int t = 0; t < nt; t++) acc[t] = wasm_f32x4_splat(0);
-    const uint8_t *g = g0;
-    for (int i = 0; i < nb; i++, g += Q4KR_BYTES) {
-      const block_q8_K *q8[TOK];
-      const int8_t *xs[TOK];
-      for (int t = 0; t < nt; t++) {
-        q8[t] = (const block_q8_K *)(yb + (size_t)t * ystride) + i;
-        xs[t] = q8[t]->qs;
-      }
-      q4kr_class(g, xs, l, nt, sumi);
-      const v128_t h = wasm_v128_load(g);
-      const v128_t dx = f16x4_to_f32(wasm_u32x4_extend_low_u16x8(h)), dminx = f16x4_to_f32(wasm_u32x4_extend_high_u16x8(h));
-      for (int t = 0; t < nt; t++) {
-        const v128_t d8 = wasm_f32x4_splat(q8[t]->d);
-        acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_mul(d8, dx), wasm_f32x4_convert_i32x4(sumi[t])));
-        acc[t] = wasm_f32x4_sub(acc[t], wasm_f32x4_mul(wasm_f32x4_mul(d8, dminx), wasm_f32x4_convert_i32x4(q4kr_mins(g, q8[t]->bsums, l))));
-      }
+    for (int k = 0; k < 4; k++) {
+      const uint8_t *qs = g + Q4KR_QS + 128 * k;
+      q4kr_sub(qs, 0, wasm_u16x8_load8x8(g + Q4KR_SC + 16 * k), xs, 64 * k, nt, sumi);
+      q4kr_sub(qs, 1, wasm_u16x8_load8x8(g + Q4KR_SC + 16 * k + 8), xs, 64 * k + 32, nt, sumi);
     }
+    const v128_t h = wasm_v128_load(g);
+    const v128_t dx = f16x4_to_f32(wasm_u32x4_extend_low_u16x8(h)), dminx = f16x4_to_f32(wasm_u32x4_extend_high_u16x8(h));
     for (int t = 0; t < nt; t++) {
+      const block_q8_K *q8 = (const block_q8_K *)(yb + (size_t)t * ystride) + i;
+      const v128_t d8 = wasm_f32x4_splat(q8->d);
       float *o = y + (size_t)t * ystep;
-      wasm_v128_store(o, l == 0 ? acc[t] : wasm_f32x4_add(wasm_v128_load(o), acc[t]));
+      wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sumi[t]), wasm_f32x4_mul(dx, d8))));
+      const v128_t mins = q4kr_mins(g, q8->bsums);
+      wasm_v128_store(accm + R * t, wasm_f32x4_add(wasm_v128_load(accm + R * t), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(mins), wasm_f32x4_mul(dminx, d8))));
     }
+    __asm__ volatile("" ::: "memory");  // keep acc and accm in memory (see above)
+  }
+  for (int t = 0; t < nt; t++) {
+    float *o = y + (size_t)t * ystep;
+    wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), wasm_v128_load(accm + R * t)));
   }
 }
 
 NOINLINE static void gemm_q4_K_r4_tile(int nb, const uint8_t *g, const uint8_t *yb, int ystride, float *y, int ystep) {
   gemm_q4_K_r4(nb, g, yb, ystride, TOK, y, ystep);
 }
-// One token (generation): the 4 class passes per super-block instead of per matrix, so that the
-// weights are read from memory once (a pass over a matrix of a 3B model's size does not stay in
-// cache); 4 f32 sums and one i32 sum live.
+// One token (generation and the tokens after the last whole tile): the same arithmetic.
 NOINLINE static void gemv_q4_K_r4(int nb, const uint8_t *g, const uint8_t *yb, float *y) {
-  const block_q8_K *q8 = (const block_q8_K *)yb;
-  v128_t acc[4];
-  for (int l = 0; l < 4; l++) acc[l] = wasm_f32x4_splat(0);
-  for (int i = 0; i < nb; i++, g += Q4KR_BYTES, q8++) {
-    const int8_t *xs[1] = { q8->qs };
-    const v128_t h = wasm_v128_load(g), d8 = wasm_f32x4_splat(q8->d);
-    const v128_t d = wasm_f32x4_mul(d8, f16x4_to_f32(wasm_u32x4_extend_low_u16x8(h)));
-    const v128_t dmin = wasm_f32x4_mul(d8, f16x4_to_f32(wasm_u32x4_extend_high_u16x8(h)));
-    for (int l = 0; l < 4; l++) {
-      v128_t sumi;
-      q4kr_class(g, xs, l, 1, &sumi);
-      acc[l] = wasm_f32x4_add(acc[l], wasm_f32x4_mul(d, wasm_f32x4_convert_i32x4(sumi)));
-      acc[l] = wasm_f32x4_sub(acc[l], wasm_f32x4_mul(dmin, wasm_f32x4_convert_i32x4(q4kr_mins(g, q8->bsums, l))));
+  gemm_q4_K_r4(nb, g, yb, 0, 1, y, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Q5_0 × 4 rows. A group block (4 rows × 32 elements, 88 bytes: the same as 4 × 22):
+//   f16 d[4]                                    8 bytes
+//   u8 hbits[4 rows][4]                         16 bytes: bit c of byte b of row r is the high bit
+//                                                of element 4c + b (chunk c): one shift and mask
+//                                                put chunk c's high bits at bit 4 of its bytes
+//   u8 qs[4 u][4 rows][4]                       64 bytes: byte b of row r is the file's qs[4u + b]:
+//                                                low nibble element 4u + b (chunk u), high nibble
+//                                                element 16 + 4u + b (chunk u + 4)
+// Arithmetic per row and block: isum = Σ q5·q8 − 16·Σq8 exact (quants unsigned 0..31 for the i7
+// operand; the block's 16·Σq8 comes with the activations, act_extras), then acc += (d·d8)·isum.
+// That is llama.cpp's integer and scale per block; its AVX2 kernels keep 8 float lanes per row
+// (the integer split by position) where we keep one: the sums differ by rounding only.
+// Integers: chunks u (low nibbles) and u + 4 (high) in two i16 sums of 4 chunks each (2 products
+// of ≤ 31·128 per lane and chunk: ≤ 31744 < 32767), widened pairwise (lanes 2r, 2r+1 = row r).
+// ---------------------------------------------------------------------------------------------
+#define Q5R_BYTES 88
+#define Q5R_H 8
+#define Q5R_QS 24
+// Tokens per tile (Q5_0 4864×896 × 64 tokens, 1 thread, best of alternating runs): relaxed 8
+// (25.1 GMAC/s against 15.0 for the file layout; 3: 21.0, 4: 22.7, 6: 22.6, 16: 19.9), SIMD128 8
+// (12.5 against 10.4; 4: 11.7). Past 6 tokens V8 spills the i16 sums, but the weights' unpacking
+// (high bits, nibbles) shared by more tokens pays for it.
+#ifndef TOK5
+#define TOK5 8
+#endif
+
+static void repack_q5_0(const block_q5_0 *src, int nb, uint8_t *dst) {
+  for (int i = 0; i < nb; i++) {
+    uint8_t *g = dst + (size_t)i * Q5R_BYTES;
+    for (int r = 0; r < R; r++) {
+      const block_q5_0 *b = &src[(size_t)r * nb + i];
+      __builtin_memcpy(g + 2 * r, &b->d, 2);
+      uint32_t qh;
+      __builtin_memcpy(&qh, b->qh, 4);
+      for (int e = 0; e < 4; e++) {
+        uint8_t v = 0;
+        for (int c = 0; c < 8; c++) v |= (uint8_t)(((qh >> (4 * c + e)) & 1) << c);
+        g[Q5R_H + 4 * r + e] = v;
+      }
+      for (int u = 0; u < 4; u++) __builtin_memcpy(g + Q5R_QS + 16 * u + 4 * r, b->qs + 4 * u, 4);
     }
   }
-  wasm_v128_store(y, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(acc[0], acc[1]), acc[2]), acc[3]));
+}
+
+// Chunk c's high bits (c a constant after unrolling) at bit 4 of each byte.
+INLINE v128_t q5r_high(v128_t hb, int c) {
+  const v128_t s = c < 4 ? wasm_i16x8_shl(hb, 4 - c) : c > 4 ? wasm_u16x8_shr(hb, c - 4) : hb;
+  return wasm_v128_and(s, wasm_i8x16_splat(0x10));
+}
+
+// 4 rows × nt tokens (Q8_0 rows at yb, ystride apart; act_extras rows at ex, exstride apart) →
+// y + t·ystep. acc lives in y (see gemm_q4_K_r4).
+INLINE void gemm_q5_0_r4(int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, int nt, float *y, int ystep) {
+  for (int t = 0; t < nt; t++) wasm_v128_store(y + (size_t)t * ystep, wasm_f32x4_splat(0));
+  const v128_t m = wasm_i8x16_splat(0x0f);
+  for (int i = 0; i < nb; i++, g += Q5R_BYTES) {
+    const v128_t hb = wasm_v128_load(g + Q5R_H);
+    v128_t p0[TOK5], p1[TOK5];
+    const int8_t *xs[TOK5];
+    for (int t = 0; t < nt; t++) {
+      xs[t] = ((const block_q8_0 *)(yb + (size_t)t * ystride))[i].qs;
+      p0[t] = p1[t] = wasm_i16x8_splat(0);
+    }
+#pragma clang loop unroll(full)
+    for (int u = 0; u < 4; u++) {
+      const v128_t v = wasm_v128_load(g + Q5R_QS + 16 * u);
+      const v128_t lo = wasm_v128_or(wasm_v128_and(v, m), q5r_high(hb, u));
+      const v128_t hi = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(v, 4), m), q5r_high(hb, u + 4));
+      for (int t = 0; t < nt; t++) {
+#if RELAXED
+        p0[t] = wasm_i16x8_add(p0[t], wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xs[t] + 4 * u), lo));
+        p1[t] = wasm_i16x8_add(p1[t], wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xs[t] + 16 + 4 * u), hi));
+#else
+        // SIMD128: even and odd bytes as i16 (the same pairs, the same i16 lanes as the relaxed dot)
+        const v128_t xa = wasm_v128_load32_splat(xs[t] + 4 * u), xb = wasm_v128_load32_splat(xs[t] + 16 + 4 * u);
+        p0[t] = wasm_i16x8_add(p0[t], wasm_i16x8_add(wasm_i16x8_mul(wasm_v128_and(lo, wasm_i16x8_splat(0xff)), wasm_i16x8_shr(wasm_i16x8_shl(xa, 8), 8)),
+                                                     wasm_i16x8_mul(wasm_u16x8_shr(lo, 8), wasm_i16x8_shr(xa, 8))));
+        p1[t] = wasm_i16x8_add(p1[t], wasm_i16x8_add(wasm_i16x8_mul(wasm_v128_and(hi, wasm_i16x8_splat(0xff)), wasm_i16x8_shr(wasm_i16x8_shl(xb, 8), 8)),
+                                                     wasm_i16x8_mul(wasm_u16x8_shr(hi, 8), wasm_i16x8_shr(xb, 8))));
+#endif
+      }
+    }
+    const v128_t dw = f16x4_to_f32(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(g)));
+    for (int t = 0; t < nt; t++) {
+      const float *sc = (const float *)(ex + (size_t)t * exstride);
+      const int32_t bsum = ((const int32_t *)((const int16_t *)(sc + nb) + 8 * nb))[i];
+      const v128_t isum = wasm_i32x4_sub(wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(p0[t]), wasm_i32x4_extadd_pairwise_i16x8(p1[t])), wasm_i32x4_splat(bsum));
+      float *o = y + (size_t)t * ystep;
+      wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), wasm_f32x4_mul(wasm_f32x4_mul(dw, wasm_f32x4_splat(sc[i])), wasm_f32x4_convert_i32x4(isum))));
+    }
+    __asm__ volatile("" ::: "memory");  // acc stays in memory
+  }
+}
+
+NOINLINE static void gemm_q5_0_r4_tile(int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, float *y, int ystep) {
+  gemm_q5_0_r4(nb, g, yb, ystride, ex, exstride, TOK5, y, ystep);
+}
+NOINLINE static void gemv_q5_0_r4(int nb, const uint8_t *g, const uint8_t *yb, const uint8_t *ex, float *y) {
+  gemm_q5_0_r4(nb, g, yb, 0, ex, 0, 1, y, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Q6_K × 4 rows. A group super-block (4 rows × 256 elements, 840 bytes: the same as 4 × 210):
+//   f16 d[4]                                    8 bytes
+//   i8 scale[8 pairs p][4 rows][2]              64 bytes: scales of sub-blocks 2p and 2p + 1 of
+//                                                each row: sign-extended, the pmaddwd operand
+//                                                against (bsum_2p, bsum_2p+1) for the −32 term, and
+//                                                by one byte shuffle each sub-block's (sc, sc) pairs
+//   per pair p (96 bytes):
+//     u8 lo[4 chunks k][4 rows][4]              64 bytes: low 4 bits of element 4k + b of sub-block
+//                                                2p (low nibble) and 2p + 1 (high nibble)
+//     u8 hi[2 e][4 rows][4]                     32 bytes: bits 2k..2k+1 of byte b: the top 2 bits of
+//                                                element 4k + b of sub-block 2p + e
+// Arithmetic per row and super-block: isum = Σ_j sc_j·Σ(q6·q8) − 32·Σ_j sc_j·bsum_j exact (quants
+// unsigned 0..63 as the i7 operand), then acc += (d·d8)·isum: llama.cpp's integers and scale; its
+// AVX2 kernel keeps 8 float lanes per row where we keep one (a difference of rounding only).
+// Integers: two chunks per i16 sum (2 products of ≤ 63·128 per lane and chunk: ≤ 32256), each
+// widened by pmaddwd with the sub-block's scale.
+// ---------------------------------------------------------------------------------------------
+#define Q6R_BYTES 840
+#define Q6R_SC 8
+#define Q6R_Q 72
+// Tokens per tile (Q6_K 2048×2048 × 64 tokens, 1 thread, best of alternating runs; noisy shared
+// machine): relaxed 16 (31.1 GMAC/s against 20.3 for the file layout; 2: 8.0, 4: 18.8, 6: 10.7,
+// 8: 24.9-26.1, 12: 17.9), SIMD128 16 (13.9 against 10.8; 8: 1.2×). The unpacking of the 6-bit
+// quants (nibbles, high bits, the scales' shuffle) is the larger part per chunk, so it pays to share
+// it with many tokens even though V8 then keeps the i32 sums on its stack.
+#ifndef TOK6
+#define TOK6 16
+#endif
+
+static void repack_q6_K(const block_q6_K *src, int nb, uint8_t *dst) {
+  for (int i = 0; i < nb; i++) {
+    uint8_t *g = dst + (size_t)i * Q6R_BYTES;
+    __builtin_memset(g + Q6R_Q, 0, Q6R_BYTES - Q6R_Q);
+    for (int r = 0; r < R; r++) {
+      const block_q6_K *b = &src[(size_t)r * nb + i];
+      __builtin_memcpy(g + 2 * r, &b->d, 2);
+      uint8_t q[QK_K];  // the 6-bit quants, unsigned (ggml's dequantize_row_q6_K without the −32)
+      for (int h = 0; h < 2; h++)
+        for (int l = 0; l < 32; l++) {
+          const uint8_t *ql = b->ql + 64 * h, qh = b->qh[32 * h + l];
+          q[128 * h + l] = (uint8_t)((ql[l] & 15) | ((qh & 3) << 4));
+          q[128 * h + l + 32] = (uint8_t)((ql[l + 32] & 15) | (((qh >> 2) & 3) << 4));
+          q[128 * h + l + 64] = (uint8_t)((ql[l] >> 4) | (((qh >> 4) & 3) << 4));
+          q[128 * h + l + 96] = (uint8_t)((ql[l + 32] >> 4) | (((qh >> 6) & 3) << 4));
+        }
+      for (int p = 0; p < 8; p++) {
+        g[Q6R_SC + 8 * p + 2 * r] = (uint8_t)b->scales[2 * p];
+        g[Q6R_SC + 8 * p + 2 * r + 1] = (uint8_t)b->scales[2 * p + 1];
+        uint8_t *gp = g + Q6R_Q + 96 * p;
+        for (int k = 0; k < 4; k++)
+          for (int e = 0; e < 4; e++) {
+            const uint8_t a = q[32 * p + 4 * k + e], c = q[32 * p + 16 + 4 * k + e];
+            gp[16 * k + 4 * r + e] = (uint8_t)((a & 15) | (c & 15) << 4);
+            gp[64 + 4 * r + e] |= (uint8_t)((a >> 4) << (2 * k));
+            gp[80 + 4 * r + e] |= (uint8_t)((c >> 4) << (2 * k));
+          }
+      }
+    }
+  }
+}
+
+// Σ over the pairs of a chunk, as i16 lanes (lanes 2r, 2r+1: row r): x (4 activation bytes splat)
+// against w (4 rows × 4 unsigned quants ≤ 127). The relaxed dot, or in SIMD128 even and odd bytes
+// as i16 (the same pairs in the same lanes).
+INLINE v128_t dot_chunk(v128_t x, v128_t w) {
+#if RELAXED
+  return wasm_i16x8_relaxed_dot_i8x16_i7x16(x, w);
+#else
+  return wasm_i16x8_add(wasm_i16x8_mul(wasm_v128_and(w, wasm_i16x8_splat(0xff)), wasm_i16x8_shr(wasm_i16x8_shl(x, 8), 8)),
+                        wasm_i16x8_mul(wasm_u16x8_shr(w, 8), wasm_i16x8_shr(x, 8)));
+#endif
+}
+
+// Chunk k's top 2 bits (k a constant) at bits 4-5 of each byte.
+INLINE v128_t q6r_high(v128_t h, int k) {
+  const v128_t s = k < 2 ? wasm_i16x8_shl(h, 4 - 2 * k) : k > 2 ? wasm_u16x8_shr(h, 2 * k - 4) : h;
+  return wasm_v128_and(s, wasm_i8x16_splat(0x30));
+}
+
+INLINE void gemm_q6_K_r4(int nb, const uint8_t *g, const uint8_t *yb, int ystride, int nt, float *y, int ystep) {
+  for (int t = 0; t < nt; t++) wasm_v128_store(y + (size_t)t * ystep, wasm_f32x4_splat(0));
+  const v128_t m = wasm_i8x16_splat(0x0f);
+  for (int i = 0; i < nb; i++, g += Q6R_BYTES) {
+    const int8_t *xs[TOK6];
+    v128_t sumi[TOK6];
+    for (int t = 0; t < nt; t++) {
+      xs[t] = ((const block_q8_K *)(yb + (size_t)t * ystride) + i)->qs;
+      sumi[t] = wasm_i32x4_splat(0);
+    }
+#pragma clang loop unroll(disable)
+    for (int p = 0; p < 8; p++) {
+      const uint8_t *gp = g + Q6R_Q + 96 * p;
+      const v128_t scv = wasm_v128_load64_zero(g + Q6R_SC + 8 * p);
+      for (int e = 0; e < 2; e++) {
+        const v128_t sc = wasm_i16x8_extend_low_i8x16(e ? wasm_i8x16_shuffle(scv, scv, 1, 1, 3, 3, 5, 5, 7, 7, 1, 1, 3, 3, 5, 5, 7, 7)
+                                                         : wasm_i8x16_shuffle(scv, scv, 0, 0, 2, 2, 4, 4, 6, 6, 0, 0, 2, 2, 4, 4, 6, 6));
+        const v128_t hb = wasm_v128_load(gp + 64 + 16 * e);
+        v128_t w[4];
+        for (int k = 0; k < 4; k++) {
+          const v128_t l = wasm_v128_load(gp + 16 * k);
+          w[k] = wasm_v128_or(e ? wasm_v128_and(wasm_u16x8_shr(l, 4), m) : wasm_v128_and(l, m), q6r_high(hb, k));
+        }
+        for (int t = 0; t < nt; t++) {
+          const int8_t *x = xs[t] + 32 * p + 16 * e;
+          const v128_t a = wasm_i16x8_add(dot_chunk(wasm_v128_load32_splat(x), w[0]), dot_chunk(wasm_v128_load32_splat(x + 4), w[1]));
+          const v128_t b = wasm_i16x8_add(dot_chunk(wasm_v128_load32_splat(x + 8), w[2]), dot_chunk(wasm_v128_load32_splat(x + 12), w[3]));
+          sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_add(wasm_i32x4_dot_i16x8(a, sc), wasm_i32x4_dot_i16x8(b, sc)));
+        }
+      }
+    }
+    const v128_t dw = f16x4_to_f32(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(g)));
+    for (int t = 0; t < nt; t++) {
+      const block_q8_K *q8 = (const block_q8_K *)(yb + (size_t)t * ystride) + i;
+      v128_t corr = wasm_i32x4_splat(0);
+      for (int p = 0; p < 8; p++)
+        corr = wasm_i32x4_add(corr, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(g + Q6R_SC + 8 * p), wasm_v128_load32_splat(q8->bsums + 2 * p)));
+      const v128_t isum = wasm_i32x4_sub(sumi[t], wasm_i32x4_shl(corr, 5));
+      float *o = y + (size_t)t * ystep;
+      wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), wasm_f32x4_mul(wasm_f32x4_mul(dw, wasm_f32x4_splat(q8->d)), wasm_f32x4_convert_i32x4(isum))));
+    }
+    __asm__ volatile("" ::: "memory");  // acc stays in memory
+  }
+}
+
+NOINLINE static void gemm_q6_K_r4_tile(int nb, const uint8_t *g, const uint8_t *yb, int ystride, float *y, int ystep) {
+  gemm_q6_K_r4(nb, g, yb, ystride, TOK6, y, ystep);
+}
+NOINLINE static void gemv_q6_K_r4(int nb, const uint8_t *g, const uint8_t *yb, float *y) {
+  gemm_q6_K_r4(nb, g, yb, 0, 1, y, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -212,6 +454,8 @@ NOINLINE static void gemv_q4_K_r4(int nb, const uint8_t *g, const uint8_t *yb, f
 static int group_bytes(int type, int ncols) {
   switch (type) {
     case T_Q4_K: return ncols / QK_K * Q4KR_BYTES;
+    case T_Q5_0: return ncols / QK * Q5R_BYTES;
+    case T_Q6_K: return ncols / QK_K * Q6R_BYTES;
     default: return -1;
   }
 }
@@ -231,6 +475,8 @@ EXPORT(repack_rows) void repack_rows(int type, const void *src, int row0, int ro
     const uint8_t *s = (const uint8_t *)src + (size_t)r * rb;
     uint8_t *d = (uint8_t *)dst + (size_t)(row0 + r) / R * gb;
     if (type == T_Q4_K) repack_q4_K((const block_q4_K *)s, ncols / QK_K, d);
+    else if (type == T_Q5_0) repack_q5_0((const block_q5_0 *)s, ncols / QK, d);
+    else if (type == T_Q6_K) repack_q6_K((const block_q6_K *)s, ncols / QK_K, d);
   }
 }
 
@@ -239,32 +485,48 @@ typedef struct {
   const uint8_t *w;
   const uint8_t *xq;
   int xq_row_bytes;
+  const uint8_t *ex;  // act_extras rows
+  int ex_row_bytes;
   float *y;
 } packed_args;
 
 // Groups of rows are split across threads; a tile of GROUP_TILE groups stays in cache while it
-// meets every token, and each tile of TOK tokens' activations stays in L1 across the groups.
+// meets every token, and each tile of tokens' activations stays in L1 across the groups.
 #define GROUP_TILE 16
 
 static void packed_task(const void *p, int ith, int nth) {
   const packed_args *a = p;
-  const int ngroups = a->nrows / R, nb = a->ncols / QK_K, gb = group_bytes(a->type, a->ncols);
+  const int ngroups = a->nrows / R, gb = group_bytes(a->type, a->ncols);
+  const int tok = a->type == T_Q5_0 ? TOK5 : a->type == T_Q6_K ? TOK6 : TOK;
   int g0, g1;
   split_range(ngroups, ith, nth, &g0, &g1);
   for (int tile = g0; tile < g1; tile += GROUP_TILE) {
     const int tile_end = tile + GROUP_TILE < g1 ? tile + GROUP_TILE : g1;
     int t = 0;
-    for (; t + TOK <= a->ntok; t += TOK)
-      for (int g = tile; g < tile_end; g++)
-        gemm_q4_K_r4_tile(nb, a->w + (size_t)g * gb, a->xq + (size_t)t * a->xq_row_bytes, a->xq_row_bytes,
-                          a->y + (size_t)t * a->nrows + g * R, a->nrows);
+    for (; t + tok <= a->ntok; t += tok)
+      for (int g = tile; g < tile_end; g++) {
+        const uint8_t *w = a->w + (size_t)g * gb, *x = a->xq + (size_t)t * a->xq_row_bytes, *ex = a->ex + (size_t)t * a->ex_row_bytes;
+        float *y = a->y + (size_t)t * a->nrows + g * R;
+        if (a->type == T_Q4_K) gemm_q4_K_r4_tile(a->ncols / QK_K, w, x, a->xq_row_bytes, y, a->nrows);
+        else if (a->type == T_Q6_K) gemm_q6_K_r4_tile(a->ncols / QK_K, w, x, a->xq_row_bytes, y, a->nrows);
+        else gemm_q5_0_r4_tile(a->ncols / QK, w, x, a->xq_row_bytes, ex, a->ex_row_bytes, y, a->nrows);
+      }
     for (; t < a->ntok; t++)
-      for (int g = tile; g < tile_end; g++)
-        gemv_q4_K_r4(nb, a->w + (size_t)g * gb, a->xq + (size_t)t * a->xq_row_bytes, a->y + (size_t)t * a->nrows + g * R);
+      for (int g = tile; g < tile_end; g++) {
+        const uint8_t *w = a->w + (size_t)g * gb, *x = a->xq + (size_t)t * a->xq_row_bytes, *ex = a->ex + (size_t)t * a->ex_row_bytes;
+        float *y = a->y + (size_t)t * a->nrows + g * R;
+        if (a->type == T_Q4_K) gemv_q4_K_r4(a->ncols / QK_K, w, x, y);
+        else if (a->type == T_Q6_K) gemv_q6_K_r4(a->ncols / QK_K, w, x, y);
+        else gemv_q5_0_r4(a->ncols / QK, w, x, ex, y);
+      }
   }
 }
 
 void matmul_repacked(int type, const void *w, int nrows, int ncols, const void *xq, int ntok, float *y) {
-  packed_args a = { type, nrows, ncols, ntok, w, xq, row_bytes(act_type(type), ncols), y };
-  pool_run(packed_task, &a);
+  const int rb = row_bytes(act_type(type), ncols);
+  packed_args a = { type, nrows, ncols, ntok, w, xq, rb, (const uint8_t *)xq + (size_t)ntok * rb, act_extra_bytes(type, ncols), y };
+  // Balanced shares (several per thread), as matmul.c's products: on a busy machine a thread that
+  // shares its core takes fewer of them. Each group is computed by one share with the same
+  // arithmetic, so results do not depend on the split.
+  pool_run_balanced(packed_task, &a);
 }

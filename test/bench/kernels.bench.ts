@@ -2,8 +2,9 @@
 // 1 and 2 threads, next to this machine's memory bandwidth measured in the same run (a WASM SIMD
 // streaming read). Weights are random but valid blocks, several matrices cycled so that they do not
 // sit in cache: what a token of a 3B model sees. Then GMAC/s of the prompt-batch product (64
-// tokens) and GB/s of the one-token product for Q4_K in the file's layout and repacked
-// (kernels/repack.c), the two sides alternating in one loop. Prints markdown tables; asserts nothing.
+// tokens) and GB/s of the one-token product for Q4_K, Q6_K and Q5_0 in the file's layout and
+// repacked (kernels/repack.c), the two sides alternating in one loop. Prints markdown tables;
+// asserts nothing.
 import { cpus } from "node:os";
 import { setFlagsFromString } from "node:v8";
 import { Kernels, type KernelVariant } from "../../src/engine/wasm/kernels.ts";
@@ -34,6 +35,8 @@ function fillRandomBlocks(bytes: Uint8Array, type: GgmlType): void {
     }
   } else if (type === GgmlType.Q6_K) {
     for (let b = 0; b < bytes.length; b += 210) v.setUint16(b + 208, d, true);
+  } else if (type === GgmlType.Q5_0) {
+    for (let b = 0; b < bytes.length; b += 22) v.setUint16(b, d, true);
   }
 }
 
@@ -59,13 +62,13 @@ async function main(): Promise<void> {
   const repackRows: string[] = [];
   for (const variant of ["simd128", "relaxed"] as KernelVariant[]) {
     await run(variant, maxThreads, threadCounts, rows);
-    await runRepacked(variant, threadCounts, repackRows);
+    for (const type of [GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q5_0]) await runRepacked(variant, type, threadCounts, repackRows);
   }
   console.log(`\nKernels benchmark (${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, Node ${process.version})\n`);
   console.log("| kernel | build | threads | GB/s | ms per product | of bandwidth |");
   console.log("|---|---|---|---|---|---|");
   for (const r of rows) console.log(r);
-  console.log("\nQ4_K, file layout vs repacked (best of alternating runs)\n");
+  console.log("\nFile layout vs repacked (best of alternating runs)\n");
   console.log("| product | build | threads | file layout | repacked | ratio |");
   console.log("|---|---|---|---|---|---|");
   for (const r of repackRows) console.log(r);
@@ -88,10 +91,9 @@ function bestAlternating(sides: (() => void)[]): number[] {
   return best;
 }
 
-async function runRepacked(variant: KernelVariant, threadCounts: number[], rows: string[]): Promise<void> {
+async function runRepacked(variant: KernelVariant, type: GgmlType, threadCounts: number[], rows: string[]): Promise<void> {
   const k = await Kernels.create({ threads: Math.max(...threadCounts), variant });
   const e = k.exports;
-  const type = GgmlType.Q4_K;
   const bytes = rowBytes(type, COLS) * ROWS;
   // Several matrices cycled for the one-token product (out of cache), one for the batch (in cache,
   // as a prompt batch's weights are while they meet 64 tokens).
@@ -116,14 +118,14 @@ async function runRepacked(variant: KernelVariant, threadCounts: number[], rows:
       () => e.matmul_quantized(type | REPACKED, packed[0], ROWS, COLS, xq, BATCH, y),
     ]);
     const gmac = (s: number): number => (ROWS * COLS * BATCH) / s / 1e9;
-    rows.push(`| GEMM ${ROWS}×${COLS} × ${BATCH} tokens, GMAC/s | ${variant} | ${t} | ${gmac(gemmPlain).toFixed(1)} | ${gmac(gemmPacked).toFixed(1)} | ${(gemmPlain / gemmPacked).toFixed(2)} |`);
+    rows.push(`| ${typeName(type)} GEMM ${ROWS}×${COLS} × ${BATCH} tokens, GMAC/s | ${variant} | ${t} | ${gmac(gemmPlain).toFixed(1)} | ${gmac(gemmPacked).toFixed(1)} | ${(gemmPlain / gemmPacked).toFixed(2)} |`);
     let i = 0;
     let j = 0;
     const [gemvPlain, gemvPacked] = bestAlternating([
       () => e.matmul_quantized(type, plain[i++ % count], ROWS, COLS, xq, 1, y),
       () => e.matmul_quantized(type | REPACKED, packed[j++ % count], ROWS, COLS, xq, 1, y),
     ]);
-    rows.push(`| GEMV ${ROWS}×${COLS}, GB/s of Q4_K | ${variant} | ${t} | ${(bytes / gemvPlain / 1e9).toFixed(1)} | ${(bytes / gemvPacked / 1e9).toFixed(1)} | ${(gemvPlain / gemvPacked).toFixed(2)} |`);
+    rows.push(`| ${typeName(type)} GEMV ${ROWS}×${COLS}, GB/s of weights | ${variant} | ${t} | ${(bytes / gemvPlain / 1e9).toFixed(1)} | ${(bytes / gemvPacked / 1e9).toFixed(1)} | ${(gemvPlain / gemvPacked).toFixed(2)} |`);
   }
   await k.close();
 }

@@ -21,6 +21,8 @@ export interface ModelOptions {
   /** Most tokens evaluated in one forward call (default 64). */
   batchSize?: number;
   onProgress?: (fraction: number) => void;
+  /** Repack the matrices of the formats with a repacked product (default REPACK_DEFAULT; off for A/B measurements). */
+  repack?: boolean;
 }
 
 export class Model {
@@ -40,7 +42,7 @@ export class Model {
     const batch = Math.max(1, Math.min(options.batchSize ?? 64, nCtx));
     const poolSizes = slotCounts(options.slots);
     const layout: KvLayout = { nLayer: hp.nLayer, nCtx, kDim: hp.nHeadKV * hp.headDimK, vDim: hp.nHeadKV * hp.headDimV };
-    const weights = weightBytes(file, hp);
+    const weights = weightBytes(file, hp, options.repack);
     const kv = kvCacheBytes(layout, [...poolSizes.values()].reduce((a, b) => a + b, 0));
     // Scratch is estimated generously before the kernels exist (activations of every buffer at
     // 4 bytes, plus attention rows for the largest thread count).
@@ -51,7 +53,7 @@ export class Model {
     checkFits(file, weights + kv + scratchEstimate + (2 << 20));
     const kernels = await Kernels.create({ threads: options.threads ?? 1 });
     try {
-      const w = await loadWeights(file, hp, kernels, options.onProgress);
+      const w = await loadWeights(file, hp, kernels, options.onProgress, options.repack);
       const pools = new Map([...poolSizes].map(([name, n]) => [name, newPool(kernels, layout, name, n)]));
       const transformer = new Transformer(kernels, hp, w, batch, nCtx);
       return new Model(file, hp, kernels, transformer, layout, pools);

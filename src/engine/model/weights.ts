@@ -1,6 +1,6 @@
 // The model's tensors, copied from the GGUF file straight into the kernels' memory (no
-// dequantisation), with the memory the model needs computed before anything is allocated. On
-// request (REPACK_DEFAULT) the matrices of the formats with a repacked product are repacked on the
+// dequantisation), with the memory the model needs computed before anything is allocated. By
+// default (REPACK_DEFAULT) the matrices of the formats with a repacked product are repacked on the
 // way (kernels/repack.c: rows interleaved for 128-bit SIMD), chunk by chunk through a small
 // staging buffer per reader, so there is never a second copy of the weights.
 import { open } from "node:fs/promises";
@@ -18,15 +18,14 @@ const STAGE = 4 * 2 ** 20;
 /** Added to a weight type in matmul calls when the matrix is repacked (kernels/repack.h). */
 export const REPACKED = 0x100;
 /**
- * Off by default. Measured (11008×2048 Q4_K, 1 thread, best of alternating runs on the shared
- * machine; npm run bench:kernels): the repacked product, bound to dot_q4_K's float order so that
- * results stay identical, is +12% on one token in the relaxed build (16.6 vs 14.8 GMAC/s) and
- * level in SIMD128 (9.9 vs 10.2); on prompt batches +2% relaxed (21.9 vs 21.4), +15% SIMD128.
- * Against that: 8% more memory for the Q4_K matrices (~100 MiB on the 3B reference model, within
- * its budget) and the repack itself at ~3.6 GB/s on the loading thread (~0.3 s on that model).
- * The whole-model bench has not yet been run with it on.
+ * On: the repacked products (kernels/repack.c) compute llama.cpp's own arithmetic for these formats
+ * (exact integers per row and super-block, then one float step), faster than the file layout's
+ * products. Measured (2048×2048 Q4_K, 1 thread, best of alternating runs on the shared machine):
+ * prompt batch 32.7 vs 24.1 GMAC/s relaxed, 17.6 vs 12.8 SIMD128; one token 12.7 vs 9.5 GB/s (in
+ * cache). Cost: 8% more memory for the Q4_K matrices and the repack on the loading threads (see
+ * the bench's load time).
  */
-export const REPACK_DEFAULT = false;
+export const REPACK_DEFAULT = true;
 
 /** A tensor in kernel memory: `rows` rows of `cols` elements of `type`, at `ptr`. */
 export interface Tensor {
@@ -130,8 +129,11 @@ function repackedNames(file: GgufFile, hp: HParams): Set<string> {
  */
 function repackedSize(t: GgufTensorInfo): number {
   const rows = t.dims[1] ?? 1;
-  if (t.type !== GgmlType.Q4_K || rows % 4 !== 0) return -1;
-  return (rows / 4) * (t.dims[0] / 256) * 624;
+  if (rows % 4 !== 0) return -1;
+  if (t.type === GgmlType.Q4_K) return (rows / 4) * (t.dims[0] / 256) * 624;
+  if (t.type === GgmlType.Q5_0) return (rows / 4) * (t.dims[0] / 32) * 88;
+  if (t.type === GgmlType.Q6_K) return (rows / 4) * (t.dims[0] / 256) * 840;
+  return -1;
 }
 
 /** Bytes of kernel memory the weights take (each tensor 64-byte aligned). */
