@@ -18,7 +18,7 @@ export interface ModelShape {
   /** The file, for messages. */
   path: string;
   architecture: string | undefined;
-  /** Every tensor's bytes, each rounded up to the engine's 64-byte alignment. */
+  /** The weights' bytes in engine memory: every tensor as the loader lays it out (repacked matrices included), 64-byte aligned. */
   weightBytes: number;
   nEmbd: number;
   nHead: number;

@@ -5,6 +5,21 @@
 // on its own thread: a 0.5B model's vocabulary alone takes 33–65 ms to read.
 import type { GgufFile } from "../gguf/file.ts";
 import { MAX_MEMORY_BYTES } from "../wasm/arena.ts";
+import { readHParams } from "./hparams.ts";
+import { weightBytes } from "./weights.ts";
+
+/**
+ * The weights' bytes in engine memory, as the loader will lay them out (repacked matrices take
+ * more than the file: Q4_K 624 bytes per 4 rows' super-block against 576); for a file the loader
+ * would refuse, the file's tensor bytes.
+ */
+function engineWeightBytes(file: GgufFile): number {
+  try {
+    return weightBytes(file, readHParams(file));
+  } catch {
+    return file.tensors.reduce((s, t) => s + Math.ceil(t.byteSize / 64) * 64, 0);
+  }
+}
 
 /** The inspect request's result; src/models/memory.ts documents each field (its own ModelShape). */
 export type ModelShape = ReturnType<typeof modelShape>;
@@ -19,7 +34,7 @@ export function modelShape(file: GgufFile) {
   return {
     path: file.path,
     architecture: file.architecture,
-    weightBytes: file.tensors.reduce((s, t) => s + Math.ceil(t.byteSize / 64) * 64, 0),
+    weightBytes: engineWeightBytes(file),
     nEmbd,
     nHead,
     nHeadKV: num("attention.head_count_kv") ?? nHead,
