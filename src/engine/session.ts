@@ -36,9 +36,19 @@ export interface GenerateRequest {
   truncate?: "error" | "left";
   /** Polled inside a forward pass, between layers, and between tokens. */
   cancel?: CancelFlag;
+  /**
+   * Polled with `cancel`, between layers: once set (a more urgent request is waiting), the step
+   * stops and the generation yields a PAUSED chunk; the next step goes on from where it stopped
+   * (its prompt's finished batches stay in the slot; an interrupted token is evaluated again).
+   * The text is the same as without pauses.
+   */
+  preempt?: Cancellation;
   /** Hears how far the prompt's evaluation is (see PromptProgress). */
   onPromptProgress?: PromptProgress;
 }
+
+/** The token of a chunk that is a pause (see GenerateRequest.preempt): no text, nothing generated. */
+export const PAUSED = -2;
 
 /**
  * How far a prompt's evaluation is: `done` of the `total` tokens that need evaluating (the
@@ -101,11 +111,13 @@ export class Session {
     tokens: readonly number[],
     cancel?: Cancellation,
     onProgress?: PromptProgress,
+    onReuse?: (reused: number, restored: number) => void,
   ): Promise<{ logits: Float32Array; reused: number; restored: number; evaluated: number }> {
     if (tokens.length === 0) throw new Error("nothing to evaluate: the prompt has no tokens");
     const slot = this.slotOf(at, tokens);
     // Keep at least the last token to evaluate: its logits are what we need.
     const { reused, restored } = await this.reuse(slot, tokens, tokens.length - 1);
+    onReuse?.(reused, restored);
     const logits = await this.run(slot, tokens, reused + restored, true, cancel, Infinity, onProgress);
     return { logits: Float32Array.from(logits!), reused, restored, evaluated: tokens.length - reused - restored };
   }
@@ -196,19 +208,29 @@ export class Session {
     const prompt = fitPrompt(req, nCtx);
     const t0 = performance.now();
     const stats = startStats(prompt.length);
-    let first: Awaited<ReturnType<Session["evaluate"]>>;
-    try {
-      first = await this.evaluate(req, prompt, req.cancel, req.onPromptProgress);
-    } catch (err) {
-      if (isAbort(err)) {
-        stats.stopReason = "cancelled";
-        return stats;
+    // What forward() polls: the request's cancel, and its preemption (a pause, not an end).
+    const preempt = req.preempt;
+    const stopOrPause: Cancellation | undefined = preempt ? { get cancelled() { return req.cancel?.cancelled === true || preempt.cancelled; } } : req.cancel;
+    // A paused prompt goes on from its finished batches: the counts and the progress are the first attempt's.
+    let first: Awaited<ReturnType<Session["evaluate"]>> | undefined;
+    let counted: { reused: number; restored: number } | undefined;
+    let total: number | undefined;
+    const progress: PromptProgress | undefined = req.onPromptProgress && ((done, left) => req.onPromptProgress!(done + (total ??= left) - left, total));
+    while (!first) {
+      try {
+        first = await this.evaluate(req, prompt, stopOrPause, progress, (reused, restored) => (counted ??= { reused, restored }));
+      } catch (err) {
+        if (!isAbort(err)) throw err;
+        if (!preempt || req.cancel?.cancelled) {
+          stats.stopReason = "cancelled";
+          return stats;
+        }
+        yield { text: "", token: PAUSED };
       }
-      throw err;
     }
-    stats.reusedTokens = first.reused;
-    stats.restoredTokens = first.restored;
-    stats.evaluatedTokens = first.evaluated;
+    stats.reusedTokens = counted!.reused;
+    stats.restoredTokens = counted!.restored;
+    stats.evaluatedTokens = prompt.length - counted!.reused - counted!.restored;
     const t1 = performance.now();
     stats.promptMs = t1 - t0;
     const sampler = new Sampler(req.sampling);
@@ -248,11 +270,19 @@ export class Session {
         // The sampled token goes into the cache so the next request can reuse it too. The logits
         // are copied out of engine memory at once (another request's step may run before this one
         // samples again) into this request's own buffer: no allocation per token.
-        try {
-          logits.set(this.model.transformer.forward(slot, [token], history.length - 1, true, req.cancel)!);
-        } catch (err) {
-          if (!isAbort(err)) throw err;
-          stats.stopReason = "cancelled"; // the token is not in the slot: its forward did not finish
+        let done = false;
+        while (!done) {
+          try {
+            logits.set(this.model.transformer.forward(slot, [token], history.length - 1, true, stopOrPause)!);
+            done = true;
+          } catch (err) {
+            if (!isAbort(err)) throw err;
+            if (!preempt || req.cancel?.cancelled) break; // the token is not in the slot: its forward did not finish
+            yield { text: "", token: PAUSED }; // evaluated again when the generation resumes
+          }
+        }
+        if (!done) {
+          stats.stopReason = "cancelled";
           break;
         }
         slot.append([token]);

@@ -4,7 +4,11 @@
 // - Completion requests go before chat requests (latency: a suggestion is useless once late).
 // - A new completion cancels every pending or running completion (the user typed on).
 // - A running chat generation is driven one token at a time; between two of its tokens any
-//   runnable completion gets its own steps first. Each request names its own KV slot, so the two
+//   runnable completion gets its own steps first. A completion does not wait for a chat step
+//   either: the chat's forward pass polls, between layers, whether a completion is queued or a
+//   user request is on its way, and pauses (its prompt's finished batches stay in the slot; an
+//   interrupted token is evaluated again when it resumes). With two models, a 3B chat token or a
+//   long chat prompt would otherwise hold a keystroke's suggestion for its whole length. Each request names its own KV slot, so the two
 //   caches never mix, and only one engine step runs at a time (steps are never overlapped: the
 //   model's scratch buffers are shared).
 // - Each job has one CancelFlag (the client's, or its own): the scheduler polls it before every
@@ -18,7 +22,7 @@
 //   document is dropped when a user request for that document arrives (the request evaluates
 //   what it needs itself) or a newer pre-warm of that document replaces it.
 import { AbortError, CancelFlag, isAbort, type Cancellation } from "../engine/cancel.ts";
-import type { GenerateChunk, GenerateStats } from "../engine/session.ts";
+import { PAUSED, type GenerateChunk, type GenerateStats } from "../engine/session.ts";
 import type { EngineGenerateRequest } from "../engine/engine.ts";
 import type { ChatPrompt, GenerateParams, Slot, WarmParams, WarmStats } from "./protocol.ts";
 
@@ -85,6 +89,9 @@ export class Scheduler {
   /** Resolves when the run loop is idle (for dispose and tests). */
   private idle: Promise<void> = Promise.resolve();
 
+  /** What a chat step polls between layers: a completion is queued, or a user request is on its way. */
+  private readonly chatPreempted: Cancellation;
+
   /** Waiting for the queue to hold no job of some slots (drain). */
   private readonly drained = new Set<() => void>();
   private readonly engineFor: EngineRouter;
@@ -95,6 +102,12 @@ export class Scheduler {
     private readonly options: SchedulerOptions = {},
   ) {
     this.engineFor = typeof engines === "function" ? engines : () => engines;
+    const urgent = (): boolean => this.jobs.some((j) => j.params.slot === "completion" && !j.cancel.cancelled) || this.options.userRequestPending?.() === true;
+    this.chatPreempted = {
+      get cancelled() {
+        return urgent();
+      },
+    };
   }
 
   /**
@@ -186,10 +199,17 @@ export class Scheduler {
         };
         const engine = this.engineFor(job.params.slot);
         if (!engine) throw new Error(`no model is loaded for ${job.params.slot}`);
-        job.gen = engine.generate({ ...job.params, cancel, onPromptProgress });
+        // Chat yields to completions between layers (see the header); completions run to their end.
+        const preempt = job.params.slot === "chat" ? this.chatPreempted : undefined;
+        job.gen = engine.generate({ ...job.params, cancel, onPromptProgress, preempt });
       }
       const r = await job.gen.next();
       if (r.done) return this.finish(job, r.value);
+      if (r.value.token === PAUSED) {
+        // The request it paused for may still be a message in flight: let the event loop read it.
+        await new Promise((resolve) => setImmediate(resolve));
+        return;
+      }
       // After a cancel the engine may still flush a partial character: nobody wants it.
       // A chunk is one token, except the final flush (token -1).
       if (!cancel.cancelled) job.sink.delta(r.value.text, r.value.token >= 0 ? 1 : 0);
