@@ -16,11 +16,11 @@
 // loaded with a dynamic import(), and its types are taken from the module's type.
 type NlcModule = typeof import("node-llama-cpp");
 type Llama = Awaited<ReturnType<NlcModule["getLlama"]>>;
-type LlamaModel = Awaited<ReturnType<Llama["loadModel"]>>;
+export type LlamaModel = Awaited<ReturnType<Llama["loadModel"]>>;
 type LlamaContext = Awaited<ReturnType<LlamaModel["createContext"]>>;
 type LlamaContextSequence = ReturnType<LlamaContext["getSequence"]>;
-type EvalInput = Parameters<LlamaContextSequence["controlledEvaluate"]>[0];
-type Token = Extract<EvalInput[number], number>;
+export type EvalInput = Parameters<LlamaContextSequence["controlledEvaluate"]>[0];
+export type Token = Extract<EvalInput[number], number>;
 
 export interface LlamaReferenceOptions {
   /** Context size in tokens (default 256). */

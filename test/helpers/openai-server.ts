@@ -41,16 +41,9 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import type { AddressInfo } from "node:net";
-import { sharedLlama } from "../conformance/llama-reference.ts";
+import { sharedLlama, type EvalInput, type LlamaModel, type Token } from "../conformance/llama-reference.ts";
 import { ChatTemplate, type ChatMessage } from "../../src/engine/chat-template.ts";
 
-type NlcModule = typeof import("node-llama-cpp");
-type Llama = Awaited<ReturnType<NlcModule["getLlama"]>>;
-type LlamaModel = Awaited<ReturnType<Llama["loadModel"]>>;
-type LlamaContext = Awaited<ReturnType<LlamaModel["createContext"]>>;
-type LlamaContextSequence = ReturnType<LlamaContext["getSequence"]>;
-type EvalInput = Parameters<LlamaContextSequence["controlledEvaluate"]>[0];
-type Token = Extract<EvalInput[number], number>;
 
 export interface Misbehaviour {
   /** Answer with this HTTP status instead (with `body`, default an OpenAI-style error object). */
