@@ -106,15 +106,30 @@ static void repack_q4_K(const block_q4_K *src, int nb, uint8_t *dst) {
   }
 }
 
+// f16x4_to_f32 (common.h) of the 8 halves of h at once, bit for bit: the Inf/NaN test and the
+// sign in 16-bit lanes (one compare for 8 halves), placed in the high half of each float by an
+// interleave. The one-token product converts d and dmin of every group super-block: this halves
+// that part of its epilogue.
+INLINE void f16x8_to_f32(v128_t h, v128_t *lo, v128_t *hi) {
+  const v128_t mag = wasm_v128_and(h, wasm_i16x8_splat(0x7fff));
+  const v128_t infnan = wasm_u16x8_ge(mag, wasm_i16x8_splat(0x7c00));
+  const v128_t top = wasm_v128_or(wasm_v128_and(h, wasm_i16x8_splat((int16_t)0x8000)), wasm_v128_and(infnan, wasm_i16x8_splat(0x7f80)));
+  const v128_t zero = wasm_i16x8_splat(0), k = wasm_f32x4_splat(0x1.0p+112f);
+  *lo = wasm_v128_or(wasm_f32x4_mul(wasm_i32x4_shl(wasm_u32x4_extend_low_u16x8(mag), 13), k), wasm_i16x8_shuffle(zero, top, 0, 8, 1, 9, 2, 10, 3, 11));
+  *hi = wasm_v128_or(wasm_f32x4_mul(wasm_i32x4_shl(wasm_u32x4_extend_high_u16x8(mag), 13), k), wasm_i16x8_shuffle(zero, top, 4, 12, 5, 13, 6, 14, 7, 15));
+}
+
 // imin per row: Σ_L m_L·P_L + m_L+4·P_L+4 (P_j = bsums[2j] + bsums[2j+1], |P_j| ≤ 32·128 fits
 // i16): (P_L, P_L+4) as one i32, splat, against each row's min pair by pmaddwd.
 INLINE v128_t q4kr_mins(const uint8_t *g, const int16_t *bsums) {
-  v128_t s = wasm_i32x4_splat(0);
-  for (int l = 0; l < 4; l++) {
-    const uint16_t pl = (uint16_t)(bsums[2 * l] + bsums[2 * l + 1]), ph = (uint16_t)(bsums[2 * l + 8] + bsums[2 * l + 9]);
-    s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(wasm_u16x8_load8x8(g + Q4KR_MIN + 8 * l), wasm_i32x4_splat((int32_t)(pl | (uint32_t)ph << 16))));
-  }
-  return s;
+  // i32 lane L: P_L in the low half, P_L+4 in the high half (i16 sums, exact: |P| ≤ 4096)
+  const v128_t blo = wasm_v128_load(bsums), bhi = wasm_v128_load(bsums + 8);
+  const v128_t slo = wasm_i16x8_add(blo, wasm_u32x4_shr(blo, 16)), shi = wasm_i16x8_add(bhi, wasm_i32x4_shl(bhi, 16));
+  const v128_t pp = wasm_i16x8_shuffle(slo, shi, 0, 9, 2, 11, 4, 13, 6, 15);
+  v128_t s = wasm_i32x4_dot_i16x8(wasm_u16x8_load8x8(g + Q4KR_MIN), wasm_i32x4_shuffle(pp, pp, 0, 0, 0, 0));
+  s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(wasm_u16x8_load8x8(g + Q4KR_MIN + 8), wasm_i32x4_shuffle(pp, pp, 1, 1, 1, 1)));
+  s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(wasm_u16x8_load8x8(g + Q4KR_MIN + 16), wasm_i32x4_shuffle(pp, pp, 2, 2, 2, 2)));
+  return wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(wasm_u16x8_load8x8(g + Q4KR_MIN + 24), wasm_i32x4_shuffle(pp, pp, 3, 3, 3, 3)));
 }
 
 // Sub-block 2k + h of one group super-block for nt tokens: sumi[t] += sc·Σ(q4·q8) per row, exact.
@@ -122,8 +137,7 @@ INLINE v128_t q4kr_mins(const uint8_t *g, const int16_t *bsums) {
 INLINE void q4kr_sub(const uint8_t *qs, int h, v128_t sv, const int8_t *const *xs, int off, int nt, v128_t *sumi) {
   const v128_t m = wasm_i8x16_splat(0x0f);
 #if RELAXED
-  // Rolled for a tile of tokens (unrolled, V8 hoists the loads and spills: 32 vs 34 GMAC/s at 6
-  // tokens, 22 vs 29 at 4), unrolled for one token (12.6 vs 10.6 GB/s).
+  // Rolled (unrolled, V8 hoists the loads and spills: 32 vs 34 GMAC/s at 6 tokens, 22 vs 29 at 4).
   v128_t p[TOK];
   for (int t = 0; t < nt; t++) p[t] = wasm_i16x8_splat(0);
 #define Q4KR_CHUNK(c)                                                                                     \
@@ -133,13 +147,8 @@ INLINE void q4kr_sub(const uint8_t *qs, int h, v128_t sv, const int8_t *const *x
     for (int t = 0; t < nt; t++)                                                                          \
       p[t] = wasm_i16x8_add(p[t], wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xs[t] + off + 4 * (c)), w)); \
   }
-  if (nt == 1) {
-#pragma clang loop unroll(full)
-    for (int c = 0; c < 8; c++) Q4KR_CHUNK(c)
-  } else {
 #pragma clang loop unroll(disable)
-    for (int c = 0; c < 8; c++) Q4KR_CHUNK(c)
-  }
+  for (int c = 0; c < 8; c++) Q4KR_CHUNK(c)
 #undef Q4KR_CHUNK
   for (int t = 0; t < nt; t++) sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_dot_i16x8(p[t], sv));
 #else
@@ -208,9 +217,64 @@ INLINE void gemm_q4_K_r4(int nb, const uint8_t *g0, const uint8_t *yb, int ystri
 NOINLINE static void gemm_q4_K_r4_tile(int nb, const uint8_t *g, const uint8_t *yb, int ystride, float *y, int ystep) {
   gemm_q4_K_r4(nb, g, yb, ystride, TOK, y, ystep);
 }
-// One token (generation and the tokens after the last whole tile): the same arithmetic.
+// One token (generation and the tokens after the last whole tile): the same integers and the same
+// float epilogue as gemm_q4_K_r4 (bytes identical, tested), in loops shaped for V8. Its scheduler
+// moves every load of a basic block to the block's top without regard to registers: gemm_q4_K_r4
+// instantiated for one token (a step of 8 weight loads and 16 splats in one block) spilled 9 v128
+// and reloaded 12 per step (--print-wasm-code), and so did the Q6_K one, which made the repacked
+// one-token products slower than the file layout's one-row dot_q4_K / dot_q6_K (issue 13). Here
+// each 16-byte load serves both nibbles (two i16 sums, sub-blocks 2k and 2k + 1) and the rolled
+// inner loop holds 2 chunks (V8 unrolls it with an exit test per copy, so each copy is its own
+// block): the inner loop has no spills. acc and accm stay in registers (one token: 2 of them), and
+// d and dmin are converted together (f16x8_to_f32).
 NOINLINE static void gemv_q4_K_r4(int nb, const uint8_t *g, const uint8_t *yb, float *y) {
-  gemm_q4_K_r4(nb, g, yb, 0, 1, y, 0);
+  const v128_t m = wasm_i8x16_splat(0x0f);
+  v128_t acc = wasm_f32x4_splat(0), accm = acc;
+  for (int i = 0; i < nb; i++, g += Q4KR_BYTES) {
+    const block_q8_K *q8 = (const block_q8_K *)yb + i;
+    const int8_t *x = q8->qs;
+    v128_t sumi = wasm_i32x4_splat(0);
+#pragma clang loop unroll(disable)
+    for (int k = 0; k < 4; k++, x += 64) {
+      const uint8_t *qs = g + Q4KR_QS + 128 * k;
+#if RELAXED
+      v128_t plo = wasm_i16x8_splat(0), phi = plo;
+#pragma clang loop unroll(disable)
+      for (int c = 0; c < 8; c += 2) {
+        const v128_t v0 = wasm_v128_load(qs + 16 * c), v1 = wasm_v128_load(qs + 16 * c + 16);
+        plo = wasm_i16x8_add(plo, wasm_i16x8_add(wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(x + 4 * c), wasm_v128_and(v0, m)),
+                                                 wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(x + 4 * c + 4), wasm_v128_and(v1, m))));
+        phi = wasm_i16x8_add(phi, wasm_i16x8_add(wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(x + 32 + 4 * c), wasm_v128_and(wasm_u16x8_shr(v0, 4), m)),
+                                                 wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(x + 36 + 4 * c), wasm_v128_and(wasm_u16x8_shr(v1, 4), m))));
+      }
+      sumi = wasm_i32x4_add(sumi, wasm_i32x4_add(wasm_i32x4_dot_i16x8(plo, wasm_u16x8_load8x8(g + Q4KR_SC + 16 * k)),
+                                                 wasm_i32x4_dot_i16x8(phi, wasm_u16x8_load8x8(g + Q4KR_SC + 16 * k + 8))));
+#else
+      // Even and odd bytes as i16 (the relaxed dot's pairs): i16 sums as in the relaxed build,
+      // widened once per sub-block by pmaddwd with the scale.
+      const v128_t lo8 = wasm_i16x8_splat(0xff);
+      v128_t plo = wasm_i16x8_splat(0), phi = plo;
+#pragma clang loop unroll(disable)
+      for (int c = 0; c < 8; c++) {
+        const v128_t v = wasm_v128_load(qs + 16 * c);
+        const v128_t wl = wasm_v128_and(v, m), wh = wasm_v128_and(wasm_u16x8_shr(v, 4), m);
+        const v128_t xl = wasm_v128_load32_splat(x + 4 * c), xh = wasm_v128_load32_splat(x + 32 + 4 * c);
+        plo = wasm_i16x8_add(plo, wasm_i16x8_add(wasm_i16x8_mul(wasm_v128_and(wl, lo8), wasm_i16x8_shr(wasm_i16x8_shl(xl, 8), 8)),
+                                                 wasm_i16x8_mul(wasm_u16x8_shr(wl, 8), wasm_i16x8_shr(xl, 8))));
+        phi = wasm_i16x8_add(phi, wasm_i16x8_add(wasm_i16x8_mul(wasm_v128_and(wh, lo8), wasm_i16x8_shr(wasm_i16x8_shl(xh, 8), 8)),
+                                                 wasm_i16x8_mul(wasm_u16x8_shr(wh, 8), wasm_i16x8_shr(xh, 8))));
+      }
+      sumi = wasm_i32x4_add(sumi, wasm_i32x4_add(wasm_i32x4_dot_i16x8(plo, wasm_u16x8_load8x8(g + Q4KR_SC + 16 * k)),
+                                                 wasm_i32x4_dot_i16x8(phi, wasm_u16x8_load8x8(g + Q4KR_SC + 16 * k + 8))));
+#endif
+    }
+    v128_t dx, dminx;
+    f16x8_to_f32(wasm_v128_load(g), &dx, &dminx);
+    const v128_t d8 = wasm_f32x4_splat(q8->d);
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sumi), wasm_f32x4_mul(dx, d8)));
+    accm = wasm_f32x4_add(accm, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(q4kr_mins(g, q8->bsums)), wasm_f32x4_mul(dminx, d8)));
+  }
+  wasm_v128_store(y, wasm_f32x4_sub(acc, accm));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -443,8 +507,52 @@ INLINE void gemm_q6_K_r4(int nb, const uint8_t *g, const uint8_t *yb, int ystrid
 NOINLINE static void gemm_q6_K_r4_tile(int nb, const uint8_t *g, const uint8_t *yb, int ystride, float *y, int ystep) {
   gemm_q6_K_r4(nb, g, yb, ystride, TOK6, y, ystep);
 }
+// One token: gemm_q6_K_r4's integers and float epilogue (bytes identical, tested) in loops shaped
+// for V8 (see gemv_q4_K_r4; the unrolled pair spilled its sum and 8 splats every step): each
+// 16-byte load of low bits serves both sub-blocks of a pair (low nibble 2p, high nibble 2p + 1),
+// the high bits shift down by 4 per step of 2 chunks, and the two chunks of each sub-block are
+// summed in i16 before one pmaddwd with its scale, as in gemm_q6_K_r4.
 NOINLINE static void gemv_q6_K_r4(int nb, const uint8_t *g, const uint8_t *yb, float *y) {
-  gemm_q6_K_r4(nb, g, yb, 0, 1, y, 0);
+  const v128_t m = wasm_i8x16_splat(0x0f), m30 = wasm_i8x16_splat(0x30);
+  // 2 steps of 2 chunks per pair, a count neither clang nor V8 can see (nb < 2^30): V8 unrolls a
+  // loop of 2 known steps into one block, whose loads it hoists and spills; this one it peels
+  // once and keeps as a loop (measured: 1 chunk per step with its own pmaddwd, 5.35 vs 5.53 GB/s).
+  const int nj = 2 + (nb >> 30);
+  v128_t acc = wasm_f32x4_splat(0);
+  for (int i = 0; i < nb; i++, g += Q6R_BYTES) {
+    const block_q8_K *q8 = (const block_q8_K *)yb + i;
+    const int8_t *x = q8->qs;
+    v128_t sumi = wasm_i32x4_splat(0);
+#pragma clang loop unroll(disable)
+    for (int p = 0; p < 8; p++, x += 32) {
+      const uint8_t *gp = g + Q6R_Q + 96 * p;
+      // each sub-block's (sc, sc) pair per row: i16 shuffles within 64-bit halves (V8: pshuflw +
+      // pshufhw, where the byte shuffles cost a pshufb and 3 instructions to build its mask)
+      const v128_t scv = wasm_i16x8_load8x8(g + Q6R_SC + 8 * p);
+      const v128_t sc0 = wasm_i16x8_shuffle(scv, scv, 0, 0, 2, 2, 4, 4, 6, 6), sc1 = wasm_i16x8_shuffle(scv, scv, 1, 1, 3, 3, 5, 5, 7, 7);
+      v128_t h0 = wasm_v128_load(gp + 64), h1 = wasm_v128_load(gp + 80);
+      const int8_t *xk = x;
+      const uint8_t *lk = gp;
+#pragma clang loop unroll(disable)
+      for (int j = 0; j < nj; j++, xk += 8, lk += 32) {
+        const v128_t l0 = wasm_v128_load(lk), l1 = wasm_v128_load(lk + 16);
+        const v128_t a = wasm_i16x8_add(dot_chunk(wasm_v128_load32_splat(xk), wasm_v128_or(wasm_v128_and(l0, m), wasm_v128_and(wasm_i16x8_shl(h0, 4), m30))),
+                                        dot_chunk(wasm_v128_load32_splat(xk + 4), wasm_v128_or(wasm_v128_and(l1, m), wasm_v128_and(wasm_i16x8_shl(h0, 2), m30))));
+        const v128_t b = wasm_i16x8_add(dot_chunk(wasm_v128_load32_splat(xk + 16), wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l0, 4), m), wasm_v128_and(wasm_i16x8_shl(h1, 4), m30))),
+                                        dot_chunk(wasm_v128_load32_splat(xk + 20), wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l1, 4), m), wasm_v128_and(wasm_i16x8_shl(h1, 2), m30))));
+        sumi = wasm_i32x4_add(sumi, wasm_i32x4_add(wasm_i32x4_dot_i16x8(a, sc0), wasm_i32x4_dot_i16x8(b, sc1)));
+        h0 = wasm_u16x8_shr(h0, 4);
+        h1 = wasm_u16x8_shr(h1, 4);
+      }
+    }
+    const v128_t dw = f16x4_to_f32(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(g)));
+    v128_t corr = wasm_i32x4_splat(0);
+    for (int p = 0; p < 8; p++)
+      corr = wasm_i32x4_add(corr, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(g + Q6R_SC + 8 * p), wasm_v128_load32_splat(q8->bsums + 2 * p)));
+    const v128_t isum = wasm_i32x4_sub(sumi, wasm_i32x4_shl(corr, 5));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_mul(dw, wasm_f32x4_splat(q8->d)), wasm_f32x4_convert_i32x4(isum)));
+  }
+  wasm_v128_store(y, acc);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -30,11 +30,13 @@ async function instance(variant: KernelVariant, threads: number): Promise<Kernel
 }
 
 /** y of W·x with W in the file's layout, and with W repacked by repack_rows in two calls. */
-function products(k: Kernels, type: GgmlType, rows: number, cols: number, ntok: number, seed: number): [Float32Array, Float32Array] {
+function products(k: Kernels, type: GgmlType, rows: number, cols: number, ntok: number, seed: number, patch?: (w: Uint8Array) => void): [Float32Array, Float32Array] {
   const mark = k.mark();
   try {
     const e = k.exports;
-    const w = k.put(quantizeTensor(type, gaussianArray(seed, rows * cols, 0.5), cols));
+    const q = quantizeTensor(type, gaussianArray(seed, rows * cols, 0.5), cols);
+    patch?.(q);
+    const w = k.put(q);
     const packed = k.alloc(e.repacked_bytes(type, rows, cols));
     // In two calls, as the loader makes them (chunks of whole groups of 4 rows).
     const half = Math.floor(rows / 8) * 4;
@@ -84,6 +86,35 @@ for (const type of [GgmlType.Q4_K, GgmlType.Q5_0, GgmlType.Q6_K]) {
           assert.deepEqual(new Uint8Array(packed.buffer), new Uint8Array(want.buffer, want.byteOffset, want.byteLength), `${variant} ${threads} threads ${ntok} tokens`);
         }
       }
+    }
+  });
+}
+
+// The one-token products (gemv_*_r4) convert the f16 scales their own way (8 halves at once):
+// subnormal, largest, signed-zero, infinite and NaN scales give the tile product's bytes too.
+for (const type of [GgmlType.Q4_K, GgmlType.Q6_K]) {
+  test(`${GgmlType[type]} repacked: one token gives the tile's bytes for any f16 scale (subnormal, ±0, largest, Inf, NaN)`, async () => {
+    const rows = 16;
+    const cols = 512;
+    const special = [0x0001, 0x03ff, 0x8001, 0x8000, 0x0000, 0x7bff, 0xfbff, 0x7c00, 0xfc00, 0x7e00, 0x3c00, 0xbc00];
+    const patch = (q: Uint8Array): void => {
+      const v = new DataView(q.buffer, q.byteOffset, q.byteLength);
+      const bytes = type === GgmlType.Q4_K ? 144 : 210;
+      for (let b = 0, i = 0; b < q.length; b += bytes, i++) {
+        if (type === GgmlType.Q4_K) {
+          v.setUint16(b, special[i % special.length], true);
+          v.setUint16(b + 2, special[(i * 5 + 3) % special.length], true);
+        } else {
+          v.setUint16(b + 208, special[i % special.length], true);
+        }
+      }
+    };
+    for (const variant of ["simd128", "relaxed"] as KernelVariant[]) {
+      const k = await instance(variant, 1);
+      const [, one] = products(k, type, rows, cols, 1, 7, patch);
+      const [, many] = products(k, type, rows, cols, 33, 7, patch);
+      assert.ok(one.some((x) => Number.isNaN(x)) && one.some((x) => Number.isFinite(x) && x !== 0), "the scales reach the outputs");
+      assert.deepEqual(new Uint8Array(one.buffer), new Uint8Array(many.buffer, 0, rows * 4), variant);
     }
   });
 }
