@@ -8,15 +8,16 @@
 // bytes are splat to all lanes (one load32_splat), and one i16x8.relaxed_dot gives 2 lanes per row.
 // Lanes stay rows to the end: the 4 outputs of a group are one v128 store, no horizontal sum.
 //
-// This machine's V8 lowers i16x8.relaxed_dot_i8x16_i7x16_s to one pmaddubsw (Zen 4 lacks the VEX
-// AVX-VNNI that V8 checks for the i32 ..._add form), so the i16 products of a sub-block are summed
-// in i16 (bounded per format below) and widened once, by i32x4.dot_i16x8 with the sub-block scale
-// (pmaddwd), as llama.cpp's AVX2 Q4_K kernel does.
+// Node 20's V8 (11.3) lowers i16x8.relaxed_dot_i8x16_i7x16_s to one pmaddubsw and has no usable
+// i32 ..._add form (no VNNI, even on CPUs that have it), so the i16 products of a sub-block are
+// summed in i16 (bounded per format below) and widened once, by i32x4.dot_i16x8 with the
+// sub-block scale (pmaddwd), as llama.cpp's AVX2 Q4_K kernel does.
 //
-// Exactness: every row's integer sums per super-block are exact and its float epilogue is the same
-// sequence of operations for every token, whatever the number of tokens in a tile, the thread or
-// the build: results are identical across thread counts, batch sizes and the two builds. They
-// differ from the row-at-a-time products (and from llama.cpp) only by float summation order.
+// Exactness: every row's integer sums per (super-)block are exact and its float epilogue is the
+// same sequence of operations for every token, whatever the number of tokens in a tile, the thread
+// or the build: results are identical across thread counts, batch sizes and the two builds. The
+// arithmetic is llama.cpp's (integers per block, then one float step), so results differ from the
+// row-at-a-time products of quants.c by float summation order and are closer to llama.cpp's.
 #include "pool.h"
 #include "quants.h"
 #include "repack.h"
