@@ -43,6 +43,7 @@ export function activate(context: vscode.ExtensionContext): HearthApi {
   // The models module reaches the engine through this adapter only (it imports no client code).
   const models = new ModelCommands<ModelInfo>(context, {
     stateOf: (role) => engine.stateOf(role),
+    // What ModelCommands asked the client to load: its own LoadRequest, back.
     modelOf: (role) => engine.modelOf(role) as LoadRequest | undefined,
     load: (req, { roles, cancel, onProgress }) => engine.load(req, { roles, cancel: flagOf(cancel), onProgress }),
     inspect: (path) => engine.inspect(path),
