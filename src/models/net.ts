@@ -174,6 +174,16 @@ function requestOnce(url: URL, opts: NetOptions & { headers?: http.OutgoingHttpH
 }
 
 /**
+ * The Proxy-Authorization header for `proxy`: VS Code's `http.proxyAuthorization` when set, else
+ * Basic credentials from the proxy URL's user info, else none (also used by src/remote).
+ */
+export function proxyAuthorization(proxy: URL, opts: Pick<NetOptions, "proxyAuthorization">): string | undefined {
+  if (opts.proxyAuthorization) return opts.proxyAuthorization;
+  if (!proxy.username) return undefined;
+  return `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString("base64")}`;
+}
+
+/**
  * Opens a CONNECT tunnel through `proxy` to the target's host and port (also used by src/remote for
  * a user-configured endpoint behind a proxy).
  */
@@ -181,11 +191,8 @@ export function connectTunnel(proxy: URL, target: URL, opts: NetOptions & { sign
   const port = target.port || "443";
   const authority = `${target.hostname}:${port}`;
   const headers: http.OutgoingHttpHeaders = { host: authority };
-  if (opts.proxyAuthorization) headers["proxy-authorization"] = opts.proxyAuthorization;
-  else if (proxy.username) {
-    const user = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
-    headers["proxy-authorization"] = `Basic ${Buffer.from(user).toString("base64")}`;
-  }
+  const auth = proxyAuthorization(proxy, opts);
+  if (auth) headers["proxy-authorization"] = auth;
   return new Promise((resolve, reject) => {
     const mod = proxy.protocol === "https:" ? https : http;
     const req = mod.request({

@@ -25,7 +25,7 @@
 // loopback server (test/helpers/openai-server.ts).
 import type * as http from "node:http";
 import { DeltaStream } from "../client/stream.ts";
-import { CancelFlag, isAbort } from "../engine/cancel.ts";
+import { AbortError, CancelFlag, isAbort } from "../engine/cancel.ts";
 import type { ChatMessage, GenerateStats } from "../worker/protocol.ts";
 import {
   RemoteApiError,
@@ -548,30 +548,24 @@ function retryAfterMs(header: string | string[] | undefined): number | undefined
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(abortError());
+    if (signal.aborted) return reject(new AbortError());
     const timer = setTimeout(() => {
       signal.removeEventListener("abort", onAbort);
       resolve();
     }, ms);
     const onAbort = (): void => {
       clearTimeout(timer);
-      reject(abortError());
+      reject(new AbortError());
     };
     signal.addEventListener("abort", onAbort, { once: true });
   });
 }
 
-function abortError(): Error {
-  const e = new Error("cancelled");
-  e.name = "AbortError";
-  return e;
-}
-
 /** `p`, or an AbortError as soon as `cancel` is set (the shared probe itself goes on). */
 function untilCancelled<T>(p: Promise<T>, cancel: CancelFlag): Promise<T> {
-  if (cancel.cancelled) return Promise.reject(abortError());
+  if (cancel.cancelled) return Promise.reject(new AbortError());
   return new Promise<T>((resolve, reject) => {
-    const sub = cancel.onCancel(() => reject(abortError()));
+    const sub = cancel.onCancel(() => reject(new AbortError()));
     p.then(
       (v) => {
         sub.dispose();

@@ -12,7 +12,8 @@ import * as http from "node:http";
 import * as https from "node:https";
 import * as tls from "node:tls";
 import type { Duplex } from "node:stream";
-import { connectTunnel, proxyFor } from "../models/net.ts";
+import { AbortError } from "../engine/cancel.ts";
+import { connectTunnel, proxyAuthorization, proxyFor } from "../models/net.ts";
 import { RemoteConfigError, RemoteConnectError, RemoteTimeoutError, networkError } from "./errors.ts";
 import type { RemoteNetOptions, RemoteRole } from "./types.ts";
 
@@ -77,7 +78,7 @@ export function send(req: HttpRequest): Promise<http.IncomingMessage> {
     if (!proxy) return start(url, {});
     if (url.protocol === "http:") {
       // A plain-HTTP endpoint through the proxy: the absolute URI as the request target.
-      const auth = proxyAuth(proxy, req.net);
+      const auth = proxyAuthorization(proxy, req.net ?? {});
       const r = http.request(
         { host: proxy.hostname, port: proxy.port || 80, method: req.method, path: url.toString(), headers: { ...headers, host: url.host, ...(auth ? { "proxy-authorization": auth } : {}) }, signal: req.signal },
       );
@@ -100,18 +101,9 @@ export function send(req: HttpRequest): Promise<http.IncomingMessage> {
   });
 }
 
-function proxyAuth(proxy: URL, net: RemoteNetOptions | undefined): string | undefined {
-  if (net?.proxyAuthorization) return net.proxyAuthorization;
-  if (!proxy.username) return undefined;
-  return `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString("base64")}`;
-}
-
 function abortReason(signal: AbortSignal): Error {
   const r = signal.reason as unknown;
-  if (r instanceof Error) return r;
-  const e = new Error("cancelled");
-  e.name = "AbortError";
-  return e;
+  return r instanceof Error ? r : new AbortError();
 }
 
 /** Reads a whole (small) body as text, under the request's idle timeout. */
