@@ -10,10 +10,10 @@
 import type { CancelFlag } from "../client/cancellation.ts";
 import type { RemoteCompleteRequest } from "../remote/types.ts";
 import type { GenerateStats } from "../worker/protocol.ts";
-import { maxNewTokens, type CompletionSettings } from "./config.ts";
+import type { CompletionSettings } from "./config.ts";
 import type { PostContext } from "./postprocess.ts";
 import type { Snippet } from "./prompt.ts";
-import { postContext, type CursorContext } from "./request.ts";
+import { lengthLimits, postContext, type CursorContext } from "./request.ts";
 import { prefixWindow, suffixWindow } from "./window.ts";
 
 /** What completion needs of a server (src/routing's RemoteRoleEngine has it; tests pass fakes). */
@@ -43,13 +43,12 @@ export interface RemoteCompletion {
  */
 export function buildRemoteCompletion(ctx: CursorContext, s: CompletionSettings, snippets: (budgetChars: number) => Snippet[]): RemoteCompletion {
   const chars = (tokens: number) => tokens * REMOTE_CHARS_PER_TOKEN;
-  const lineAfter = ctx.lines.lineAt(ctx.line).slice(ctx.character);
-  const single = s.maxLines <= 1 || lineAfter.trim() !== "";
+  const { single, maxTokens } = lengthLimits(ctx, s);
   const prefix = prefixWindow(ctx.lines, ctx.line, ctx.character, chars(s.prefixTokens)).text;
   const suffix = s.suffixTokens > 0 ? suffixWindow(ctx.lines, ctx.line, ctx.character, chars(s.suffixTokens)) : "";
   const extra = s.extraContextTokens > 0 ? snippets(chars(s.extraContextTokens)).map((sn) => ({ filename: sn.path, text: sn.text })) : [];
   return {
-    request: { prefix, suffix, extra, maxTokens: maxNewTokens(single, s.maxLines), stop: [single ? "\n" : "\n\n"], temperature: 0 },
+    request: { prefix, suffix, extra, maxTokens, stop: [single ? "\n" : "\n\n"], temperature: 0 },
     prompt: prefix,
     post: postContext(ctx, s),
   };

@@ -46,13 +46,21 @@ export interface RequestPlan {
 }
 
 /**
+ * Whether the suggestion is one line only (text after the cursor, or maxLines 1) and the tokens it
+ * may take: the same for the local engine and a server.
+ */
+export function lengthLimits(ctx: CursorContext, s: Pick<CompletionSettings, "maxLines">): { single: boolean; maxTokens: number } {
+  const lineAfter = ctx.lines.lineAt(ctx.line).slice(ctx.character);
+  const single = s.maxLines <= 1 || lineAfter.trim() !== "";
+  return { single, maxTokens: maxNewTokens(single, s.maxLines) };
+}
+
+/**
  * Budgets within the model's context, in characters by `chars` (the token estimator's): the
  * configured ones, or `cut` (the window prompt-budget.ts sized to the machine) when given.
  */
 export function planRequest(ctx: CursorContext, format: PromptFormat, s: CompletionSettings, contextSize: number, chars: (tokens: number) => number, cut?: Budgets): RequestPlan {
-  const lineAfter = ctx.lines.lineAt(ctx.line).slice(ctx.character);
-  const single = s.maxLines <= 1 || lineAfter.trim() !== "";
-  const maxTokens = maxNewTokens(single, s.maxLines);
+  const { single, maxTokens } = lengthLimits(ctx, s);
   const wanted = { prefix: s.prefixTokens, suffix: format.kind === "fim" ? s.suffixTokens : 0, extra: s.extraContextTokens };
   const budgets = fitBudgets(wanted, contextSize - maxTokens - 16);
   const b = cut ?? budgets;
