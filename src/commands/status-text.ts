@@ -4,6 +4,7 @@
 // by a server (hearth.<role>.engine = "openai") shows its endpoint, model and connection state
 // instead of its local model's; its error's message ends with the next step.
 import type { ClientState, Role } from "../client/engine-client.ts";
+import type { RemoteRoleState } from "../routing/remote-roles.ts";
 
 export interface StatusView {
   /** Each role's model state (the same model when one serves both). */
@@ -16,15 +17,7 @@ export interface StatusView {
   /** A completion's prompt is being evaluated: tokens done of those it needs. */
   reading?: { done: number; total: number };
   /** The roles a server serves (src/routing's RemoteRoleState); absent: local. */
-  remote?: Partial<Record<Role, RemoteRoleView>>;
-}
-
-/** A remote role as the status bar shows it. */
-export interface RemoteRoleView {
-  kind: "connecting" | "ready" | "error";
-  endpoint: string;
-  model: string;
-  message?: string;
+  remote?: Partial<Record<Role, RemoteRoleState>>;
 }
 
 /** Prompts shorter than this are read in a blink: no "reading file…" for them (it would flicker). */
@@ -38,7 +31,7 @@ function pathOf(s: ClientState): string | undefined {
 }
 
 /** One role's line in the tooltip. */
-function roleLine(role: Role, s: ClientState, remote?: RemoteRoleView): string {
+function roleLine(role: Role, s: ClientState, remote?: RemoteRoleState): string {
   const name = ROLE_NAMES[role].replace(/^./, (c) => c.toUpperCase());
   if (remote) {
     const where = `server ${remote.endpoint || "(no endpoint set)"}${remote.model ? `, model ${remote.model}` : ""}`;
