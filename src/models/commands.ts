@@ -218,8 +218,14 @@ export class ModelCommands<Info> {
    * the one this load replaces, and the other one is counted in the need.
    */
   async checkBothFit(req: LoadRequest, roles: readonly ModelRole[]): Promise<{ message: string; both: boolean } | undefined> {
+    // Each file's header is read once (in the worker) however many of the estimates below need it.
+    const shapes = new Map<string, Promise<ModelShape>>();
+    const shape = (path: string): Promise<ModelShape> => {
+      if (!shapes.has(path)) shapes.set(path, this.engine.inspect(path));
+      return shapes.get(path)!;
+    };
     const estimate = async (r: LoadRequest, rs: readonly ModelRole[]): Promise<MemoryEstimate> =>
-      estimateModelMemory(await this.engine.inspect(r.path), r.contextSize, { threads: r.threads, completionSlots: r.completionSlots, roles: rs });
+      estimateModelMemory(await shape(r.path), r.contextSize, { threads: r.threads, completionSlots: r.completionSlots, roles: rs });
     const mine = await estimate(req, roles);
     const rest = ROLES.filter((r) => !roles.includes(r));
     const theirs = rest.length === 1 ? this.engine.modelOf(rest[0]) : undefined;
