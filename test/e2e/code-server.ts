@@ -176,7 +176,10 @@ async function packagedRun(base: string, workspace: string, config: E2eConfig): 
       // The bench's random-weight file of that shape (written once into the bench cache): its
       // prompt speed makes the cold case take seconds, as a user's first suggestion does.
       const model = benchModelFile("qwen2.5-coder-0.5b", say);
-      writeFileSync(join(workspace, "cold.ts"), Array.from({ length: 200 }, (_, i) => `export const value${i} = compute(${i}, "item ${i}");`).join("\n") + "\n");
+      // The file ends in the line being written: one key then asks for the first suggestion. (Typing
+      // the whole line instead let the keys' own cancelled requests read most of the window first,
+      // on a fast enough machine: the last request then had too little left to announce.)
+      writeFileSync(join(workspace, "cold.ts"), Array.from({ length: 200 }, (_, i) => `export const value${i} = compute(${i}, "item ${i}");`).join("\n") + "\nexport const next =");
       // The cold case is the subject: with pre-warm on, a quiet machine reads the opened file's
       // first window before the first key (then the key evaluates a token or two and there is
       // nothing to show), a busy one does not; this step wants the key to read it.
@@ -192,7 +195,7 @@ async function packagedRun(base: string, workspace: string, config: E2eConfig): 
       // Keys typed the moment the editor opens reach it before VS Code's inline-suggest controller
       // is attached, and no provider is asked (the extension-host suites saw it 3 runs of 3).
       await page.waitForTimeout(1000);
-      await page.keyboard.type("export const next = ");
+      await page.keyboard.type(" ");
       const reading = statusItem(page, /Hearth: reading file… \d+%/);
       // On a loaded machine the editor may attach its inline-suggest controller after the keys
       // (then no provider is asked): after 5 s ask for a suggestion explicitly, as the suites do.
