@@ -314,9 +314,11 @@ static void repack_q5_0(const block_q5_0 *src, int nb, uint8_t *dst) {
       uint32_t qh;
       __builtin_memcpy(&qh, b->qh, 4);
       for (int e = 0; e < 4; e++) {
-        uint8_t v = 0;
-        for (int c = 0; c < 8; c++) v |= (uint8_t)(((qh >> (4 * c + e)) & 1) << c);
-        g[Q5R_H + 4 * r + e] = v;
+        // bit 4c + e → bit c (c = 0..7), by halving the gaps three times
+        uint32_t v = (qh >> e) & 0x11111111u;
+        v = (v | v >> 3) & 0x03030303u;
+        v = (v | v >> 6) & 0x000f000fu;
+        g[Q5R_H + 4 * r + e] = (uint8_t)(v | v >> 12);
       }
       for (int u = 0; u < 4; u++) __builtin_memcpy(g + Q5R_QS + 16 * u + 4 * r, b->qs + 4 * u, 4);
     }
@@ -410,33 +412,41 @@ NOINLINE static void gemv_q5_0_r4(int nb, const uint8_t *g, const uint8_t *yb, c
 #define TOK6 16
 #endif
 
+// Bits 2k..2k+1 of byte e of the result: the 2-bit value in byte 4k + e of v (k = 0..3), for the
+// hi[] bytes. Byte k of lane k times 4^k shifts it into place without carries (≤ 3·64 < 256).
+INLINE uint32_t q6r_pack_high(v128_t v) {
+  const v128_t s = wasm_i32x4_mul(v, wasm_i32x4_make(1, 4, 16, 64));
+  const v128_t t = wasm_i32x4_add(s, wasm_i32x4_shuffle(s, s, 2, 3, 0, 1));
+  return (uint32_t)wasm_i32x4_extract_lane(wasm_i32x4_add(t, wasm_i32x4_shuffle(t, t, 1, 0, 3, 2)), 0);
+}
+
+// Whole vectors, not bytes (a byte loop ran at 0.6 GB/s, most of a 3B model's load): pair p holds
+// elements 32p..32p+31 of the row, which ggml keeps at ql[64h + 32(s & 1) + l] (low nibble when
+// s < 2, high when s ≥ 2) and qh[32h + l] bits 2s..2s+1, for h = p / 4, s = p % 4, l = 0..31.
 static void repack_q6_K(const block_q6_K *src, int nb, uint8_t *dst) {
+  const v128_t m4 = wasm_i8x16_splat(0x0f), m3 = wasm_i8x16_splat(3);
   for (int i = 0; i < nb; i++) {
     uint8_t *g = dst + (size_t)i * Q6R_BYTES;
-    __builtin_memset(g + Q6R_Q, 0, Q6R_BYTES - Q6R_Q);
     for (int r = 0; r < R; r++) {
       const block_q6_K *b = &src[(size_t)r * nb + i];
       __builtin_memcpy(g + 2 * r, &b->d, 2);
-      uint8_t q[QK_K];  // the 6-bit quants, unsigned (ggml's dequantize_row_q6_K without the −32)
-      for (int h = 0; h < 2; h++)
-        for (int l = 0; l < 32; l++) {
-          const uint8_t *ql = b->ql + 64 * h, qh = b->qh[32 * h + l];
-          q[128 * h + l] = (uint8_t)((ql[l] & 15) | ((qh & 3) << 4));
-          q[128 * h + l + 32] = (uint8_t)((ql[l + 32] & 15) | (((qh >> 2) & 3) << 4));
-          q[128 * h + l + 64] = (uint8_t)((ql[l] >> 4) | (((qh >> 4) & 3) << 4));
-          q[128 * h + l + 96] = (uint8_t)((ql[l + 32] >> 4) | (((qh >> 6) & 3) << 4));
-        }
       for (int p = 0; p < 8; p++) {
-        g[Q6R_SC + 8 * p + 2 * r] = (uint8_t)b->scales[2 * p];
-        g[Q6R_SC + 8 * p + 2 * r + 1] = (uint8_t)b->scales[2 * p + 1];
+        __builtin_memcpy(g + Q6R_SC + 8 * p + 2 * r, b->scales + 2 * p, 2);
+        const int h = p >> 2, s = p & 3;
+        const uint8_t *ql = b->ql + 64 * h + 32 * (s & 1), *qh = b->qh + 32 * h;
+        const v128_t qa = wasm_v128_load(ql), qc = wasm_v128_load(ql + 16);
+        // a: elements 0..15 of the pair (sub-block 2p) in the low nibble, c: 16..31 in the high
+        const v128_t lo = s < 2 ? wasm_v128_or(wasm_v128_and(qa, m4), wasm_v128_andnot(wasm_i16x8_shl(qc, 4), m4))
+                                : wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(qa, 4), m4), wasm_v128_andnot(qc, m4));
         uint8_t *gp = g + Q6R_Q + 96 * p;
-        for (int k = 0; k < 4; k++)
-          for (int e = 0; e < 4; e++) {
-            const uint8_t a = q[32 * p + 4 * k + e], c = q[32 * p + 16 + 4 * k + e];
-            gp[16 * k + 4 * r + e] = (uint8_t)((a & 15) | (c & 15) << 4);
-            gp[64 + 4 * r + e] |= (uint8_t)((a >> 4) << (2 * k));
-            gp[80 + 4 * r + e] |= (uint8_t)((c >> 4) << (2 * k));
-          }
+        wasm_v128_store32_lane(gp + 4 * r, lo, 0);
+        wasm_v128_store32_lane(gp + 16 + 4 * r, lo, 1);
+        wasm_v128_store32_lane(gp + 32 + 4 * r, lo, 2);
+        wasm_v128_store32_lane(gp + 48 + 4 * r, lo, 3);
+        const uint32_t ha = q6r_pack_high(wasm_v128_and(wasm_u16x8_shr(wasm_v128_load(qh), 2 * s), m3));
+        const uint32_t hc = q6r_pack_high(wasm_v128_and(wasm_u16x8_shr(wasm_v128_load(qh + 16), 2 * s), m3));
+        __builtin_memcpy(gp + 64 + 4 * r, &ha, 4);
+        __builtin_memcpy(gp + 80 + 4 * r, &hc, 4);
       }
     }
   }
@@ -576,17 +586,44 @@ EXPORT(repacked_bytes) int repacked_bytes(int type, int rows, int ncols) {
   return gb < 0 || rows % R ? -1 : rows / R * gb;
 }
 
-// Rows [row0, row0 + rows) of a matrix in the file's layout (at src, consecutive) → their groups
-// in the repacked matrix at dst (row0 and rows multiples of R). Called while the file is read.
-EXPORT(repack_rows) void repack_rows(int type, const void *src, int row0, int rows, int ncols, void *dst) {
-  const int rb = row_bytes(type, ncols), gb = group_bytes(type, ncols);
-  for (int r = 0; r < rows; r += R) {
-    const uint8_t *s = (const uint8_t *)src + (size_t)r * rb;
-    uint8_t *d = (uint8_t *)dst + (size_t)(row0 + r) / R * gb;
-    if (type == T_Q4_K) repack_q4_K((const block_q4_K *)s, ncols / QK_K, d);
-    else if (type == T_Q5_0) repack_q5_0((const block_q5_0 *)s, ncols / QK, d);
-    else if (type == T_Q6_K) repack_q6_K((const block_q6_K *)s, ncols / QK_K, d);
+typedef struct {
+  int type, row0, rows, ncols;
+  const uint8_t *src;
+  uint8_t *dst, *tmp;
+} repack_args;
+
+static void repack_task(const void *p, int ith, int nth) {
+  const repack_args *a = p;
+  const int rb = row_bytes(a->type, a->ncols), gb = group_bytes(a->type, a->ncols);
+  uint8_t *tmp = a->tmp + (size_t)ith * R * rb;
+  int g0, g1;
+  split_range(a->rows / R, ith, nth, &g0, &g1);
+  for (int gi = g0; gi < g1; gi++) {
+    __builtin_memcpy(tmp, a->src + (size_t)gi * R * rb, (size_t)R * rb);
+    uint8_t *d = a->dst + (size_t)(a->row0 / R + gi) * gb;
+    if (a->type == T_Q4_K) repack_q4_K((const block_q4_K *)tmp, a->ncols / QK_K, d);
+    else if (a->type == T_Q5_0) repack_q5_0((const block_q5_0 *)tmp, a->ncols / QK, d);
+    else if (a->type == T_Q6_K) repack_q6_K((const block_q6_K *)tmp, a->ncols / QK_K, d);
   }
+}
+
+// Bytes of scratch repack_rows needs for `type` and `ncols`: a group of file rows per thread.
+EXPORT(repack_scratch_bytes) int repack_scratch_bytes(int type, int ncols) { return pool_threads() * R * row_bytes(type, ncols); }
+
+// Rows [row0, row0 + rows) of a matrix in the file's layout (at src, consecutive) → their groups
+// in the repacked matrix at dst (row0 and rows multiples of R); tmp: repack_scratch_bytes.
+//
+// In place: src may be the end of the rows' own place in dst (the loader reads the file there, so
+// that the first touch of the pages happens in its parallel reads, as for the matrices that are not
+// repacked: from a staging buffer, a 3B model's page faults cost the loading thread ~0.5 s). Each
+// group is copied to tmp before it is written, and group g's output never reaches group g + 1's
+// source (its output ends at (g + 1)·gb, its source starts at (rows/R − g − 1)·(gb − R·rb) later).
+// Where a group is as large as its rows (Q5_0, Q6_K) each group writes only its own source, so
+// the groups are split across the pool's threads; a Q4_K group is larger, so its groups go in order.
+EXPORT(repack_rows) void repack_rows(int type, const void *src, int row0, int rows, int ncols, void *dst, void *tmp) {
+  const repack_args a = { type, row0, rows, ncols, src, dst, tmp };
+  if (group_bytes(type, ncols) == R * row_bytes(type, ncols)) pool_run(repack_task, &a);
+  else repack_task(&a, 0, 1);
 }
 
 typedef struct {

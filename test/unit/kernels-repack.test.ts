@@ -37,11 +37,18 @@ function products(k: Kernels, type: GgmlType, rows: number, cols: number, ntok: 
     const q = quantizeTensor(type, gaussianArray(seed, rows * cols, 0.5), cols);
     patch?.(q);
     const w = k.put(q);
-    const packed = k.alloc(e.repacked_bytes(type, rows, cols));
-    // In two calls, as the loader makes them (chunks of whole groups of 4 rows).
+    const packedBytes = e.repacked_bytes(type, rows, cols);
+    const packed = k.alloc(packedBytes);
+    const tmp = k.alloc(e.repack_scratch_bytes(type, cols));
+    // In two calls, as the loader makes them (chunks of whole groups of 4 rows): the first from a
+    // buffer of its own, the second in place, from the end of its rows' place in the result (where
+    // the loader reads them), which the repack overwrites as it goes.
     const half = Math.floor(rows / 8) * 4;
-    e.repack_rows(type, w, 0, half, cols, packed);
-    e.repack_rows(type, w + half * rowBytes(type, cols), half, rows - half, cols, packed);
+    const rb = rowBytes(type, cols);
+    e.repack_rows(type, w, 0, half, cols, packed, tmp);
+    const inPlace = packed + packedBytes - (rows - half) * rb;
+    k.bytes(inPlace, (rows - half) * rb).set(k.bytes(w + half * rb, (rows - half) * rb));
+    e.repack_rows(type, inPlace, half, rows - half, cols, packed, tmp);
     const x = k.put(gaussianArray(seed + 1, ntok * cols));
     const y1 = k.alloc(rows * ntok * 4);
     const y2 = k.alloc(rows * ntok * 4);

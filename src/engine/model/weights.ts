@@ -1,8 +1,8 @@
 // The model's tensors, copied from the GGUF file straight into the kernels' memory (no
 // dequantisation), with the memory the model needs computed before anything is allocated. By
 // default (REPACK_DEFAULT) the matrices of the formats with a repacked product are repacked on the
-// way (kernels/repack.c: rows interleaved for 128-bit SIMD), chunk by chunk through a small
-// staging buffer per reader, so there is never a second copy of the weights.
+// way (kernels/repack.c: rows interleaved for 128-bit SIMD), chunk by chunk in place, so there is
+// never a second copy of the weights.
 import { open } from "node:fs/promises";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import { GgufError } from "../gguf/errors.ts";
@@ -13,8 +13,6 @@ import type { HParams } from "./hparams.ts";
 
 const READERS = 4;
 const CHUNK = 16 * 2 ** 20;
-/** Staging bytes per reader for repacked tensors, at least 4 rows (freed after the load, reused by the KV cache). */
-const STAGE = 4 * 2 ** 20;
 /** Added to a weight type in matmul calls when the matrix is repacked (kernels/repack.h). */
 export const REPACKED = 0x100;
 /**
@@ -159,12 +157,13 @@ export function checkFits(file: GgufFile, needed: number): void {
   }
 }
 
-/** One read of the load: into its final place (dst), or into a staging buffer and repacked. */
+/** One read of the load into kernel memory at dst. */
 interface Chunk {
   name: string;
   position: number;
   length: number;
-  dst?: number;
+  dst: number;
+  /** Repacked in place after the read (dst is then the end of the rows' place in the repacked matrix). */
   repack?: { type: GgmlType; ptr: number; row0: number; rows: number; cols: number };
 }
 
@@ -207,12 +206,15 @@ function allocateTensors(file: GgufFile, names: readonly string[], packable: Rea
     const ptr = k.alloc(repacked ? packedBytes : info.byteSize, 64);
     loaded.set(name, { name, type: info.type, ptr, cols, rows, repacked });
     if (repacked) {
-      // Whole groups of 4 rows per chunk, through a reader's staging buffer.
+      // Whole groups of 4 rows per chunk, read into the end of their own place in the repacked
+      // matrix (which is at least as large) and repacked there (kernels/repack.c's repack_rows).
       const rowBytes = info.byteSize / rows;
-      const step = Math.max(4, Math.floor(STAGE / rowBytes / 4) * 4);
+      const groupBytes = packedBytes / (rows / 4);
+      const step = Math.max(4, Math.floor(CHUNK / rowBytes / 4) * 4);
       for (let r = 0; r < rows; r += step) {
         const n = Math.min(step, rows - r);
-        chunks.push({ name, position: info.offset + r * rowBytes, length: n * rowBytes, repack: { type: info.type, ptr, row0: r, rows: n, cols } });
+        const end = ptr + ((r + n) / 4) * groupBytes;
+        chunks.push({ name, position: info.offset + r * rowBytes, length: n * rowBytes, dst: end - n * rowBytes, repack: { type: info.type, ptr, row0: r, rows: n, cols } });
       }
     } else {
       for (let at = 0; at < info.byteSize; at += CHUNK) {
@@ -224,22 +226,22 @@ function allocateTensors(file: GgufFile, names: readonly string[], packable: Rea
   return { loaded, chunks };
 }
 
-/** Reads the chunks with READERS concurrent readers (repacked ones through staging buffers, freed after). */
+/** Reads the chunks with READERS concurrent readers (and repacks the repacked ones, one at a time on this thread). */
 async function readChunks(file: GgufFile, k: Kernels, chunks: readonly Chunk[], total: number, onProgress?: (fraction: number) => void): Promise<void> {
   const mark = k.mark();
-  const stageBytes = Math.max(0, ...chunks.map((c) => (c.repack ? c.length : 0)));
-  const stages = stageBytes ? Array.from({ length: READERS }, () => k.alloc(stageBytes, 64)) : [];
+  const tmpBytes = Math.max(0, ...chunks.map((c) => (c.repack ? (k.exports.repack_scratch_bytes(c.repack.type, c.repack.cols) as number) : 0)));
+  const tmp = tmpBytes ? k.alloc(tmpBytes, 64) : 0;
   const fh = await open(file.path, "r");
   let next = 0;
   let done = 0;
   // After one reader fails (a read error, or a cancel thrown by onProgress) the others stop at
   // their next chunk: the error is reported then, not after the rest of the file was read.
   let failed = false;
-  const reader = async (id: number): Promise<void> => {
+  const reader = async (): Promise<void> => {
     try {
       while (!failed && next < chunks.length) {
         const c = chunks[next++];
-        const dst = k.bytes(c.dst ?? stages[id], c.length);
+        const dst = k.bytes(c.dst, c.length);
         for (let got = 0; got < dst.length; ) {
           const { bytesRead } = await fh.read(dst, got, dst.length - got, c.position + got);
           if (bytesRead === 0) throw new GgufError(file.path, `the file ends inside tensor "${c.name}"`);
@@ -247,7 +249,7 @@ async function readChunks(file: GgufFile, k: Kernels, chunks: readonly Chunk[], 
         }
         if (c.repack) {
           const p = c.repack;
-          k.exports.repack_rows(p.type, stages[id], p.row0, p.rows, p.cols, p.ptr);
+          k.exports.repack_rows(p.type, c.dst, p.row0, p.rows, p.cols, p.ptr, tmp);
         }
         done += dst.length;
         onProgress?.(done / total);
@@ -258,7 +260,7 @@ async function readChunks(file: GgufFile, k: Kernels, chunks: readonly Chunk[], 
     }
   };
   try {
-    await Promise.all(Array.from({ length: READERS }, (_, id) => reader(id)));
+    await Promise.all(Array.from({ length: READERS }, reader));
   } finally {
     await fh.close();
     k.reset(mark);

@@ -33,7 +33,10 @@ export interface KernelExports {
   // repack.c: weights repacked into interleaved row groups while they are loaded
   /** Bytes of the repacked rows × ncols matrix, or -1 when `type` keeps the file's layout. */
   repacked_bytes(type: TypeId, rows: number, ncols: number): number;
-  repack_rows(type: TypeId, src: Ptr, row0: number, rows: number, ncols: number, dst: Ptr): void;
+  /** Bytes of scratch repack_rows needs (a group of file rows per thread). */
+  repack_scratch_bytes(type: TypeId, ncols: number): number;
+  /** src may be the end of the rows' own place in dst (in-place repack, see repack.c). */
+  repack_rows(type: TypeId, src: Ptr, row0: number, rows: number, ncols: number, dst: Ptr, tmp: Ptr): void;
 
   // ops-attention.c (call through attention() below)
   attention_scratch_floats(nCtx: number, headDim: number, nHead: number, nHeadKV: number): number;
@@ -79,7 +82,7 @@ export const EXPORT_NAMES = Object.keys({
   __stack_pointer: 0, __heap_base: 0,
   init_tables: 0, k_act_type: 0, k_row_bytes: 0, k_quantize_row: 0, k_dequantize_row: 0, k_vec_dot: 0, k_vec_dot_rows: 0,
   matmul_scratch_bytes: 0, quantize_activations: 0, matmul_quantized: 0, matmul: 0, get_row: 0,
-  repacked_bytes: 0, repack_rows: 0,
+  repacked_bytes: 0, repack_scratch_bytes: 0, repack_rows: 0,
   attention_scratch_floats: 0, attention: 0,
   add: 0, mul: 0, scale: 0, add_bias_rows: 0, exp_f32: 0, rms_norm: 0, rms_norm_rows: 0, rope_rows: 0, rope: 0,
   softmax: 0, silu_mul: 0, store_kv_f16: 0, f16_to_f32_row: 0,
