@@ -162,6 +162,11 @@ export async function chatUiRun(base: string, workspace: string, config: E2eConf
 
     await step("UI chat: hostile markdown in a reply is inert (no script, no handler, no image, no javascript: link)", async () => {
       await openFile(page, "hostile.md");
+      // The replay reads the extension host's active editor, which follows the tab a moment later
+      // (seen once: an empty replay, the editor not yet known): wait until the editor shows the
+      // file and has the focus.
+      await page.locator(".editor-instance .monaco-editor .view-lines", { hasText: "Hostile reply test." }).first().click();
+      await page.waitForTimeout(300);
       const before = await f.locator("section.entry.assistant").count();
       await runCommand(page, "Hearth: Developer: Stream Editor Text as Chat Reply");
       const reply = f.locator("section.entry.assistant").nth(before);

@@ -21,8 +21,10 @@ export const REPACKED = 0x100;
  * products. Measured (2048×2048 Q4_K, 1 thread, best of alternating runs on the shared machine):
  * prompt batch 32.7 vs 24.1 GMAC/s relaxed, 17.6 vs 12.8 SIMD128; one token 12.7 vs 9.5 GB/s (in
  * cache), 5.0 vs 4.5 GB/s from memory (11008×2048, npm run bench:kernels). Cost: 8% more memory for
- * the Q4_K matrices and the repack on the loading thread (about 0.4 s on the 0.5B shape: the
- * bench's load time).
+ * the Q4_K matrices, and the repack while the file is read (in place, 2-5 GB/s warm, about 1 GB/s
+ * into fresh pages: bench:kernels): measured on the loading thread, the 3B shape's weights load in
+ * 1.0-1.4 s against 0.70-0.76 s in the file's layout, the 0.5B shape's in 0.29-0.31 s against
+ * 0.17-0.18 s (the whole load: npm run bench's "load, ms").
  */
 export const REPACK_DEFAULT = true;
 
@@ -226,7 +228,7 @@ function allocateTensors(file: GgufFile, names: readonly string[], packable: Rea
   return { loaded, chunks };
 }
 
-/** Reads the chunks with READERS concurrent readers (and repacks the repacked ones, one at a time on this thread). */
+/** Reads the chunks with READERS concurrent readers; a repacked chunk is repacked right after its read. */
 async function readChunks(file: GgufFile, k: Kernels, chunks: readonly Chunk[], total: number, onProgress?: (fraction: number) => void): Promise<void> {
   const mark = k.mark();
   const tmpBytes = Math.max(0, ...chunks.map((c) => (c.repack ? (k.exports.repack_scratch_bytes(c.repack.type, c.repack.cols) as number) : 0)));
