@@ -475,6 +475,37 @@ NOINLINE static float dot_q8_0(int n, const block_q8_0 *x, const block_q8_0 *y) 
   return hsum_f32x4(acc);
 }
 
+// A Q8_0 activation row prepared for many one-token products (dot_q8_0_prepared): per block its
+// quants split into even and odd i16 lanes (the operands of dot_q8_0's i32x4.dot_i16x8) and its
+// scale as a float. Done once per token instead of once per weight row: a third of dot_q8_0's
+// work per block (a 0.5B model's tied Q8_0 output is 37% of its weight bytes per token).
+void prepare_q8_0(int n, const block_q8_0 *y, v128_t *split, float *dy) {
+  for (int i = 0; i < n / QK; i++) {
+    const v128_t y0 = wasm_v128_load(y[i].qs), y1 = wasm_v128_load(y[i].qs + 16);
+    split[4 * i] = even_i8(y0);
+    split[4 * i + 1] = odd_i8(y0);
+    split[4 * i + 2] = even_i8(y1);
+    split[4 * i + 3] = odd_i8(y1);
+    dy[i] = f16_lut(y[i].d);
+  }
+}
+
+// dot_q8_0 of weight row x with a prepared activation row, bit for bit (the same integers, the
+// same float steps in the same order). The weight rows stay one sequential stream: four rows at
+// once (one activation split for four rows, four streams 952 bytes apart) ran faster in cache
+// (10.5 vs 8.7 GB/s) but slower from memory (5.1 vs 5.7 GB/s, 151936×896).
+float dot_q8_0_prepared(int n, const block_q8_0 *x, const v128_t *split, const float *dy) {
+  const int nb = n / QK;
+  v128_t acc = wasm_f32x4_splat(0);
+  for (int i = 0; i < nb; i++) {
+    const v128_t w0 = wasm_v128_load(x[i].qs), w1 = wasm_v128_load(x[i].qs + 16);
+    const v128_t s = wasm_i32x4_add(wasm_i32x4_dot_i16x8(even_i8(w0), split[4 * i]), wasm_i32x4_dot_i16x8(odd_i8(w0), split[4 * i + 1]));
+    const v128_t si = wasm_i32x4_add(s, wasm_i32x4_add(wasm_i32x4_dot_i16x8(even_i8(w1), split[4 * i + 2]), wasm_i32x4_dot_i16x8(odd_i8(w1), split[4 * i + 3])));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_splat(f16_lut(x[i].d) * dy[i]), wasm_f32x4_convert_i32x4(si)));
+  }
+  return hsum_f32x4(acc);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Dot products: K-quants (super-blocks of 256) × Q8_K
 // ---------------------------------------------------------------------------------------------

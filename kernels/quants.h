@@ -25,5 +25,9 @@ void act_extras(int wtype, const void *xq, int n, void *ex);
 int vec_dot_n(int wtype, int n, const void *w, const void *x, int xstride, const void *ex, int exstride, float *out);
 // The same for 2·VEC_DOT_N tokens (Q5_0 and Q4_0 only; 0 for other types).
 int vec_dot_n2(int wtype, int n, const void *w, const void *x, int xstride, const void *ex, int exstride, float *out);
+// Q8_0 one-token products with the activation prepared once: prepare_q8_0 fills split (4 v128
+// per block) and dy (a float per block); dot_q8_0_prepared equals vec_dot(T_Q8_0, ...) bit for bit.
+void prepare_q8_0(int n, const block_q8_0 *y, v128_t *split, float *dy);
+float dot_q8_0_prepared(int n, const block_q8_0 *x, const v128_t *split, const float *dy);
 // vec_dot of a row whose act_extras are at ex (same result).
 float vec_dot_ex(int wtype, int n, const void *w, const void *x, const void *ex);
