@@ -477,8 +477,9 @@ NOINLINE static float dot_q8_0(int n, const block_q8_0 *x, const block_q8_0 *y) 
 
 // A Q8_0 activation row prepared for many one-token products (dot_q8_0_prepared): per block its
 // quants split into even and odd i16 lanes (the operands of dot_q8_0's i32x4.dot_i16x8) and its
-// scale as a float. Done once per token instead of once per weight row: a third of dot_q8_0's
-// work per block (a 0.5B model's tied Q8_0 output is 37% of its weight bytes per token).
+// scale as a float. Done once per token instead of once per weight row: about a quarter of
+// dot_q8_0's operations per block (a 0.5B model's tied Q8_0 output is 37% of its weight bytes per
+// token).
 void prepare_q8_0(int n, const block_q8_0 *y, v128_t *split, float *dy) {
   for (int i = 0; i < n / QK; i++) {
     const v128_t y0 = wasm_v128_load(y[i].qs), y1 = wasm_v128_load(y[i].qs + 16);
