@@ -405,13 +405,18 @@ INLINE v128_t bsum_q5_1(const block_q5_1 *x, const int8_t *q8) {
 }
 
 // Q8_0: two products of full bytes may reach 2·128² > i16, so both sides are split into i16
-// even/odd elements and multiplied by i32x4.dot_i16x8 (one pair per i32 lane).
+// even/odd elements and multiplied by i32x4.dot_i16x8 (one pair per i32 lane). The block's sum
+// from the split halves of both sides (weights: we0, wo0 of bytes 0-15, we1, wo1 of 16-31; the
+// activation likewise): every Q8_0 product, whichever side it splits once for many.
+INLINE v128_t bsum_q8_0_split(v128_t we0, v128_t wo0, v128_t we1, v128_t wo1, v128_t ye0, v128_t yo0, v128_t ye1, v128_t yo1) {
+  const v128_t s = wasm_i32x4_add(wasm_i32x4_dot_i16x8(we0, ye0), wasm_i32x4_dot_i16x8(wo0, yo0));
+  return wasm_i32x4_add(s, wasm_i32x4_add(wasm_i32x4_dot_i16x8(we1, ye1), wasm_i32x4_dot_i16x8(wo1, yo1)));
+}
+
 INLINE v128_t bsum_q8_0(const block_q8_0 *x, const int8_t *q8) {
   const v128_t w0 = wasm_v128_load(x->qs), w1 = wasm_v128_load(x->qs + 16);
   const v128_t y0 = wasm_v128_load(q8), y1 = wasm_v128_load(q8 + 16);
-  const v128_t s = wasm_i32x4_add(wasm_i32x4_dot_i16x8(even_i8(w0), even_i8(y0)), wasm_i32x4_dot_i16x8(odd_i8(w0), odd_i8(y0)));
-  return wasm_i32x4_add(s, wasm_i32x4_add(wasm_i32x4_dot_i16x8(even_i8(w1), even_i8(y1)),
-                                          wasm_i32x4_dot_i16x8(odd_i8(w1), odd_i8(y1))));
+  return bsum_q8_0_split(even_i8(w0), odd_i8(w0), even_i8(w1), odd_i8(w1), even_i8(y0), odd_i8(y0), even_i8(y1), odd_i8(y1));
 }
 
 // Scales of 4 consecutive blocks (the f16 at p, p + stride, ...) as f32x4.
@@ -500,8 +505,7 @@ float dot_q8_0_prepared(int n, const block_q8_0 *x, const v128_t *split, const f
   v128_t acc = wasm_f32x4_splat(0);
   for (int i = 0; i < nb; i++) {
     const v128_t w0 = wasm_v128_load(x[i].qs), w1 = wasm_v128_load(x[i].qs + 16);
-    const v128_t s = wasm_i32x4_add(wasm_i32x4_dot_i16x8(even_i8(w0), split[4 * i]), wasm_i32x4_dot_i16x8(odd_i8(w0), split[4 * i + 1]));
-    const v128_t si = wasm_i32x4_add(s, wasm_i32x4_add(wasm_i32x4_dot_i16x8(even_i8(w1), split[4 * i + 2]), wasm_i32x4_dot_i16x8(odd_i8(w1), split[4 * i + 3])));
+    const v128_t si = bsum_q8_0_split(even_i8(w0), odd_i8(w0), even_i8(w1), odd_i8(w1), split[4 * i], split[4 * i + 1], split[4 * i + 2], split[4 * i + 3]);
     acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_splat(f16_lut(x[i].d) * dy[i]), wasm_f32x4_convert_i32x4(si)));
   }
   return hsum_f32x4(acc);
@@ -898,8 +902,7 @@ NOINLINE static void dotn_q8_0(int n, const block_q8_0 *x, const uint8_t *yb, in
     for (int t = 0; t < NT; t++) {
       const block_q8_0 *y = (const block_q8_0 *)(yb + (size_t)t * ystride) + i;
       const v128_t y0 = wasm_v128_load(y->qs), y1 = wasm_v128_load(y->qs + 16);
-      const v128_t s0 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(we0, even_i8(y0)), wasm_i32x4_dot_i16x8(wo0, odd_i8(y0)));
-      const v128_t s = wasm_i32x4_add(s0, wasm_i32x4_add(wasm_i32x4_dot_i16x8(we1, even_i8(y1)), wasm_i32x4_dot_i16x8(wo1, odd_i8(y1))));
+      const v128_t s = bsum_q8_0_split(we0, wo0, we1, wo1, even_i8(y0), odd_i8(y0), even_i8(y1), odd_i8(y1));
       const float d = dx * f16_lut(y->d);
       acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_splat(d), wasm_f32x4_convert_i32x4(s)));
     }
