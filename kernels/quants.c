@@ -511,6 +511,25 @@ float dot_q8_0_prepared(int n, const block_q8_0 *x, const v128_t *split, const f
   return hsum_f32x4(acc);
 }
 
+// dot_q8_0_prepared of 4 weight rows at once, rows x + r·stride (bytes): each row's integers and float
+// steps as dot_q8_0_prepared's (bit for bit). The activation's loads serve 4 rows, and rows far
+// apart are 4 streams in flight (see matmul_task).
+void dot_q8_0_prepared_x4(int n, const uint8_t *x, size_t stride, const v128_t *split, const float *dy, float out[4]) {
+  const int nb = n / QK;
+  v128_t acc[4];
+  for (int r = 0; r < 4; r++) acc[r] = wasm_f32x4_splat(0);
+  for (int i = 0; i < nb; i++) {
+    const v128_t ye0 = split[4 * i], yo0 = split[4 * i + 1], ye1 = split[4 * i + 2], yo1 = split[4 * i + 3];
+    for (int r = 0; r < 4; r++) {
+      const block_q8_0 *b = (const block_q8_0 *)(x + r * stride) + i;
+      const v128_t w0 = wasm_v128_load(b->qs), w1 = wasm_v128_load(b->qs + 16);
+      const v128_t si = bsum_q8_0_split(even_i8(w0), odd_i8(w0), even_i8(w1), odd_i8(w1), ye0, yo0, ye1, yo1);
+      acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_mul(wasm_f32x4_splat(f16_lut(b->d) * dy[i]), wasm_f32x4_convert_i32x4(si)));
+    }
+  }
+  for (int r = 0; r < 4; r++) out[r] = hsum_f32x4(acc[r]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Dot products: K-quants (super-blocks of 256) × Q8_K
 // ---------------------------------------------------------------------------------------------

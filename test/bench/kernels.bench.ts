@@ -118,6 +118,10 @@ async function runRepacked(variant: KernelVariant, type: GgmlType, threadCounts:
   const y = k.alloc(BATCH * ROWS * 4);
   const xq = k.alloc(e.matmul_scratch_bytes(type, COLS, BATCH));
   e.quantize_activations(type, x, COLS, BATCH, xq);
+  // The one-token product's own quantised row: a product finds its tokens' act_extras (Q5_0) after
+  // its ntok quantised rows, so the batch's scratch would give it a quantised row as extras.
+  const xq1 = k.alloc(e.matmul_scratch_bytes(type, COLS, 1));
+  e.quantize_activations(type, x, COLS, 1, xq1);
   for (const t of threadCounts) {
     k.setThreads(t);
     const [gemmPlain, gemmPacked] = bestAlternating([
@@ -129,8 +133,8 @@ async function runRepacked(variant: KernelVariant, type: GgmlType, threadCounts:
     let i = 0;
     let j = 0;
     const [gemvPlain, gemvPacked] = bestAlternating([
-      () => e.matmul_quantized(type, plain[i++ % count], ROWS, COLS, xq, 1, y),
-      () => e.matmul_quantized(type | REPACKED, packed[j++ % count], ROWS, COLS, xq, 1, y),
+      () => e.matmul_quantized(type, plain[i++ % count], ROWS, COLS, xq1, 1, y),
+      () => e.matmul_quantized(type | REPACKED, packed[j++ % count], ROWS, COLS, xq1, 1, y),
     ]);
     rows.push(`| ${typeName(type)} GEMV ${ROWS}×${COLS}, GB/s of weights | ${variant} | ${t} | ${(bytes / gemvPlain / 1e9).toFixed(1)} | ${(bytes / gemvPacked / 1e9).toFixed(1)} | ${(gemvPlain / gemvPacked).toFixed(2)} |`);
   }
