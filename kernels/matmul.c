@@ -73,19 +73,22 @@ static void matmul_task(const void *p, int ith, int nth) {
   v128_t split[prepared ? 4 * a->ncols / QK : 1];
   float dy[prepared ? a->ncols / QK : 1];
   int prepared_t = -1;
-  if (prepared && a->ntok == 1) {
-    // One token (generation): 4 rows at once, a quarter of the share apart. The rows stream from
-    // memory, and 4 streams far apart read faster than one (151936×896, A/B in one process: 6.1 →
-    // 11.8 GB/s at 1 thread, 12.0 → 22.3 at 2; 4 adjacent rows at once had read 5.1).
-    prepare_q8_0(a->ncols, (const block_q8_0 *)a->xq, split, dy);
+  if (a->ntok == 1 && (prepared || a->wtype == T_Q6_K)) {
+    // One token (generation) of the large file-layout matrices (the tied outputs): 4 rows at once,
+    // a quarter of the share apart. The rows stream from memory, and 4 streams far apart read
+    // faster than one (Q8_0 151936×896, A/B in one process: 6.1 → 11.8 GB/s at 1 thread, 12.0 →
+    // 22.3 at 2; 4 adjacent rows at once had read 5.1).
+    if (prepared) prepare_q8_0(a->ncols, (const block_q8_0 *)a->xq, split, dy);
     const int q = (r1 - r0) / 4;
     const size_t rb = (size_t)a->w_row_bytes;
     for (int r = r0; r < r0 + q; r++) {
       float out[4];
-      dot_q8_0_prepared_x4(a->ncols, a->w + r * rb, q * rb, split, dy, out);
+      if (prepared) dot_q8_0_prepared_x4(a->ncols, a->w + r * rb, q * rb, split, dy, out);
+      else dot_q6_K_x4(a->ncols, a->w + r * rb, q * rb, (const block_q8_K *)a->xq, out);
       for (int j = 0; j < 4; j++) a->y[r + j * q] = out[j];
     }
-    for (int r = r0 + 4 * q; r < r1; r++) a->y[r] = dot_q8_0_prepared(a->ncols, (const block_q8_0 *)(a->w + r * rb), split, dy);
+    for (int r = r0 + 4 * q; r < r1; r++)
+      a->y[r] = prepared ? dot_q8_0_prepared(a->ncols, (const block_q8_0 *)(a->w + r * rb), split, dy) : vec_dot_ex(a->wtype, a->ncols, a->w + r * rb, a->xq, a->ex);
     return;
   }
   for (int tile = r0; tile < r1; tile += ROW_TILE) {

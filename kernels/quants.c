@@ -661,36 +661,58 @@ INLINE v128_t q6_sub(v128_t qlv, v128_t qhv, v128_t y, int scale) {
   return wasm_i32x4_dot_i16x8(p, wasm_i16x8_splat((int16_t)scale));
 }
 
-NOINLINE static float dot_q6_K(int n, const block_q6_K *x, const block_q8_K *y) {
+// dot_q6_K of nr rows at once (nr a constant; row r at x + r·stride bytes): each row's integers and
+// float steps are dot_q6_K's, and the activation's loads serve nr rows. One token's product of a
+// large file-layout Q6_K matrix (a tied output) takes 4 rows far apart, 4 streams in flight (see
+// matmul_task). acc lives in memory (touched once per super-block).
+INLINE void dot_q6_K_rows(int nr, int n, const uint8_t *xr, size_t stride, const block_q8_K *y, float *out) {
   const int nb = n / QK_K;
-  v128_t acc = wasm_f32x4_splat(0);
+  float acc[4][4];
+  for (int r = 0; r < nr; r++) wasm_v128_store(acc[r], wasm_f32x4_splat(0));
   const v128_t m0f = wasm_i8x16_splat(0x0f), m30 = wasm_i8x16_splat(0x30);
   for (int i = 0; i < nb; i++) {
-    const int8_t *sc = x[i].scales;
-    // −32·Σ sc_j·bsum_j: the scales widened to i16 against the 16 bsums
-    const v128_t scv = wasm_v128_load(sc);
-    v128_t sumi = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(scv), wasm_v128_load(y[i].bsums)),
-                                 wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(scv), wasm_v128_load(y[i].bsums + 8)));
-    sumi = wasm_i32x4_mul(sumi, wasm_i32x4_splat(-32));
+    v128_t sumi[4];
+    for (int r = 0; r < nr; r++) {
+      // −32·Σ sc_j·bsum_j: the scales widened to i16 against the 16 bsums
+      const v128_t scv = wasm_v128_load(((const block_q6_K *)(xr + r * stride))[i].scales);
+      sumi[r] = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(scv), wasm_v128_load(y[i].bsums)),
+                               wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(scv), wasm_v128_load(y[i].bsums + 8)));
+      sumi[r] = wasm_i32x4_mul(sumi[r], wasm_i32x4_splat(-32));
+    }
     // 4 steps of 64 elements (half j of 128-block h), rolled on purpose (see dot_q4_K)
 #pragma clang loop unroll(disable)
     for (int t = 0; t < 4; t++) {
       const int h = t >> 1, j = t & 1;
-      const uint8_t *ql = x[i].ql + 64 * h + 16 * j;
       const int8_t *q8 = y[i].qs + 128 * h + 16 * j;
-      const int8_t *s = sc + 8 * h + j;
-      const v128_t la = wasm_v128_load(ql), lb = wasm_v128_load(ql + 32);
-      const v128_t hv = wasm_v128_load(x[i].qh + 32 * h + 16 * j);
-      sumi = wasm_i32x4_add(sumi, q6_sub(wasm_v128_and(la, m0f), wasm_v128_and(wasm_i16x8_shl(hv, 4), m30), wasm_v128_load(q8), s[0]));
-      sumi = wasm_i32x4_add(sumi, q6_sub(wasm_v128_and(lb, m0f), wasm_v128_and(wasm_i16x8_shl(hv, 2), m30), wasm_v128_load(q8 + 32), s[2]));
-      sumi = wasm_i32x4_add(sumi, q6_sub(nib_hi(la), wasm_v128_and(hv, m30), wasm_v128_load(q8 + 64), s[4]));
-      sumi = wasm_i32x4_add(sumi, q6_sub(nib_hi(lb), wasm_v128_and(wasm_u16x8_shr(hv, 2), m30), wasm_v128_load(q8 + 96), s[6]));
+      const v128_t y0 = wasm_v128_load(q8), y1 = wasm_v128_load(q8 + 32), y2 = wasm_v128_load(q8 + 64), y3 = wasm_v128_load(q8 + 96);
+      for (int r = 0; r < nr; r++) {
+        const block_q6_K *x = (const block_q6_K *)(xr + r * stride) + i;
+        const uint8_t *ql = x->ql + 64 * h + 16 * j;
+        const int8_t *s = x->scales + 8 * h + j;
+        const v128_t la = wasm_v128_load(ql), lb = wasm_v128_load(ql + 32);
+        const v128_t hv = wasm_v128_load(x->qh + 32 * h + 16 * j);
+        sumi[r] = wasm_i32x4_add(sumi[r], q6_sub(wasm_v128_and(la, m0f), wasm_v128_and(wasm_i16x8_shl(hv, 4), m30), y0, s[0]));
+        sumi[r] = wasm_i32x4_add(sumi[r], q6_sub(wasm_v128_and(lb, m0f), wasm_v128_and(wasm_i16x8_shl(hv, 2), m30), y1, s[2]));
+        sumi[r] = wasm_i32x4_add(sumi[r], q6_sub(nib_hi(la), wasm_v128_and(hv, m30), y2, s[4]));
+        sumi[r] = wasm_i32x4_add(sumi[r], q6_sub(nib_hi(lb), wasm_v128_and(wasm_u16x8_shr(hv, 2), m30), y3, s[6]));
+      }
     }
-    const float d = f16_lut(x[i].d) * y[i].d;
-    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_splat(d), wasm_f32x4_convert_i32x4(sumi)));
+    for (int r = 0; r < nr; r++) {
+      const float d = f16_lut(((const block_q6_K *)(xr + r * stride))[i].d) * y[i].d;
+      wasm_v128_store(acc[r], wasm_f32x4_add(wasm_v128_load(acc[r]), wasm_f32x4_mul(wasm_f32x4_splat(d), wasm_f32x4_convert_i32x4(sumi[r]))));
+    }
+    __asm__ volatile("" ::: "memory");  // acc stays in memory
   }
-  return hsum_f32x4(acc);
+  for (int r = 0; r < nr; r++) out[r] = hsum_f32x4(wasm_v128_load(acc[r]));
 }
+
+NOINLINE static float dot_q6_K(int n, const block_q6_K *x, const block_q8_K *y) {
+  float out;
+  dot_q6_K_rows(1, n, (const uint8_t *)x, 0, y, &out);
+  return out;
+}
+
+void dot_q6_K_x4(int n, const uint8_t *x, size_t stride, const block_q8_K *y, float out[4]) { dot_q6_K_rows(4, n, x, stride, y, out); }
 
 // ---------------------------------------------------------------------------------------------
 // One weight row against NT activation rows (batched products: prompt processing). The weight's

@@ -31,5 +31,7 @@ void prepare_q8_0(int n, const block_q8_0 *y, v128_t *split, float *dy);
 float dot_q8_0_prepared(int n, const block_q8_0 *x, const v128_t *split, const float *dy);
 // dot_q8_0_prepared of the 4 rows x, x + stride, x + 2·stride, x + 3·stride (bytes) into out.
 void dot_q8_0_prepared_x4(int n, const uint8_t *x, size_t stride, const v128_t *split, const float *dy, float out[4]);
+// vec_dot(T_Q6_K, ...) of the 4 rows x, x + stride, x + 2·stride, x + 3·stride (bytes) into out.
+void dot_q6_K_x4(int n, const uint8_t *x, size_t stride, const block_q8_K *y, float out[4]);
 // vec_dot of a row whose act_extras are at ex (same result).
 float vec_dot_ex(int wtype, int n, const void *w, const void *x, const void *ex);
