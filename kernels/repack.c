@@ -314,12 +314,13 @@ NOINLINE static void gemv_q4_K_r4xGV(int nb, const uint8_t *g, int gb, const uin
 #define Q5R_BYTES 88
 #define Q5R_H 8
 #define Q5R_QS 24
-// Tokens per tile (Q5_0 4864×896 × 64 tokens, 1 thread, best of alternating runs): relaxed 8
-// (25.1 GMAC/s against 15.0 for the file layout; 3: 21.0, 4: 22.7, 6: 22.6, 16: 19.9), SIMD128 8
-// (12.5 against 10.4; 4: 11.7). Past 6 tokens V8 spills the i16 sums, but the weights' unpacking
-// (high bits, nibbles) shared by more tokens pays for it.
+// Tokens per tile (Q5_0 4864×896, 1 thread, best of alternating runs in one process): 10. With
+// two i16 sums per token over a block (earlier design) V8 spilled past 6 tokens and 8 was best
+// (relaxed 25.1 GMAC/s; 3: 21.0, 4: 22.7, 6: 22.6, 16: 19.9); with one i32 sum per token (see
+// gemm_q5_0_r4), 120 tokens: relaxed 8: 24.3, 10: 28.4; 240 tokens: 10: 28.6, 12: 27.1, 16: 25.9;
+// SIMD128 10 against 8: 1.02×.
 #ifndef TOK5
-#define TOK5 8
+#define TOK5 10
 #endif
 
 static void repack_q5_0(const block_q5_0 *src, int nb, uint8_t *dst) {
@@ -355,36 +356,35 @@ INLINE void gemm_q5_0_r4(int nb, const uint8_t *g, const uint8_t *yb, int ystrid
   const v128_t m = wasm_i8x16_splat(0x0f);
   for (int i = 0; i < nb; i++, g += Q5R_BYTES) {
     const v128_t hb = wasm_v128_load(g + Q5R_H);
-    v128_t p0[TOK5], p1[TOK5];
     const int8_t *xs[TOK5];
+    v128_t sumi[TOK5];
     for (int t = 0; t < nt; t++) {
       xs[t] = ((const block_q8_0 *)(yb + (size_t)t * ystride))[i].qs;
-      p0[t] = p1[t] = wasm_i16x8_splat(0);
+      sumi[t] = wasm_i32x4_splat(0);
     }
+    // Chunks u, u + 1 (low nibbles) and u + 4, u + 5 (high nibbles): their 4 weight vectors stay
+    // in registers while each token sums its 4 products in i16 (4 × 2 products of ≤ 31·127: ≤ 31496)
+    // and widens them once, so a token holds one i32 sum across the block (10 tokens: 10 sums and 4
+    // weight vectors; two i16 sums per token over all 8 chunks spilled past 6 tokens).
 #pragma clang loop unroll(full)
-    for (int u = 0; u < 4; u++) {
-      const v128_t v = wasm_v128_load(g + Q5R_QS + 16 * u);
-      const v128_t lo = wasm_v128_or(wasm_v128_and(v, m), q5r_high(hb, u));
-      const v128_t hi = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(v, 4), m), q5r_high(hb, u + 4));
+    for (int u = 0; u < 4; u += 2) {
+      const v128_t v0 = wasm_v128_load(g + Q5R_QS + 16 * u), v1 = wasm_v128_load(g + Q5R_QS + 16 * u + 16);
+      const v128_t lo0 = wasm_v128_or(wasm_v128_and(v0, m), q5r_high(hb, u));
+      const v128_t hi0 = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(v0, 4), m), q5r_high(hb, u + 4));
+      const v128_t lo1 = wasm_v128_or(wasm_v128_and(v1, m), q5r_high(hb, u + 1));
+      const v128_t hi1 = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(v1, 4), m), q5r_high(hb, u + 5));
       for (int t = 0; t < nt; t++) {
-#if RELAXED
-        p0[t] = wasm_i16x8_add(p0[t], wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xs[t] + 4 * u), lo));
-        p1[t] = wasm_i16x8_add(p1[t], wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xs[t] + 16 + 4 * u), hi));
-#else
-        // SIMD128: even and odd bytes as i16 (the same pairs, the same i16 lanes as the relaxed dot)
-        const v128_t xa = wasm_v128_load32_splat(xs[t] + 4 * u), xb = wasm_v128_load32_splat(xs[t] + 16 + 4 * u);
-        p0[t] = wasm_i16x8_add(p0[t], wasm_i16x8_add(wasm_i16x8_mul(wasm_v128_and(lo, wasm_i16x8_splat(0xff)), wasm_i16x8_shr(wasm_i16x8_shl(xa, 8), 8)),
-                                                     wasm_i16x8_mul(wasm_u16x8_shr(lo, 8), wasm_i16x8_shr(xa, 8))));
-        p1[t] = wasm_i16x8_add(p1[t], wasm_i16x8_add(wasm_i16x8_mul(wasm_v128_and(hi, wasm_i16x8_splat(0xff)), wasm_i16x8_shr(wasm_i16x8_shl(xb, 8), 8)),
-                                                     wasm_i16x8_mul(wasm_u16x8_shr(hi, 8), wasm_i16x8_shr(xb, 8))));
-#endif
+        const int8_t *x = xs[t] + 4 * u;
+        const v128_t p = wasm_i16x8_add(wasm_i16x8_add(dot_chunk(wasm_v128_load32_splat(x), lo0), dot_chunk(wasm_v128_load32_splat(x + 16), hi0)),
+                                        wasm_i16x8_add(dot_chunk(wasm_v128_load32_splat(x + 4), lo1), dot_chunk(wasm_v128_load32_splat(x + 20), hi1)));
+        sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_extadd_pairwise_i16x8(p));
       }
     }
     const v128_t dw = f16x4_to_f32(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(g)));
     for (int t = 0; t < nt; t++) {
       const float *sc = (const float *)(ex + (size_t)t * exstride);
       const int32_t bsum = ((const int32_t *)((const int16_t *)(sc + nb) + 8 * nb))[i];
-      const v128_t isum = wasm_i32x4_sub(wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(p0[t]), wasm_i32x4_extadd_pairwise_i16x8(p1[t])), wasm_i32x4_splat(bsum));
+      const v128_t isum = wasm_i32x4_sub(sumi[t], wasm_i32x4_splat(bsum));
       float *o = y + (size_t)t * ystep;
       wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), wasm_f32x4_mul(wasm_f32x4_mul(dw, wasm_f32x4_splat(sc[i])), wasm_f32x4_convert_i32x4(isum))));
     }
