@@ -239,11 +239,12 @@ NOINLINE static void gemm_q4_K_r4_tile(int nb, const uint8_t *g, const uint8_t *
 // constant: GV, or 1 for the groups left over): the same integers and the same float epilogue as
 // gemm_q4_K_r4 (bytes identical, tested). A token's product streams its weights from memory, and
 // on this machine a core reads faster with fewer operations per byte and with several streams far
-// apart in flight: each activation splat here serves ng groups, and packed_task passes groups
-// GROUP_TILE / GV apart. 11008×2048, 1 thread, A/B in one process: one group at a time read 6.2 GB/s,
-// 4 adjacent groups 9.3, 4 groups 4 apart 10.8 (the one-stream read is ~9.9 GB/s). Q5_0 with 896
-// columns (2.4 KB groups) read 5.5 GB/s one at a time, 5.2 with 4 adjacent groups, 7.7 with groups
-// 4 apart. Loops shaped for V8: its scheduler moves every load of a basic block to the block's top
+// apart in flight: each activation splat here serves ng groups, and packed_task passes groups a
+// GV-th of the thread's share apart. 11008×2048, 1 thread, A/B in one process: one group at a time
+// read 6.2 GB/s, 4 adjacent groups 9.3, 4 groups 4 apart 10.8 (the one-stream read is ~9.9 GB/s),
+// a quarter of the share apart 10.6-12.3 (896×4864: 4 apart 10.2, a quarter 11.8). Q5_0 with 896
+// columns (2.4 KB groups): one at a time 5.5 GB/s, 4 adjacent groups 5.2, 4 apart 7.7 (896×896:
+// 4 apart 4.9, a quarter 6.5). Loops shaped for V8: its scheduler moves every load of a basic block to the block's top
 // without regard to registers (the unrolled loops of gemm_q4_K_r4 for one token spilled 9 v128 and
 // reloaded 12 per step), so the chunk loop stays rolled; acc and accm stay in memory (touched once
 // per super-block).
@@ -608,7 +609,7 @@ NOINLINE static void gemv_q6_K_r4(int nb, const uint8_t *g, const uint8_t *yb, f
   wasm_v128_store(y, acc);
 }
 
-// One token against GV groups at once, GROUP_TILE / GV apart (as gemv_q4_K_groups): gemv_q6_K_r4's
+// One token against GV groups at once, far apart (as gemv_q4_K_groups): gemv_q6_K_r4's
 // integers and float steps per group (bytes identical, tested). 11008×2048, 1 thread, A/B in one
 // process: one group at a time 5.8 GB/s, 2 groups 8.0, 4 groups 8.8-9.6.
 NOINLINE static void gemv_q6_K_r4xGV(int nb, const uint8_t *g0, int gb, const uint8_t *yb, float *y, int ys) {
@@ -746,8 +747,11 @@ static void packed_task(const void *p, int ith, int nth) {
   const int tok = a->type == T_Q5_0 ? TOK5 : a->type == T_Q6_K ? TOK6 : TOK;
   int g0, g1;
   split_range(ngroups, ith, nth, &g0, &g1);
-  for (int tile = g0; tile < g1; tile += GROUP_TILE) {
-    const int tile_end = tile + GROUP_TILE < g1 ? tile + GROUP_TILE : g1;
+  // A tile of groups is what meets every token; one token meets its weights once, so its tile is
+  // the whole share (its GV groups at once are then a GV-th of the share apart).
+  const int tile_groups = a->ntok == 1 ? g1 - g0 : GROUP_TILE;
+  for (int tile = g0; tile < g1; tile += tile_groups) {
+    const int tile_end = tile + tile_groups < g1 ? tile + tile_groups : g1;
     int t = 0;
     for (; t + tok <= a->ntok; t += tok)
       for (int g = tile; g < tile_end; g++) {
@@ -757,22 +761,19 @@ static void packed_task(const void *p, int ith, int nth) {
         else if (a->type == T_Q6_K) gemm_q6_K_r4_tile(a->ncols / QK_K, w, x, a->xq_row_bytes, y, a->nrows);
         else gemm_q5_0_r4_tile(a->ncols / QK, w, x, a->xq_row_bytes, ex, a->ex_row_bytes, y, a->nrows);
       }
-    // One token: GV groups at once, GROUP_TILE / GV apart in a whole tile (see gemv_q4_K_groups),
-    // then one at a time.
+    // One token: GV groups at once, a GV-th of the tile apart (see gemv_q4_K_groups), then the
+    // groups left over one at a time.
     for (; t < a->ntok; t++) {
       const uint8_t *x = a->xq + (size_t)t * a->xq_row_bytes, *ex = a->ex + (size_t)t * a->ex_row_bytes;
       float *y = a->y + (size_t)t * a->nrows;
-      int g = tile;
-      if (tile_end - tile == GROUP_TILE) {
-        const int s = GROUP_TILE / GV;
-        for (; g < tile + s; g++) {
-          if (a->type == T_Q4_K) gemv_q4_K_r4xGV(a->ncols / QK_K, a->w + (size_t)g * gb, s * gb, x, y + g * R, s * R);
-          else if (a->type == T_Q6_K) gemv_q6_K_r4xGV(a->ncols / QK_K, a->w + (size_t)g * gb, s * gb, x, y + g * R, s * R);
-          else gemv_q5_0_r4xGV(a->ncols / QK, a->w + (size_t)g * gb, s * gb, x, ex, y + g * R, s * R);
-        }
-        g = tile_end;
+      const int s = (tile_end - tile) / GV;
+      for (int g = tile; g < tile + s; g++) {
+        const uint8_t *w = a->w + (size_t)g * gb;
+        if (a->type == T_Q4_K) gemv_q4_K_r4xGV(a->ncols / QK_K, w, s * gb, x, y + g * R, s * R);
+        else if (a->type == T_Q6_K) gemv_q6_K_r4xGV(a->ncols / QK_K, w, s * gb, x, y + g * R, s * R);
+        else gemv_q5_0_r4xGV(a->ncols / QK, w, s * gb, x, ex, y + g * R, s * R);
       }
-      for (; g < tile_end; g++) {
+      for (int g = tile + GV * s; g < tile_end; g++) {
         const uint8_t *w = a->w + (size_t)g * gb;
         if (a->type == T_Q4_K) gemv_q4_K_r4(a->ncols / QK_K, w, x, y + g * R);
         else if (a->type == T_Q6_K) gemv_q6_K_r4(a->ncols / QK_K, w, x, y + g * R);
