@@ -81,7 +81,7 @@ for (const type of TYPES) {
 
 test("a batched product equals one-column products, and results are identical with 1, 2 and 4 threads", async () => {
   // 9 tokens: two groups of the 4-token kernels (vec_dot_n) and one token alone. 302 rows: the
-  // one-token products of four rows at once (Q8_0) meet row tiles and shares that end in 1-3 rows.
+  // one-token products of four rows at once (Q8_0, Q6_K) meet shares that end in 1-3 rows.
   for (const type of [GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q5_K, GgmlType.Q8_0, GgmlType.Q5_0, GgmlType.Q4_0, GgmlType.F16]) {
     const c = makeCase(type, 302, 512, 9, 77 + type);
     const one = runMatmul(await pool(1), c);
@@ -91,6 +91,12 @@ test("a batched product equals one-column products, and results are identical wi
     for (let tok = 0; tok < c.ntok; tok++) {
       const single = runMatmul(await pool(1), { ...c, ntok: 1, x: c.x.subarray(tok * c.cols, (tok + 1) * c.cols) });
       assert.deepEqual(single, one.subarray(tok * c.rows, (tok + 1) * c.rows), `${typeName(type)} token ${tok}`);
+    }
+    // One token with 2 and 4 threads: the one-token products take 4 rows a quarter of each share
+    // apart (Q8_0, Q6_K), so shares of other sizes must give the same bytes.
+    const last = { ...c, ntok: 1, x: c.x.subarray((c.ntok - 1) * c.cols) };
+    for (const threads of [2, 4]) {
+      assert.deepEqual(runMatmul(await pool(threads), last), one.subarray((c.ntok - 1) * c.rows), `${typeName(type)} one token, ${threads} threads`);
     }
   }
 });
