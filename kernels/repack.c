@@ -561,72 +561,31 @@ INLINE void gemm_q6_K_r4(int nb, const uint8_t *g, const uint8_t *yb, int ystrid
 NOINLINE static void gemm_q6_K_r4_tile(int nb, const uint8_t *g, const uint8_t *yb, int ystride, float *y, int ystep) {
   gemm_q6_K_r4(nb, g, yb, ystride, TOK6, y, ystep);
 }
-// One token: gemm_q6_K_r4's integers and float epilogue (bytes identical, tested) in loops shaped
-// for V8 (see gemv_q4_K_r4; the unrolled pair spilled its sum and 8 splats every step): each
+// One token against ng groups at once (as gemv_q4_K_groups; ng a constant: GV, or 1 for the groups
+// left over): gemm_q6_K_r4's integers and float epilogue (bytes identical, tested) in loops shaped
+// for V8 (see gemv_q4_K_groups; the unrolled pair spilled its sum and 8 splats every step): each
 // 16-byte load of low bits serves both sub-blocks of a pair (low nibble 2p, high nibble 2p + 1),
 // the high bits shift down by 4 per step of 2 chunks, and the two chunks of each sub-block are
-// summed in i16 before one pmaddwd with its scale, as in gemm_q6_K_r4.
-NOINLINE static void gemv_q6_K_r4(int nb, const uint8_t *g, const uint8_t *yb, float *y) {
+// summed in i16 before one pmaddwd with its scale, as in gemm_q6_K_r4. 11008×2048, 1 thread, A/B
+// in one process: one group at a time 5.8 GB/s, 2 groups 8.0, 4 groups 8.8-9.6.
+INLINE void gemv_q6_K_groups(int ng, int nb, const uint8_t *g0, int gb, const uint8_t *yb, float *y, int ys) {
   const v128_t m = wasm_i8x16_splat(0x0f), m30 = wasm_i8x16_splat(0x30);
   // 2 steps of 2 chunks per pair, a count neither clang nor V8 can see (nb < 2^30): V8 unrolls a
   // loop of 2 known steps into one block, whose loads it hoists and spills; this one it peels
   // once and keeps as a loop (measured: 1 chunk per step with its own pmaddwd, 5.35 vs 5.53 GB/s).
   const int nj = 2 + (nb >> 30);
-  v128_t acc = wasm_f32x4_splat(0);
-  for (int i = 0; i < nb; i++, g += Q6R_BYTES) {
-    const block_q8_K *q8 = (const block_q8_K *)yb + i;
-    const int8_t *x = q8->qs;
-    v128_t sumi = wasm_i32x4_splat(0);
-#pragma clang loop unroll(disable)
-    for (int p = 0; p < 8; p++, x += 32) {
-      const uint8_t *gp = g + Q6R_Q + 96 * p;
-      // each sub-block's (sc, sc) pair per row: i16 shuffles within 64-bit halves (V8: pshuflw +
-      // pshufhw, where the byte shuffles cost a pshufb and 3 instructions to build its mask)
-      const v128_t scv = wasm_i16x8_load8x8(g + Q6R_SC + 8 * p);
-      const v128_t sc0 = wasm_i16x8_shuffle(scv, scv, 0, 0, 2, 2, 4, 4, 6, 6), sc1 = wasm_i16x8_shuffle(scv, scv, 1, 1, 3, 3, 5, 5, 7, 7);
-      v128_t h0 = wasm_v128_load(gp + 64), h1 = wasm_v128_load(gp + 80);
-      const int8_t *xk = x;
-      const uint8_t *lk = gp;
-#pragma clang loop unroll(disable)
-      for (int j = 0; j < nj; j++, xk += 8, lk += 32) {
-        const v128_t l0 = wasm_v128_load(lk), l1 = wasm_v128_load(lk + 16);
-        const v128_t a = wasm_i16x8_add(dot_chunk(wasm_v128_load32_splat(xk), wasm_v128_or(wasm_v128_and(l0, m), wasm_v128_and(wasm_i16x8_shl(h0, 4), m30))),
-                                        dot_chunk(wasm_v128_load32_splat(xk + 4), wasm_v128_or(wasm_v128_and(l1, m), wasm_v128_and(wasm_i16x8_shl(h0, 2), m30))));
-        const v128_t b = wasm_i16x8_add(dot_chunk(wasm_v128_load32_splat(xk + 16), wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l0, 4), m), wasm_v128_and(wasm_i16x8_shl(h1, 4), m30))),
-                                        dot_chunk(wasm_v128_load32_splat(xk + 20), wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l1, 4), m), wasm_v128_and(wasm_i16x8_shl(h1, 2), m30))));
-        sumi = wasm_i32x4_add(sumi, wasm_i32x4_add(wasm_i32x4_dot_i16x8(a, sc0), wasm_i32x4_dot_i16x8(b, sc1)));
-        h0 = wasm_u16x8_shr(h0, 4);
-        h1 = wasm_u16x8_shr(h1, 4);
-      }
-    }
-    const v128_t dw = f16x4_to_f32(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(g)));
-    v128_t corr = wasm_i32x4_splat(0);
-    for (int p = 0; p < 8; p++)
-      corr = wasm_i32x4_add(corr, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(g + Q6R_SC + 8 * p), wasm_v128_load32_splat(q8->bsums + 2 * p)));
-    const v128_t isum = wasm_i32x4_sub(sumi, wasm_i32x4_shl(corr, 5));
-    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_mul(dw, wasm_f32x4_splat(q8->d)), wasm_f32x4_convert_i32x4(isum)));
-  }
-  wasm_v128_store(y, acc);
-}
-
-// One token against GV groups at once, far apart (as gemv_q4_K_groups): gemv_q6_K_r4's
-// integers and float steps per group (bytes identical, tested). 11008×2048, 1 thread, A/B in one
-// process: one group at a time 5.8 GB/s, 2 groups 8.0, 4 groups 8.8-9.6.
-NOINLINE static void gemv_q6_K_r4xGV(int nb, const uint8_t *g0, int gb, const uint8_t *yb, float *y, int ys) {
-  const v128_t m = wasm_i8x16_splat(0x0f), m30 = wasm_i8x16_splat(0x30);
-  const int nj = 2 + (nb >> 30);  // see gemv_q6_K_r4
   float acc[GV][R];
-  for (int n = 0; n < GV; n++) wasm_v128_store(acc[n], wasm_f32x4_splat(0));
+  for (int n = 0; n < ng; n++) wasm_v128_store(acc[n], wasm_f32x4_splat(0));
   for (int i = 0; i < nb; i++) {
     const uint8_t *g = g0 + (size_t)i * Q6R_BYTES;
     const block_q8_K *q8 = (const block_q8_K *)yb + i;
     const int8_t *x = q8->qs;
     v128_t sumi[GV];
-    for (int n = 0; n < GV; n++) sumi[n] = wasm_i32x4_splat(0);
+    for (int n = 0; n < ng; n++) sumi[n] = wasm_i32x4_splat(0);
 #pragma clang loop unroll(disable)
     for (int p = 0; p < 8; p++, x += 32) {
       v128_t h0[GV], h1[GV];
-      for (int n = 0; n < GV; n++) {
+      for (int n = 0; n < ng; n++) {
         h0[n] = wasm_v128_load(g + (size_t)n * gb + Q6R_Q + 96 * p + 64);
         h1[n] = wasm_v128_load(g + (size_t)n * gb + Q6R_Q + 96 * p + 80);
       }
@@ -635,7 +594,7 @@ NOINLINE static void gemv_q6_K_r4xGV(int nb, const uint8_t *g0, int gb, const ui
       for (int j = 0; j < nj; j++, xk += 8) {
         const v128_t x0 = wasm_v128_load32_splat(xk), x1 = wasm_v128_load32_splat(xk + 4);
         const v128_t x2 = wasm_v128_load32_splat(xk + 16), x3 = wasm_v128_load32_splat(xk + 20);
-        for (int n = 0; n < GV; n++) {
+        for (int n = 0; n < ng; n++) {
           const uint8_t *gp = g + (size_t)n * gb;
           const uint8_t *lk = gp + Q6R_Q + 96 * p + 32 * j;
           const v128_t l0 = wasm_v128_load(lk), l1 = wasm_v128_load(lk + 16);
@@ -652,7 +611,7 @@ NOINLINE static void gemv_q6_K_r4xGV(int nb, const uint8_t *g0, int gb, const ui
       }
     }
     const v128_t d8 = wasm_f32x4_splat(q8->d);
-    for (int n = 0; n < GV; n++) {
+    for (int n = 0; n < ng; n++) {
       const uint8_t *gn = g + (size_t)n * gb;
       const v128_t dw = f16x4_to_f32(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(gn)));
       v128_t corr = wasm_i32x4_splat(0);
@@ -663,8 +622,11 @@ NOINLINE static void gemv_q6_K_r4xGV(int nb, const uint8_t *g0, int gb, const ui
     }
     __asm__ volatile("" ::: "memory");  // acc stays in memory
   }
-  for (int n = 0; n < GV; n++) wasm_v128_store(y + (size_t)ys * n, wasm_v128_load(acc[n]));
+  for (int n = 0; n < ng; n++) wasm_v128_store(y + (size_t)ys * n, wasm_v128_load(acc[n]));
 }
+
+NOINLINE static void gemv_q6_K_r4(int nb, const uint8_t *g, const uint8_t *yb, float *y) { gemv_q6_K_groups(1, nb, g, 0, yb, y, 0); }
+NOINLINE static void gemv_q6_K_r4xGV(int nb, const uint8_t *g, int gb, const uint8_t *yb, float *y, int ys) { gemv_q6_K_groups(GV, nb, g, gb, yb, y, ys); }
 
 // ---------------------------------------------------------------------------------------------
 // Dispatch
