@@ -241,13 +241,13 @@ NOINLINE static void gemm_q4_K_r4_tile(int nb, const uint8_t *g, const uint8_t *
 // on this machine a core reads faster with fewer operations per byte and with several streams far
 // apart in flight: each activation splat here serves ng groups, and packed_task passes groups a
 // GV-th of the thread's share apart. 11008×2048, 1 thread, A/B in one process: one group at a time
-// read 6.2 GB/s, 4 adjacent groups 9.3, 4 groups 4 apart 10.8 (the one-stream read is ~9.9 GB/s),
-// a quarter of the share apart 10.6-12.3 (896×4864: 4 apart 10.2, a quarter 11.8). Q5_0 with 896
-// columns (2.4 KB groups): one at a time 5.5 GB/s, 4 adjacent groups 5.2, 4 apart 7.7 (896×896:
-// 4 apart 4.9, a quarter 6.5). Loops shaped for V8: its scheduler moves every load of a basic block to the block's top
-// without regard to registers (the unrolled loops of gemm_q4_K_r4 for one token spilled 9 v128 and
-// reloaded 12 per step), so the chunk loop stays rolled; acc and accm stay in memory (touched once
-// per super-block).
+// read 6.2 GB/s, 4 adjacent groups 9.3, 4 groups 4 apart 10.8 (the one-stream read is ~9.9 GB/s);
+// 4 apart against a quarter of the share apart 10.2 → 10.6 (2048×2048: 11.6 → 12.3, 896×4864:
+// 10.2 → 11.8). Q5_0 with 896 columns (2.4 KB groups): one at a time 5.5 GB/s, 4 adjacent groups
+// 5.2, 4 apart 7.7 (896×896: 4 apart 4.9, a quarter 6.5). Loops shaped for V8: its scheduler moves
+// every load of a basic block to the block's top without regard to registers (the unrolled loops
+// of gemm_q4_K_r4 for one token spilled 9 v128 and reloaded 12 per step), so the chunk loop stays
+// rolled; acc and accm stay in memory (touched once per super-block).
 INLINE void gemv_q4_K_groups(int ng, int nb, const uint8_t *g0, int gb, const uint8_t *yb, float *y, int ys) {
   const v128_t m = wasm_i8x16_splat(0x0f);
   float accs[GV][2][R];  // per group: acc, accm
