@@ -101,18 +101,23 @@ async function runRepacked(variant: KernelVariant, type: GgmlType, threadCounts:
   const plain: number[] = [];
   const packed: number[] = [];
   const tmp = k.alloc(e.repack_scratch_bytes(type, COLS));
-  // The repack at load: into fresh memory (its first touch counted, as at load), at the pool's
-  // largest thread count (the loader's), the first matrix left out (the kernels' first tier).
+  // The repack at load, as the loader does it: the file's rows copied into the end of their place
+  // in fresh memory (the read, which touches the pages first: not timed), then repacked there, at
+  // the pool's largest thread count (the loader's); the first matrix left out (the kernels' first
+  // tier).
   let repackSeconds = 0;
   for (let i = 0; i < count; i++) {
     plain.push(k.alloc(bytes));
     fillRandomBlocks(k.bytes(plain[i], bytes), type);
-    packed.push(k.alloc(e.repacked_bytes(type, ROWS, COLS)));
+    const packedBytes = e.repacked_bytes(type, ROWS, COLS);
+    packed.push(k.alloc(packedBytes));
+    const read = packed[i] + packedBytes - bytes;
+    k.bytes(read, bytes).set(k.bytes(plain[i], bytes));
     const s = performance.now();
-    e.repack_rows(type, plain[i], 0, ROWS, COLS, packed[i], tmp);
+    e.repack_rows(type, read, 0, ROWS, COLS, packed[i], tmp);
     if (i > 0) repackSeconds += (performance.now() - s) / 1000;
   }
-  rows.push(`| ${typeName(type)} repack at load ${ROWS}×${COLS}, GB/s of file bytes | ${variant} | ${Math.max(...threadCounts)} | | ${((bytes * (count - 1)) / repackSeconds / 1e9).toFixed(2)} | |`);
+  rows.push(`| ${typeName(type)} repack at load (in place) ${ROWS}×${COLS}, GB/s of file bytes | ${variant} | ${Math.max(...threadCounts)} | | ${((bytes * (count - 1)) / repackSeconds / 1e9).toFixed(2)} | |`);
   const x = k.alloc(BATCH * COLS * 4);
   k.f32(x, BATCH * COLS).forEach((_, i, a) => (a[i] = Math.sin(i)));
   const y = k.alloc(BATCH * ROWS * 4);
