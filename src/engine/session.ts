@@ -273,7 +273,7 @@ export class Session {
         let done = false;
         while (!done) {
           try {
-            logits.set(this.model.transformer.forward(slot, [token], history.length - 1, true, stopOrPause)!);
+            logits.set(this.model.decode(slot, token, history.length - 1, stopOrPause));
             done = true;
           } catch (err) {
             if (!isAbort(err)) throw err;

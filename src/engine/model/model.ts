@@ -7,6 +7,8 @@ import { readHParams, type HParams } from "./hparams.ts";
 import { checkFits, loadWeights, weightBytes } from "./weights.ts";
 import { Transformer } from "./transformer.ts";
 import { modelIdentity } from "./identity.ts";
+import { DecodeThreads } from "./decode-threads.ts";
+import type { Cancellation } from "../cancel.ts";
 
 export interface ModelOptions {
   /** Kernel threads, the caller included (default 1). */
@@ -33,7 +35,9 @@ export class Model {
     readonly transformer: Transformer,
     readonly layout: KvLayout,
     private readonly pools: Map<string, SlotPool>,
-  ) {}
+  ) {
+    this.decodeThreads = new DecodeThreads(kernels.threads);
+  }
 
   static async load(path: string, options: ModelOptions = {}): Promise<Model> {
     const file = await readGguf(path);
@@ -60,6 +64,26 @@ export class Model {
     } catch (err) {
       await kernels.close();
       throw err;
+    }
+  }
+
+  /** The thread count of each generated token's forward pass (see decode-threads.ts). */
+  readonly decodeThreads: DecodeThreads;
+
+  /**
+   * One generated token's forward pass (its logits, engine memory), on the threads decodeThreads
+   * chooses; the kernels keep all their threads for everything else.
+   */
+  decode(slot: KvSlot, token: number, pos: number, cancel?: Cancellation): Float32Array {
+    const threads = this.decodeThreads.next();
+    this.kernels.setThreads(threads);
+    try {
+      const t0 = performance.now();
+      const logits = this.transformer.forward(slot, [token], pos, true, cancel)!;
+      this.decodeThreads.report(threads, performance.now() - t0);
+      return logits;
+    } finally {
+      this.kernels.setThreads(this.decodeThreads.max);
     }
   }
 

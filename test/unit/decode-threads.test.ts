@@ -1,0 +1,61 @@
+// The thread count of a generated token's forward pass (src/engine/model/decode-threads.ts): on a
+// busy machine, where one thread runs a token faster than all of them, generation moves to one
+// thread and back when the load goes; on an idle one it keeps all threads and rarely tries one.
+// The policy is driven here with step times as the machine would give them; the engine test below
+// runs it for real (2 threads, the reference story whatever the steps ran on).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { DecodeThreads } from "../../src/engine/model/decode-threads.ts";
+import { Engine } from "../../src/engine/engine.ts";
+import { STORIES_PATH } from "../helpers/gguf-fixtures.ts";
+
+const reference = JSON.parse(readFileSync(join(__dirname, "..", "fixtures", "stories260K.greedy-reference.json"), "utf8"));
+
+/** Runs `steps` decode steps whose time on n threads is msOn(n); returns the thread count of each. */
+function run(d: DecodeThreads, steps: number, msOn: (threads: number) => number): number[] {
+  const used: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const n = d.next();
+    used.push(n);
+    d.report(n, msOn(n));
+  }
+  return used;
+}
+const count = (xs: number[], x: number): number => xs.filter((y) => y === x).length;
+
+test("one thread: every step runs on it", () => {
+  assert.deepEqual(new Set(run(new DecodeThreads(1), 50, () => 10)), new Set([1]));
+});
+
+test("idle machine (all threads 1.6x faster): all threads, one tried once every 64 steps", () => {
+  const d = new DecodeThreads(2);
+  const used = run(d, 640, (n) => (n === 2 ? 50 : 80));
+  assert.deepEqual(used.slice(0, 2), [2, 1], "each count is measured first");
+  assert.ok(count(used, 1) <= 11, `one thread ran ${count(used, 1)} of 640 steps`);
+});
+
+test("busy machine (one thread faster): one thread, all tried every 16 steps; back to all when the load goes", () => {
+  const d = new DecodeThreads(2);
+  const busy = run(d, 320, (n) => (n === 2 ? 98 : 85));
+  assert.ok(count(busy.slice(2), 2) <= 20, `all threads ran ${count(busy.slice(2), 2)} of 318 steps on a busy machine`);
+  const idle = run(d, 320, (n) => (n === 2 ? 50 : 80));
+  assert.ok(idle.slice(0, 40).includes(2), "all threads are tried within 16 steps");
+  assert.ok(count(idle.slice(40), 1) <= 6, `one thread ran ${count(idle.slice(40), 1)} of 280 steps once the machine was idle`);
+});
+
+test("a 2-thread engine's generation moves between thread counts and still gives the reference story", async () => {
+  const engine = await Engine.load(STORIES_PATH, { threads: 2, contextSize: 256 });
+  try {
+    const ids: number[] = [];
+    for await (const chunk of engine.generate({ slot: "completion", prompt: "Once upon a time", maxTokens: 40 })) if (chunk.token >= 0) ids.push(chunk.token);
+    assert.deepEqual(ids, reference["Once upon a time"].greedy_ids.slice(0, 40));
+    assert.equal(engine.model.kernels.threads, 2, "prompt batches and everything else keep every thread");
+    // Both counts were measured: the second step ran on one thread whatever the first took.
+    const d = engine.model.decodeThreads;
+    assert.ok(d.meanMs(1)! > 0 && d.meanMs(2)! > 0);
+  } finally {
+    await engine.dispose();
+  }
+});
