@@ -82,9 +82,12 @@ export function estimateModelMemory(shape: ModelShape, contextSize: number, opts
   const kvBytesPerToken = nLayer * nHeadKV * (headDimK + headDimV) * 2;
   const kvCache = slots * nCtx * kvBytesPerToken;
   const kDim = nHeadKV * headDimK;
+  const group = nHead / nHeadKV;
+  // Activations, and attention's per thread: one KV head's K and V in f32 over the context and
+  // score rows (kernels/ops-attention.c; the engine's own estimate is in model.ts).
   const scratch =
     4 * (batch * (nEmbd * 3 + nHead * headDimK * 3 + kDim * 2 + nFF * 3 + ropeDims) + nVocab) +
-    4 * threads * (nCtx + headDimK + 8) +
+    4 * threads * ((2 * nCtx + group + 4) * (headDimK + 4) + group * (nCtx + 4)) +
     threads * (1 << 20) +
     SLACK;
   return { weights, kvCache, scratch, total: weights + kvCache + scratch, contextSize: nCtx, slots, kvBytesPerToken, engineLimit: shape.engineLimit };

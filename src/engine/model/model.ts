@@ -49,10 +49,12 @@ export class Model {
     const weights = weightBytes(file, hp, options.repack);
     const kv = kvCacheBytes(layout, [...poolSizes.values()].reduce((a, b) => a + b, 0));
     // Scratch is estimated generously before the kernels exist (activations of every buffer at
-    // 4 bytes, plus attention rows for the largest thread count).
+    // 4 bytes, plus attention's per thread: one KV head's K and V in f32 over the context, and
+    // score rows; kernels/ops-attention.c).
+    const group = hp.nHead / hp.nHeadKV;
     const scratchEstimate =
       4 * (batch * (hp.nEmbd * 3 + hp.nHead * hp.headDimK * 3 + layout.kDim * 2 + hp.nFF * 3 + hp.ropeDims) + hp.nVocab) +
-      4 * (options.threads ?? 1) * (nCtx + hp.headDimK + 8) +
+      4 * (options.threads ?? 1) * ((2 * nCtx + group + 4) * (hp.headDimK + 4) + group * (nCtx + 4)) +
       (options.threads ?? 1) * (1 << 20);
     checkFits(file, weights + kv + scratchEstimate + (2 << 20));
     const kernels = await Kernels.create({ threads: options.threads ?? 1 });
