@@ -10,7 +10,12 @@
 
 /** Weight of the newest step in a thread count's running mean of step times. */
 const NEWEST = 0.3;
-/** Steps between tries of the other thread count while the two are within CLEAR of each other. */
+/** Steps between tries of the other thread count while it has fewer than SURE steps (one noisy
+ * first step must not decide a whole reply: 64 tokens of a 0.5B reply on a busy machine ran on
+ * 2 threads after a lucky first step, 0.94x of one thread). */
+const TRY_UNSURE = 4;
+const SURE = 3;
+/** ... while the two are within CLEAR of each other. */
 const TRY_CLOSE = 16;
 /** ... and once the better one is faster by more than CLEAR (a try then costs little). */
 const TRY_CLEAR = 64;
@@ -18,6 +23,7 @@ const CLEAR = 1.25;
 
 export class DecodeThreads {
   private readonly stepMs = new Map<number, number>();
+  private readonly counts = new Map<number, number>();
   private steps = 0;
 
   /** `max`: the kernels' threads (the caller included); governed between max and 1. */
@@ -31,7 +37,7 @@ export class DecodeThreads {
     if (all === undefined) return this.max;
     if (one === undefined) return 1;
     const [best, other] = all <= one ? [this.max, 1] : [1, this.max];
-    const every = Math.max(all, one) > CLEAR * Math.min(all, one) ? TRY_CLEAR : TRY_CLOSE;
+    const every = (this.counts.get(other) ?? 0) < SURE ? TRY_UNSURE : Math.max(all, one) > CLEAR * Math.min(all, one) ? TRY_CLEAR : TRY_CLOSE;
     return this.steps % every === every - 1 ? other : best;
   }
 
@@ -43,6 +49,7 @@ export class DecodeThreads {
   /** The step just run on `threads` threads took `ms`. */
   report(threads: number, ms: number): void {
     this.steps++;
+    this.counts.set(threads, (this.counts.get(threads) ?? 0) + 1);
     const mean = this.stepMs.get(threads);
     this.stepMs.set(threads, mean === undefined ? ms : mean + NEWEST * (ms - mean));
   }
