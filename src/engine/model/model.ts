@@ -28,6 +28,9 @@ export interface ModelOptions {
 }
 
 export class Model {
+  /** The thread count of each generated token's forward pass (see decode-threads.ts). */
+  readonly decodeThreads: DecodeThreads;
+
   private constructor(
     readonly file: GgufFile,
     readonly hp: HParams,
@@ -68,9 +71,6 @@ export class Model {
       throw err;
     }
   }
-
-  /** The thread count of each generated token's forward pass (see decode-threads.ts). */
-  readonly decodeThreads: DecodeThreads;
 
   /**
    * One generated token's forward pass (its logits, engine memory), on the threads decodeThreads
