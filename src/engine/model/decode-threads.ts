@@ -28,7 +28,6 @@ export class DecodeThreads {
   private tries = 0;
   private steps = 0;
   private lastMs = 0;
-  private readonly stepMs = new Map<number, number>();
 
   /** `max`: the kernels' threads (the caller included); governed between max and 1. */
   constructor(readonly max: number) {
@@ -43,11 +42,6 @@ export class DecodeThreads {
     return this.steps % every === every - 1 ? this.other() : this.current;
   }
 
-  /** The running mean of step times on `threads` threads, ms (undefined before one ran). */
-  meanMs(threads: number): number | undefined {
-    return this.stepMs.get(threads);
-  }
-
   /**
    * The step just run on `threads` threads took `ms`. A try of the other count is compared with
    * the step just before it, not with an older mean: on these machines the speed of a core changes
@@ -57,8 +51,6 @@ export class DecodeThreads {
    */
   report(threads: number, ms: number): void {
     this.steps++;
-    const mean = this.stepMs.get(threads);
-    this.stepMs.set(threads, mean === undefined ? ms : mean + NEWEST * (ms - mean));
     if (threads === this.current) {
       this.lastMs = ms;
       return;
