@@ -219,6 +219,8 @@ async function main(): Promise<void> {
       metric("peak RSS, MiB", (r) => r.peakRssMiB, 0, `file + KV + 300 = ${((fileBytes + kvBytes) / 2 ** 20 + 300).toFixed(0)}`);
       const kv = idle.hearth[0]?.kernels;
       if (kv) notes.push(`- Hearth kernels at ${threads} thread(s), ${shape.name}: ${kv} build`);
+      const backend = idle.llama[0]?.backend;
+      if (backend) notes.push(`- llama.cpp at ${threads} thread(s), ${shape.name}: ${backend}`);
     }
     if (args.busy) busyLines.push(...busyTable(shape.name, byThreads));
   }
@@ -238,6 +240,12 @@ async function main(): Promise<void> {
     console.log("");
   }
   for (const n of notes) console.log(n);
+  if (notes.some((n) => n.includes("AMX"))) {
+    console.log(
+      "- AMX: this CPU has Intel AMX, and llama.cpp runs its products of AMX-buffer weights on the AMX tiles (a matrix unit; " +
+        "WebAssembly has only 128-bit SIMD). Its prompt speed on those types is then not a SIMD baseline.",
+    );
+  }
   console.log(`\nTotal bench time ${((performance.now() - t0) / 60000).toFixed(1)} min.`);
 }
 

@@ -15,6 +15,8 @@ export interface RunResult {
   gen: number; // tok/s over 64 generated tokens
   peakRssMiB: number;
   kernels?: string;
+  /** llama.cpp: the CPU backend it loaded and where its weights went (e.g. AMX tiles). */
+  backend?: string;
   generated: number;
 }
 
@@ -36,7 +38,6 @@ export function promptTokens(n: number, seed: number, vocab: number): number[] {
 }
 
 function nVocabOf(path: string): number {
-  void readFileSync;
   return path.includes("qwen") ? 151936 : 128256;
 }
 
@@ -79,7 +80,18 @@ async function hearth(path: string, threads: number): Promise<RunResult> {
 
 async function llama(path: string, threads: number): Promise<RunResult> {
   const { getLlama } = await import("node-llama-cpp");
-  const ll = await getLlama({ gpu: false, build: "never", logLevel: "error" as never });
+  // Info-level lines name the weights' buffer types: on a CPU with AMX, llama.cpp repacks Q4_K,
+  // Q6_K and Q8_0 weights for AMX tiles (a matrix unit WebAssembly cannot reach).
+  const buffers: string[] = [];
+  const ll = await getLlama({
+    gpu: false,
+    build: "never",
+    logLevel: "info" as never,
+    logger: (_level: unknown, message: string) => {
+      const m = /(\S+) model buffer size =\s*([\d.]+) MiB/.exec(message);
+      if (m) buffers.push(`${m[1]} ${Number(m[2]).toFixed(0)} MiB`);
+    },
+  } as never);
   const t0 = performance.now();
   const model = await ll.loadModel({ modelPath: path, gpuLayers: 0 });
   const context = await model.createContext({ threads, contextSize: CONTEXT, batchSize: BATCH, sequences: 1 });
@@ -109,10 +121,21 @@ async function llama(path: string, threads: number): Promise<RunResult> {
   const result: RunResult = {
     side: "llama", threads, loadMs, pp128, pp512, ttftMs, gen, generated: times.length,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    backend: `${cpuBackend()}; weights: ${buffers.join(", ")}`,
   };
   await context.dispose();
   await model.dispose();
   return result;
+}
+
+/** The ggml CPU backend variant node-llama-cpp picked for this CPU (Linux: from the mapped libraries). */
+function cpuBackend(): string {
+  try {
+    const m = /libggml-cpu-([\w-]+)\.so/.exec(readFileSync("/proc/self/maps", "utf8"));
+    return m ? `ggml-cpu-${m[1]}` : "ggml-cpu";
+  } catch {
+    return "ggml-cpu";
+  }
 }
 
 async function main(): Promise<void> {
