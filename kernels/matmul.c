@@ -35,6 +35,11 @@ EXPORT(matmul_scratch_bytes) int matmul_scratch_bytes(int wtype, int ncols, int 
   return ntok * (row_bytes(act_type(wtype), ncols) + act_extra_bytes(wtype, ncols));
 }
 
+// Which quantised activations weights of `wtype` take: weight types with the same id take the same
+// bytes (the activation type and its act_extras), so one quantisation of an input serves them all
+// (the transformer quantises q, k and v's input once when their formats agree).
+EXPORT(act_format) int act_format(int wtype) { return act_format_of(wtype & ~REPACKED); }
+
 // Quantises `ntok` float rows of `ncols` into the activation format of `wtype` (into xq, laid out
 // as matmul_scratch_bytes says).
 EXPORT(quantize_activations) void quantize_activations(int wtype, const float *x, int ncols, int ntok, void *xq) {
@@ -42,8 +47,10 @@ EXPORT(quantize_activations) void quantize_activations(int wtype, const float *x
   const int type = act_type(wtype), rb = row_bytes(type, ncols);
   const int eb = act_extra_bytes(wtype, ncols);
   quantize_args a = { wtype, type, ncols, ntok, x, xq, rb, (uint8_t *)xq + (size_t)ntok * rb, eb };
+  // Shares of a few rows each, not one per thread: on a busy machine a thread that loses its core
+  // leaves its rows to the others (the rows' bytes do not depend on the share).
   if (ntok == 1) quantize_task(&a, 0, 1);
-  else pool_run(quantize_task, &a);
+  else pool_run_shares(quantize_task, &a, ntok < pool_threads() * POOL_SHARES_PER_THREAD ? ntok : pool_threads() * POOL_SHARES_PER_THREAD);
 }
 
 typedef struct {

@@ -145,6 +145,9 @@ static int extras_bias(int wtype) { return wtype == T_Q5_0 ? 16 : wtype == T_Q4_
 
 int act_extra_bytes(int wtype, int n) { return extras_bias(wtype) ? n / QK * 24 : 0; }
 
+// The activation type and the act_extras' bias: everything quantize_activations' bytes depend on.
+int act_format_of(int wtype) { return act_type(wtype) << 8 | extras_bias(wtype); }
+
 void act_extras(int wtype, const void *xq, int n, void *ex) {
   const int nb = n / QK, bias = extras_bias(wtype);
   const block_q8_0 *y = xq;

@@ -19,6 +19,8 @@ void dequantize_row(int type, const void *x, float *y, int n);
 // activations (0 for most types), and their computation from one quantised row xq.
 int act_extra_bytes(int wtype, int n);
 void act_extras(int wtype, const void *xq, int n, void *ex);
+// Weight types with equal act_format_of take the same quantised activations and extras.
+int act_format_of(int wtype);
 // One weight row against VEC_DOT_N activation rows (x, x + xstride, ...; their extras at ex,
 // ex + exstride, ...): out[t], identical to vec_dot of each. Returns 0 (and does nothing) for
 // types without a batched kernel.

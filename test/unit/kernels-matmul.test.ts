@@ -9,6 +9,7 @@ import { quantizeRow, quantizeTensor } from "../reference/quant/quantize.ts";
 import { activationType, referenceDotQuantized } from "../reference/quant/reference-dot.ts";
 import { dequantizeRow } from "../reference/quant/dequantize.ts";
 import { gaussianArray } from "../helpers/random.ts";
+import { REPACKED } from "../../src/engine/model/weights.ts";
 
 const TYPES = [
   GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1,
@@ -99,6 +100,42 @@ test("a batched product equals one-column products, and results are identical wi
       assert.deepEqual(runMatmul(await pool(threads), last), one.subarray((c.ntok - 1) * c.rows), `${typeName(type)} one token, ${threads} threads`);
     }
   }
+});
+
+test("weight types with one activation format take the same quantised activations (the transformer quantises an input once for them)", async () => {
+  // 5 tokens at 2 threads: the activation rows are quantised in shares of rows; the bytes must not
+  // depend on it. The REPACKED flag does not change the format.
+  const cols = 512;
+  const x = gaussianArray(31, 5 * cols);
+  const quantised = async (type: GgmlType, threads: number): Promise<Uint8Array> => {
+    const k = await pool(threads);
+    const mark = k.mark();
+    try {
+      const bytes = k.exports.matmul_scratch_bytes(type, cols, 5);
+      const xq = k.alloc(bytes);
+      k.exports.quantize_activations(type, k.put(x), cols, 5, xq);
+      return Uint8Array.from(k.bytes(xq, bytes));
+    } finally {
+      k.reset(mark);
+    }
+  };
+  const k = await pool(1);
+  const formats = new Map(TYPES.map((t) => [t, k.exports.act_format(t)]));
+  for (const a of TYPES) {
+    assert.equal(k.exports.act_format(a | REPACKED), formats.get(a), `${typeName(a)} repacked`);
+    const qa = await quantised(a, 1);
+    assert.deepEqual(await quantised(a, 2), qa, `${typeName(a)} at 2 threads`);
+    for (const b of TYPES) {
+      const same = formats.get(a) === formats.get(b);
+      const qb = await quantised(b, 1);
+      const equal = qa.length === qb.length && qa.every((v, i) => v === qb[i]);
+      assert.equal(equal, same, `${typeName(a)} and ${typeName(b)}: formats ${same ? "equal" : "differ"}, activations ${equal ? "equal" : "differ"}`);
+    }
+  }
+  // The grouping the models rely on: the K-quants share one format; Q5_0, Q4_0 and Q8_0 each their own.
+  assert.equal(formats.get(GgmlType.Q4_K), formats.get(GgmlType.Q6_K));
+  assert.equal(formats.get(GgmlType.Q4_K), formats.get(GgmlType.Q5_K));
+  assert.equal(new Set([GgmlType.Q5_0, GgmlType.Q4_0, GgmlType.Q8_0].map((t) => formats.get(t))).size, 3);
 });
 
 test("get_row returns one dequantised row (the embedding lookup)", async () => {

@@ -109,9 +109,7 @@ export class Transformer {
     const neox = hp.ropeMode === RopeMode.NeoX;
     // Attention.
     e.rms_norm_rows(buf.x, L.attnNorm.ptr, buf.h, hp.nEmbd, n, hp.rmsEps);
-    this.matmul(L.wq, buf.h, n, buf.q);
-    this.matmul(L.wk, buf.h, n, buf.k);
-    this.matmul(L.wv, buf.h, n, buf.v);
+    this.products(buf.h, n, [L.wq, buf.q], [L.wk, buf.k], [L.wv, buf.v]);
     if (L.bq) e.add_bias_rows(buf.q, L.bq.ptr, this.qDim, n);
     if (L.bk) e.add_bias_rows(buf.k, L.bk.ptr, this.kDim, n);
     if (L.bv) e.add_bias_rows(buf.v, L.bv.ptr, this.vDim, n);
@@ -132,8 +130,7 @@ export class Transformer {
     e.add(buf.x, buf.h, buf.x, n * hp.nEmbd);
     // Feed-forward (SwiGLU).
     e.rms_norm_rows(buf.x, L.ffnNorm.ptr, buf.h, hp.nEmbd, n, hp.rmsEps);
-    this.matmul(L.gate, buf.h, n, buf.gate);
-    this.matmul(L.up, buf.h, n, buf.up);
+    this.products(buf.h, n, [L.gate, buf.gate], [L.up, buf.up]);
     e.silu_mul(buf.gate, buf.up, buf.gate, n * hp.nFF);
     this.matmul(L.down, buf.gate, n, buf.h);
     e.add(buf.x, buf.h, buf.x, n * hp.nEmbd);
@@ -141,8 +138,28 @@ export class Transformer {
 
   /** y[n][rows] = W · x[n][cols], activations quantised as llama.cpp does. */
   private matmul(W: Tensor, x: number, n: number, y: number): void {
-    this.e.matmul(W.repacked ? W.type | REPACKED : W.type, W.ptr, W.rows, W.cols, x, n, y, this.buf.quant);
+    this.e.matmul(kernelType(W), W.ptr, W.rows, W.cols, x, n, y, this.buf.quant);
   }
+
+  /**
+   * The products of several weights with one input (q, k and v; gate and up): the input is
+   * quantised once per activation format they take, not once per product (the same bytes, fewer
+   * passes over the input, and fewer tasks for the thread pool to wait on).
+   */
+  private products(x: number, n: number, ...products: [W: Tensor, y: number][]): void {
+    const byFormat = products.map(([W, y]) => ({ W, y, format: this.e.act_format(kernelType(W)) })).sort((a, b) => a.format - b.format);
+    let quantised: number | undefined;
+    for (const { W, y, format } of byFormat) {
+      if (format !== quantised) this.e.quantize_activations(kernelType(W), x, W.cols, n, this.buf.quant);
+      quantised = format;
+      this.e.matmul_quantized(kernelType(W), W.ptr, W.rows, W.cols, this.buf.quant, n, y);
+    }
+  }
+}
+
+/** The weight type as the kernels take it (REPACKED flag for the interleaved layout). */
+function kernelType(W: Tensor): number {
+  return W.repacked ? W.type | REPACKED : W.type;
 }
 
 function maxQuantBytes(k: Kernels, w: ModelWeights, maxBatch: number): number {

@@ -25,6 +25,8 @@ export interface KernelExports {
 
   // matmul.c: products of quantised weights with float activations
   matmul_scratch_bytes(wtype: TypeId, ncols: number, ntok: number): number;
+  /** Weight types with the same id take the same quantised activations (one quantisation serves them). */
+  act_format(wtype: TypeId): number;
   quantize_activations(wtype: TypeId, x: Ptr, ncols: number, ntok: number, xq: Ptr): void;
   matmul_quantized(wtype: TypeId, w: Ptr, nrows: number, ncols: number, xq: Ptr, ntok: number, y: Ptr): void;
   matmul(wtype: TypeId, w: Ptr, nrows: number, ncols: number, x: Ptr, ntok: number, y: Ptr, scratch: Ptr): void;
@@ -81,7 +83,7 @@ export interface KernelExports {
 export const EXPORT_NAMES = Object.keys({
   __stack_pointer: 0, __heap_base: 0,
   init_tables: 0, k_act_type: 0, k_row_bytes: 0, k_quantize_row: 0, k_dequantize_row: 0, k_vec_dot: 0, k_vec_dot_rows: 0,
-  matmul_scratch_bytes: 0, quantize_activations: 0, matmul_quantized: 0, matmul: 0, get_row: 0,
+  matmul_scratch_bytes: 0, act_format: 0, quantize_activations: 0, matmul_quantized: 0, matmul: 0, get_row: 0,
   repacked_bytes: 0, repack_scratch_bytes: 0, repack_rows: 0,
   attention_scratch_floats: 0, attention: 0,
   add: 0, mul: 0, scale: 0, add_bias_rows: 0, exp_f32: 0, rms_norm: 0, rms_norm_rows: 0, rope_rows: 0, rope: 0,
