@@ -102,13 +102,20 @@ function runChild(side: string, path: string, threads: number): RunResult {
 type Load = "idle" | "busy";
 type Results = Record<"hearth" | "llama", RunResult[]>;
 
+/** Competitors still running: killed if the bench exits early (one listener for all of them). */
+const competitors = new Set<ChildProcess>();
+process.once("exit", () => competitors.forEach((c) => c.kill("SIGKILL")));
+
 /** A process that keeps one core busy until it is killed: the busy machine's competitor. */
 function startCompetitor(): ChildProcess {
   const child = spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" });
-  const stop = (): void => void child.kill("SIGKILL");
-  process.once("exit", stop);
-  child.once("exit", () => process.off("exit", stop));
+  competitors.add(child);
   return child;
+}
+
+function stopCompetitor(child: ChildProcess): void {
+  child.kill("SIGKILL");
+  competitors.delete(child);
 }
 
 /** Every repeat of one shape at one thread count: sides alternate, and idle and busy alternate. */
@@ -123,7 +130,7 @@ function runConfiguration(args: Args, path: string, key: string, threads: number
         try {
           r = runChild(side, path, threads);
         } finally {
-          competitor?.kill("SIGKILL");
+          if (competitor) stopCompetitor(competitor);
         }
         log(`${key} t=${threads} ${load} ${side}${r.kernels ? ` (${r.kernels})` : ""}: load ${r.loadMs.toFixed(0)} ms, pp128 ${r.pp128.toFixed(1)}, pp512 ${r.pp512.toFixed(1)}, ttft ${r.ttftMs.toFixed(0)} ms, gen ${r.gen.toFixed(2)} tok/s (${r.generated} tokens), rss ${r.peakRssMiB.toFixed(0)} MiB`);
         results[load][side].push(r);
