@@ -50,7 +50,7 @@ EXPORT(quantize_activations) void quantize_activations(int wtype, const float *x
   // Shares of a few rows each, not one per thread: on a busy machine a thread that loses its core
   // leaves its rows to the others (the rows' bytes do not depend on the share).
   if (ntok == 1) quantize_task(&a, 0, 1);
-  else pool_run_shares(quantize_task, &a, ntok < pool_threads() * POOL_SHARES_PER_THREAD ? ntok : pool_threads() * POOL_SHARES_PER_THREAD);
+  else pool_run_balanced(quantize_task, &a);
 }
 
 typedef struct {

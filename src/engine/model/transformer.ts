@@ -147,12 +147,17 @@ export class Transformer {
    * passes over the input, and fewer tasks for the thread pool to wait on).
    */
   private products(x: number, n: number, ...products: [W: Tensor, y: number][]): void {
-    const byFormat = products.map(([W, y]) => ({ W, y, format: this.e.act_format(kernelType(W)) })).sort((a, b) => a.format - b.format);
+    const byFormat = products
+      .map(([W, y]) => {
+        const type = kernelType(W);
+        return { W, y, type, format: this.e.act_format(type) };
+      })
+      .sort((a, b) => a.format - b.format);
     let quantised: number | undefined;
-    for (const { W, y, format } of byFormat) {
-      if (format !== quantised) this.e.quantize_activations(kernelType(W), x, W.cols, n, this.buf.quant);
+    for (const { W, y, type, format } of byFormat) {
+      if (format !== quantised) this.e.quantize_activations(type, x, W.cols, n, this.buf.quant);
       quantised = format;
-      this.e.matmul_quantized(kernelType(W), W.ptr, W.rows, W.cols, this.buf.quant, n, y);
+      this.e.matmul_quantized(type, W.ptr, W.rows, W.cols, this.buf.quant, n, y);
     }
   }
 }
