@@ -61,39 +61,13 @@ INLINE v128_t v_f32_to_f16(v128_t f) {
   return wasm_v128_or(wasm_u32x4_shr(sign, 16), wasm_v128_bitselect(wasm_i32x4_splat(0x7E00), nonsign, is_nan));
 }
 
-// f16 bits (low 16 bits of each 32-bit lane, upper bits zero) → f32, exact: common.h's
-// f16_to_f32 lane-wise.
-INLINE v128_t v_f16_to_f32(v128_t h) {
-  const v128_t w = wasm_i32x4_shl(h, 16);
-  const v128_t sign = wasm_v128_and(w, wasm_i32x4_splat((int32_t)0x80000000u));
-  const v128_t two_w = wasm_i32x4_add(w, w);
-  const v128_t normalized = wasm_f32x4_mul(wasm_i32x4_add(wasm_u32x4_shr(two_w, 4), wasm_i32x4_splat((int32_t)(0xE0u << 23))),
-                                           wasm_f32x4_splat(0x1.0p-112f));
-  const v128_t denormalized = wasm_f32x4_sub(wasm_v128_or(wasm_u32x4_shr(two_w, 17), wasm_i32x4_splat(126 << 23)), wasm_f32x4_splat(0.5f));
-  const v128_t is_denormal = wasm_u32x4_lt(two_w, wasm_i32x4_splat(1 << 27));
-  return wasm_v128_or(sign, wasm_v128_bitselect(denormalized, normalized, is_denormal));
-}
+// Four f16 values at p (8 bytes, any alignment) → f32x4 (common.h's f16x4_to_f32).
+INLINE v128_t v_load_f16x4(const uint16_t *p) { return f16x4_to_f32(wasm_u32x4_load16x4(p)); }
 
-// Four f16 values at p (8 bytes, any alignment) → f32x4.
-INLINE v128_t v_load_f16x4(const uint16_t *p) { return v_f16_to_f32(wasm_u32x4_load16x4(p)); }
-
-// The low (hi = 0) or high (hi = 1) four of eight f16 in h → f32x4, exact, in fewer operations
-// than v_f16_to_f32 (this is the inner loop of attention): the half's exponent and mantissa
-// shifted into a float's place give the value times 2^-112 for normals and subnormals alike
-// (a half subnormal lands on a float subnormal exactly), so one multiply by 2^112 rescales;
-// exponent 31 (inf, NaN) is patched to 255 instead.
+// The low (hi = 0) or high (hi = 1) four of eight f16 in h → f32x4, exact.
 INLINE v128_t v_f16x8_half_to_f32(v128_t h, int hi) {
-  const v128_t zero = wasm_i32x4_splat(0);
-  // Each half into the upper 16 bits of a 32-bit lane.
-  const v128_t w = hi ? wasm_i16x8_shuffle(zero, h, 0, 12, 1, 13, 2, 14, 3, 15)
-                      : wasm_i16x8_shuffle(zero, h, 0, 8, 1, 9, 2, 10, 3, 11);
-  const v128_t sign = wasm_v128_and(w, wasm_i32x4_splat((int32_t)0x80000000u));
-  const v128_t em = wasm_v128_xor(w, sign);
-  const v128_t shifted = wasm_u32x4_shr(em, 3);
-  const v128_t scaled = wasm_f32x4_mul(shifted, wasm_f32x4_splat(0x1.0p+112f));
-  const v128_t special = wasm_i32x4_gt(em, wasm_i32x4_splat(0x7bff0000));
-  return wasm_v128_or(sign, wasm_v128_bitselect(wasm_v128_or(shifted, wasm_i32x4_splat(0x70000000)), scaled, special));
+  return f16x4_to_f32(hi ? wasm_u32x4_extend_high_u16x8(h) : wasm_u32x4_extend_low_u16x8(h));
 }
 
 // x rounded to the nearest f16 and back (what a trip through an F16 tensor does to a float).
-INLINE v128_t v_round_f16(v128_t x) { return v_f16_to_f32(v_f32_to_f16(x)); }
+INLINE v128_t v_round_f16(v128_t x) { return f16x4_to_f32(v_f32_to_f16(x)); }

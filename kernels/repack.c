@@ -139,17 +139,10 @@ static void repack_q4_K(const block_q4_K *src, int nb, uint8_t *dst) {
   }
 }
 
-// f16x4_to_f32 (common.h) of the 8 halves of h at once, bit for bit: the Inf/NaN test and the
-// sign in 16-bit lanes (one compare for 8 halves), placed in the high half of each float by an
-// interleave. The one-token product converts d and dmin of every group super-block: this halves
-// that part of its epilogue.
+// f16x4_to_f32 (common.h) of the 8 halves of h: d and dmin of a group super-block.
 INLINE void f16x8_to_f32(v128_t h, v128_t *lo, v128_t *hi) {
-  const v128_t mag = wasm_v128_and(h, wasm_i16x8_splat(0x7fff));
-  const v128_t infnan = wasm_u16x8_ge(mag, wasm_i16x8_splat(0x7c00));
-  const v128_t top = wasm_v128_or(wasm_v128_and(h, wasm_i16x8_splat((int16_t)0x8000)), wasm_v128_and(infnan, wasm_i16x8_splat(0x7f80)));
-  const v128_t zero = wasm_i16x8_splat(0), k = wasm_f32x4_splat(0x1.0p+112f);
-  *lo = wasm_v128_or(wasm_f32x4_mul(wasm_i32x4_shl(wasm_u32x4_extend_low_u16x8(mag), 13), k), wasm_i16x8_shuffle(zero, top, 0, 8, 1, 9, 2, 10, 3, 11));
-  *hi = wasm_v128_or(wasm_f32x4_mul(wasm_i32x4_shl(wasm_u32x4_extend_high_u16x8(mag), 13), k), wasm_i16x8_shuffle(zero, top, 4, 12, 5, 13, 6, 14, 7, 15));
+  *lo = f16x4_to_f32(wasm_u32x4_extend_low_u16x8(h));
+  *hi = f16x4_to_f32(wasm_u32x4_extend_high_u16x8(h));
 }
 
 // imin per row: Σ_L m_L·P_L + m_L+4·P_L+4 (P_j = bsums[2j] + bsums[2j+1], |P_j| ≤ 32·128 fits

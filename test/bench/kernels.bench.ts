@@ -1,44 +1,22 @@
 // npm run bench:kernels — GB/s of weights streamed by the Q4_K and Q6_K matrix-vector products at
 // 1 and 2 threads, next to this machine's memory bandwidth measured in the same run (a WASM SIMD
 // streaming read). Weights are random but valid blocks, several matrices cycled so that they do not
-// sit in cache: what a token of a 3B model sees. Then GMAC/s of the prompt-batch product (64
-// tokens) and GB/s of the one-token product for Q4_K, Q6_K and Q5_0 in the file's layout and
-// repacked (kernels/repack.c), the two sides alternating in one loop. Prints markdown tables;
-// asserts nothing.
+// sit in cache: what a token of a 3B model sees; their f16 scales are what llama.cpp's quantisers
+// give a model's weights (model-files.ts' fillQuantized: Q6_K's are subnormal halves). Then GMAC/s
+// of the prompt-batch product (64 tokens) and GB/s of the one-token product for Q4_K, Q6_K and
+// Q5_0 in the file's layout and repacked (kernels/repack.c), the two sides alternating in one loop.
+// Prints markdown tables; asserts nothing.
 import { cpus } from "node:os";
 import { setFlagsFromString } from "node:v8";
 import { Kernels, type KernelVariant } from "../../src/engine/wasm/kernels.ts";
 import { GgmlType, rowBytes, typeName } from "../../src/engine/quant/types.ts";
 import { REPACKED } from "../../src/engine/model/weights.ts";
-import { f32ToF16 } from "../reference/quant/half.ts";
+import { fillQuantized } from "./model-files.ts";
 
 const ROWS = 11008; // SmolLM3-3B's FFN shape
 const COLS = 2048;
 const WORKING_SET = 512 * 2 ** 20; // well past any cache
 const MIN_SECONDS = 1.0;
-
-function fillRandomBlocks(bytes: Uint8Array, type: GgmlType): void {
-  let s = 0x9e3779b9;
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let i = 0; i + 4 <= bytes.length; i += 4) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    v.setUint32(i, s >>> 0, true);
-  }
-  // Random bytes are valid blocks except for the f16 scales, which must be finite.
-  const d = f32ToF16(0.01);
-  if (type === GgmlType.Q4_K) {
-    for (let b = 0; b < bytes.length; b += 144) {
-      v.setUint16(b, d, true);
-      v.setUint16(b + 2, d, true);
-    }
-  } else if (type === GgmlType.Q6_K) {
-    for (let b = 0; b < bytes.length; b += 210) v.setUint16(b + 208, d, true);
-  } else if (type === GgmlType.Q5_0) {
-    for (let b = 0; b < bytes.length; b += 22) v.setUint16(b, d, true);
-  }
-}
 
 function timeLoop(fn: () => void): number {
   fn(); // warm up (tier-up of the wasm code)
@@ -108,7 +86,7 @@ async function runRepacked(variant: KernelVariant, type: GgmlType, threadCounts:
   let repackSeconds = 0;
   for (let i = 0; i < count; i++) {
     plain.push(k.alloc(bytes));
-    fillRandomBlocks(k.bytes(plain[i], bytes), type);
+    fillQuantized(k.bytes(plain[i], bytes), type, COLS);
     const packedBytes = e.repacked_bytes(type, ROWS, COLS);
     packed.push(k.alloc(packedBytes));
     const read = packed[i] + packedBytes - bytes;
@@ -169,7 +147,7 @@ async function run(variant: KernelVariant, maxThreads: number, threadCounts: num
     const matrices: number[] = [];
     for (let i = 0; i < count; i++) {
       const ptr = k.alloc(matrixBytes);
-      fillRandomBlocks(k.bytes(ptr, matrixBytes), type);
+      fillQuantized(k.bytes(ptr, matrixBytes), type, COLS);
       matrices.push(ptr);
     }
     const x = k.alloc(COLS * 4);

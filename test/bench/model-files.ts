@@ -226,30 +226,39 @@ function fillBlocks(buf: Uint8Array, t: TensorSpec): void {
     for (let i = 0; i < f.length; i++) f[i] = isBias ? 0.02 * Math.sin(i) : 1 + 0.05 * Math.sin(i);
     return;
   }
+  fillQuantized(buf, t.type, t.dims[0]);
+}
+
+/**
+ * Random but valid blocks of `type` (whole rows of `rowLength` elements), weights of std roughly
+ * 1/sqrt(rowLength). The f16 scales come out as llama.cpp's quantisers give them for such weights:
+ * Q6_K's d below the half's smallest normal (as for gaussian weights of std 0.01-0.04), the
+ * others normal except Q4_K's for rows of more than ~4000 elements.
+ */
+export function fillQuantized(buf: Uint8Array, type: GgmlType, rowLength: number): void {
   fillRandom(buf);
   const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const std = 1 / Math.sqrt(t.dims[0]);
-  const set = (block: number, at: number, size: number, d: number): void => {
+  const std = 1 / Math.sqrt(rowLength);
+  const set = (block: number, at: number, d: number): void => {
     const h = f32ToF16(d);
     for (let b = 0; b < buf.length; b += block) v.setUint16(b + at, h, true);
-    void size;
   };
-  switch (t.type) {
+  switch (type) {
     case GgmlType.Q4_K:
-      set(144, 0, 2, std / 240);
-      set(144, 2, 2, std / 240);
+      set(144, 0, std / 240);
+      set(144, 2, std / 240);
       break;
     case GgmlType.Q6_K:
-      set(210, 208, 2, std / 1000);
+      set(210, 208, std / 1000);
       break;
     case GgmlType.Q5_0:
-      set(22, 0, 2, std / 9);
+      set(22, 0, std / 9);
       break;
     case GgmlType.Q8_0:
-      set(34, 0, 2, std / 73);
+      set(34, 0, std / 73);
       break;
     default:
-      throw new Error(`bench writer: no block filler for type ${t.type}`);
+      throw new Error(`bench writer: no block filler for type ${type}`);
   }
 }
 
