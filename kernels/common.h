@@ -99,20 +99,26 @@ INLINE bf16_t f32_to_bf16(float f) {
 // f16 → f32 of four halves zero-extended to u32 lanes, exact for every input (NaN payloads kept).
 // No float operation here ever meets a subnormal float: x86 takes a microcode assist of ~100+
 // cycles for each SIMD float operation on a subnormal operand unless subnormals are flushed, which
-// wasm forbids. Half subnormals are common among the f16 scales of K-quant blocks (every d of the
-// bench models' Q6_K ffn_down): the previous conversion (the half's bits shifted into a float's
-// place, a float subnormal for those, times 2^112) made such a matrix's prompt product 3× slower
-// (Q4_K 2048×11008 × 64 tokens: 35.8 GMAC/s with normal scales, 12.0 with subnormal ones).
+// wasm forbids. Half subnormals are common among the f16 scales of K-quant blocks (every d of a
+// real Q6_K matrix): the previous conversion (the half's bits shifted into a float's place, a
+// float subnormal for those, times 2^112) made such a matrix's prompt product 3× slower (Q4_K
+// 2048×11008 × 64 tokens: 35.8 GMAC/s with normal scales, 12.0 with subnormal ones).
+// Normal halves take integer operations only; the rest (zero, subnormal, inf, NaN) a branch that
+// is rarely taken or taken for a whole matrix (its scales are of one kind), so it predicts well:
+// selecting both ways every time cost the one-token products ~10% (Q4_K, Q5_0 from memory).
 INLINE v128_t f16x4_to_f32(v128_t h32) {  // h32: halves zero-extended to u32 lanes
   const v128_t mag = wasm_v128_and(h32, wasm_i32x4_splat(0x7fff));
-  // Normal halves: exponent and mantissa shifted into place, the exponent rebased (15 → 127) by an
-  // integer add.
-  const v128_t normal = wasm_i32x4_add(wasm_i32x4_shl(mag, 13), wasm_i32x4_splat(112 << 23));
-  // Zero and subnormal halves: the mantissa as an integer times 2^-24 (both normal, product exact).
-  const v128_t small = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(mag), wasm_f32x4_splat(0x1.0p-24f));
-  v128_t f = wasm_v128_bitselect(small, normal, wasm_i32x4_lt(mag, wasm_i32x4_splat(0x400)));
-  // inf/NaN (half exponent 31): float exponent 255, the payload kept.
-  f = wasm_v128_or(f, wasm_v128_and(wasm_i32x4_gt(mag, wasm_i32x4_splat(0x7bff)), wasm_i32x4_splat(0x7f800000)));
+  // Normal halves: exponent and mantissa shifted into place, the exponent rebased (15 → 127).
+  v128_t f = wasm_i32x4_add(wasm_i32x4_shl(mag, 13), wasm_i32x4_splat(112 << 23));
+  const v128_t small = wasm_i32x4_lt(mag, wasm_i32x4_splat(0x400)), infnan = wasm_i32x4_gt(mag, wasm_i32x4_splat(0x7bff));
+  if (__builtin_expect(wasm_v128_any_true(wasm_v128_or(small, infnan)), 0)) {
+    // Zero and subnormal halves (m·2^-24): the float 2^-14·(1 + m/1024), whose bits are f's with
+    // one more in the exponent, minus 2^-14 (two normals, an exact difference).
+    const v128_t sub = wasm_f32x4_sub(wasm_i32x4_add(f, wasm_i32x4_splat(1 << 23)), wasm_f32x4_splat(0x1.0p-14f));
+    f = wasm_v128_bitselect(sub, f, small);
+    // inf/NaN (half exponent 31): float exponent 255, the payload kept.
+    f = wasm_v128_or(f, wasm_v128_and(infnan, wasm_i32x4_splat(0x7f800000)));
+  }
   return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h32, wasm_i32x4_splat(0x8000)), 16));
 }
 
