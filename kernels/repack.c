@@ -334,13 +334,14 @@ NOINLINE static void gemv_q4_K_r4xGV(int nb, const uint8_t *g, int gb, const uin
 #define Q5R_BYTES 88
 #define Q5R_H 8
 #define Q5R_QS 24
-// Tokens per tile (Q5_0 4864×896, 1 thread, best of alternating runs in one process): 10. With
-// two i16 sums per token over a block (earlier design) V8 spilled past 6 tokens and 8 was best
-// (relaxed 25.1 GMAC/s; 3: 21.0, 4: 22.7, 6: 22.6, 16: 19.9); with one i32 sum per token (see
-// gemm_q5_0_r4), 120 tokens: relaxed 8: 24.3, 10: 28.4; 240 tokens: 10: 28.6, 12: 27.1, 16: 25.9;
-// SIMD128 10 against 8: 1.02×.
+// Tokens per tile (Q5_0 4864×896 and 896×896, 64 and 128 tokens, 1 thread, alternating runs in
+// one process against the earlier design at 10): relaxed 12: 1.04-1.07×, 16: 1.09-1.11×, 24:
+// 1.12-1.15×, 32: 0.95-1.13×, 64: 0.71-0.75× (a 64-token tile's activations, 61 KB at 896
+// columns, exceed L1). The earlier design summed each half block of the tile's tokens into an i32
+// per token (sums and activation pointers in memory), then ran the float steps: 25.1-28.6 GMAC/s
+// at its best tile.
 #ifndef TOK5
-#define TOK5 10
+#define TOK5 24
 #endif
 
 static void repack_q5_0(const block_q5_0 *src, int nb, uint8_t *dst) {
@@ -375,50 +376,49 @@ INLINE v128_t q5r_high(v128_t hb, int c) {
 }
 
 // 4 rows × nt tokens (Q8_0 rows at yb, ystride apart; act_extras rows at ex, exstride apart) →
-// y + t·ystep. acc lives in y (see gemm_q4_K_r4).
+// y + t·ystep. Per block, the 8 chunks' weights (high bits merged) are made once and stay in
+// registers while every token of the tile meets them and finishes its block: its 8 products
+// summed in i16 4 at a time (4 × 2 products of ≤ 31·127: ≤ 31496), widened, and the float step,
+// acc living in y.
 INLINE void gemm_q5_0_r4(int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, int nt, float *y, int ystep) {
   for (int t = 0; t < nt; t++) wasm_v128_store(y + (size_t)t * ystep, wasm_f32x4_splat(0));
   const v128_t m = wasm_i8x16_splat(0x0f);
   for (int i = 0; i < nb; i++, g += Q5R_BYTES) {
     const v128_t hb = wasm_v128_load(g + Q5R_H);
-    const int8_t *xs[TOK5];
-    v128_t sumi[TOK5];
-    for (int t = 0; t < nt; t++) {
-      xs[t] = ((const block_q8_0 *)(yb + (size_t)t * ystride))[i].qs;
-      sumi[t] = wasm_i32x4_splat(0);
-    }
-    // Chunks u, u + 1 (low nibbles) and u + 4, u + 5 (high nibbles): their 4 weight vectors stay
-    // in registers while each token sums its 4 products in i16 (4 × 2 products of ≤ 31·127: ≤ 31496)
-    // and widens them once, so a token holds one i32 sum across the block (10 tokens: 10 sums and 4
-    // weight vectors; two i16 sums per token over all 8 chunks spilled past 6 tokens).
+    v128_t lo[4], hi[4];  // chunks u (low nibbles) and u + 4 (high nibbles)
 #pragma clang loop unroll(full)
-    for (int u = 0; u < 4; u += 2) {
-      const v128_t v0 = wasm_v128_load(g + Q5R_QS + 16 * u), v1 = wasm_v128_load(g + Q5R_QS + 16 * u + 16);
-      const v128_t lo0 = wasm_v128_or(wasm_v128_and(v0, m), q5r_high(hb, u));
-      const v128_t hi0 = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(v0, 4), m), q5r_high(hb, u + 4));
-      const v128_t lo1 = wasm_v128_or(wasm_v128_and(v1, m), q5r_high(hb, u + 1));
-      const v128_t hi1 = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(v1, 4), m), q5r_high(hb, u + 5));
-      for (int t = 0; t < nt; t++) {
-        const int8_t *x = xs[t] + 4 * u;
-        const v128_t p = wasm_i16x8_add(wasm_i16x8_add(dot_chunk(wasm_v128_load32_splat(x), lo0), dot_chunk(wasm_v128_load32_splat(x + 16), hi0)),
-                                        wasm_i16x8_add(dot_chunk(wasm_v128_load32_splat(x + 4), lo1), dot_chunk(wasm_v128_load32_splat(x + 20), hi1)));
-        sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_extadd_pairwise_i16x8(p));
-      }
+    for (int u = 0; u < 4; u++) {
+      const v128_t v = wasm_v128_load(g + Q5R_QS + 16 * u);
+      lo[u] = wasm_v128_or(wasm_v128_and(v, m), q5r_high(hb, u));
+      hi[u] = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(v, 4), m), q5r_high(hb, u + 4));
     }
     const v128_t dw = f16x4_to_f32(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(g)));
-    for (int t = 0; t < nt; t++) {
-      const float *sc = (const float *)(ex + (size_t)t * exstride);
+    const uint8_t *xt = yb + (size_t)i * sizeof(block_q8_0), *et = ex;
+    float *o = y;
+#pragma clang loop unroll(disable)
+    for (int t = 0; t < nt; t++, xt += ystride, et += exstride, o += ystep) {
+      // The token's 32 bytes in two loads, each chunk's 4 bytes splat by a shuffle: V8 keeps one
+      // register per distinct load offset in a loop (mem_start + offset, hoisted), and 8 splat
+      // loads at 8 offsets spilled them.
+      const int8_t *x = ((const block_q8_0 *)xt)->qs;
+      const v128_t xa = wasm_v128_load(x), xb = wasm_v128_load(x + 16);
+#define SPLAT(v, k) wasm_i32x4_shuffle(v, v, k, k, k, k)
+      const v128_t p0 = wasm_i16x8_add(wasm_i16x8_add(dot_chunk(SPLAT(xa, 0), lo[0]), dot_chunk(SPLAT(xb, 0), hi[0])),
+                                       wasm_i16x8_add(dot_chunk(SPLAT(xa, 1), lo[1]), dot_chunk(SPLAT(xb, 1), hi[1])));
+      const v128_t p1 = wasm_i16x8_add(wasm_i16x8_add(dot_chunk(SPLAT(xa, 2), lo[2]), dot_chunk(SPLAT(xb, 2), hi[2])),
+                                       wasm_i16x8_add(dot_chunk(SPLAT(xa, 3), lo[3]), dot_chunk(SPLAT(xb, 3), hi[3])));
+#undef SPLAT
+      const float *sc = (const float *)et;
       const int32_t bsum = ((const int32_t *)((const int16_t *)(sc + nb) + 8 * nb))[i];
-      const v128_t isum = wasm_i32x4_sub(sumi[t], wasm_i32x4_splat(bsum));
-      float *o = y + (size_t)t * ystep;
+      const v128_t isum = wasm_i32x4_sub(wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(p0), wasm_i32x4_extadd_pairwise_i16x8(p1)), wasm_i32x4_splat(bsum));
       wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), wasm_f32x4_mul(wasm_f32x4_mul(dw, wasm_f32x4_splat(sc[i])), wasm_f32x4_convert_i32x4(isum))));
     }
-    __asm__ volatile("" ::: "memory");  // acc stays in memory
   }
 }
 
-NOINLINE static void gemm_q5_0_r4_tile(int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, float *y, int ystep) {
-  gemm_q5_0_r4(nb, g, yb, ystride, ex, exstride, TOK5, y, ystep);
+// Any nt: the token loop is rolled, so a tile's last tokens (2 or more) need not be one at a time.
+NOINLINE static void gemm_q5_0_r4_tile(int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, int nt, float *y, int ystep) {
+  gemm_q5_0_r4(nb, g, yb, ystride, ex, exstride, nt, y, ystep);
 }
 // One token against ng groups at once (as gemv_q4_K_groups): gemm_q5_0_r4's integers and float
 // steps (bytes identical, tested). The 4 chunks are unrolled, so that the high bits move by constant
@@ -748,14 +748,20 @@ static void packed_task(const void *p, int ith, int nth) {
   for (int tile = g0; tile < g1; tile += tile_groups) {
     const int tile_end = tile + tile_groups < g1 ? tile + tile_groups : g1;
     int t = 0;
-    for (; t + tok <= a->ntok; t += tok)
+    // Whole tiles of tokens; Q5_0's tile product takes any count, so its last 2 or more tokens make
+    // one more tile (the others' tiles are unrolled for a constant count).
+    while (t < a->ntok) {
+      const int nt = a->ntok - t < tok ? a->ntok - t : tok;
+      if (nt < tok && (a->type != T_Q5_0 || nt < 2)) break;  // left to the one-token product below
       for (int g = tile; g < tile_end; g++) {
         const uint8_t *w = a->w + (size_t)g * gb, *x = a->xq + (size_t)t * a->xq_row_bytes, *ex = a->ex + (size_t)t * a->ex_row_bytes;
         float *y = a->y + (size_t)t * a->nrows + g * R;
         if (a->type == T_Q4_K) gemm_q4_K_r4_tile(a->ncols / QK_K, w, x, a->xq_row_bytes, y, a->nrows);
         else if (a->type == T_Q6_K) gemm_q6_K_r4_tile(a->ncols / QK_K, w, x, a->xq_row_bytes, y, a->nrows);
-        else gemm_q5_0_r4_tile(a->ncols / QK, w, x, a->xq_row_bytes, ex, a->ex_row_bytes, y, a->nrows);
+        else gemm_q5_0_r4_tile(a->ncols / QK, w, x, a->xq_row_bytes, ex, a->ex_row_bytes, nt, y, a->nrows);
       }
+      t += nt;
+    }
     // One token: GV groups at once, a GV-th of the tile apart (see gemv_q4_K_groups), then the
     // groups left over one at a time.
     for (; t < a->ntok; t++) {
