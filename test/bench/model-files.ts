@@ -233,7 +233,7 @@ function fillBlocks(buf: Uint8Array, t: TensorSpec): void {
  * Random but valid blocks of `type` (whole rows of `rowLength` elements), weights of std roughly
  * 1/sqrt(rowLength). The f16 scales come out as llama.cpp's quantisers give them for such weights:
  * Q6_K's d below the half's smallest normal (as for gaussian weights of std 0.01-0.04), the
- * others normal except Q4_K's for rows of more than ~4000 elements.
+ * others normal except Q4_K's for rows of more than ~4700 elements.
  */
 export function fillQuantized(buf: Uint8Array, type: GgmlType, rowLength: number): void {
   fillRandom(buf);
