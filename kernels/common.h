@@ -96,6 +96,24 @@ INLINE bf16_t f32_to_bf16(float f) {
   return (bf16_t)((u + (0x7fffu + ((u >> 16) & 1))) >> 16);
 }
 
+// Normal halves (mag: the halves' magnitudes, h32: the halves, u32 lanes): exponent and mantissa
+// shifted into place, the exponent rebased (15 → 127) by an integer add, the sign on top.
+INLINE v128_t f16x4_normal_to_f32(v128_t mag, v128_t h32) {
+  const v128_t f = wasm_i32x4_add(wasm_i32x4_shl(mag, 13), wasm_i32x4_splat(112 << 23));
+  return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h32, wasm_i32x4_splat(0x8000)), 16));
+}
+
+// Any halves (the rare path): zero and subnormal halves (m·2^-24) as the float 2^-14·(1 + m/1024),
+// whose bits are the normal case's with one more in the exponent, minus 2^-14 (two normals, an
+// exact difference); inf/NaN (half exponent 31) with float exponent 255, the payload kept.
+INLINE v128_t f16x4_any_to_f32(v128_t mag, v128_t h32) {
+  const v128_t small = wasm_i32x4_lt(mag, wasm_i32x4_splat(0x400)), infnan = wasm_i32x4_gt(mag, wasm_i32x4_splat(0x7bff));
+  v128_t f = wasm_i32x4_add(wasm_i32x4_shl(mag, 13), wasm_i32x4_splat(112 << 23));
+  const v128_t sub = wasm_f32x4_sub(wasm_i32x4_add(f, wasm_i32x4_splat(1 << 23)), wasm_f32x4_splat(0x1.0p-14f));
+  f = wasm_v128_or(wasm_v128_bitselect(sub, f, small), wasm_v128_and(infnan, wasm_i32x4_splat(0x7f800000)));
+  return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h32, wasm_i32x4_splat(0x8000)), 16));
+}
+
 // f16 → f32 of four halves zero-extended to u32 lanes, exact for every input (NaN payloads kept).
 // No float operation here ever meets a subnormal float: x86 takes a microcode assist of ~100+
 // cycles for each SIMD float operation on a subnormal operand unless subnormals are flushed, which
@@ -108,18 +126,24 @@ INLINE bf16_t f32_to_bf16(float f) {
 // selecting both ways every time cost the one-token products ~10% (Q4_K, Q5_0 from memory).
 INLINE v128_t f16x4_to_f32(v128_t h32) {  // h32: halves zero-extended to u32 lanes
   const v128_t mag = wasm_v128_and(h32, wasm_i32x4_splat(0x7fff));
-  // Normal halves: exponent and mantissa shifted into place, the exponent rebased (15 → 127).
-  v128_t f = wasm_i32x4_add(wasm_i32x4_shl(mag, 13), wasm_i32x4_splat(112 << 23));
-  const v128_t small = wasm_i32x4_lt(mag, wasm_i32x4_splat(0x400)), infnan = wasm_i32x4_gt(mag, wasm_i32x4_splat(0x7bff));
-  if (__builtin_expect(wasm_v128_any_true(wasm_v128_or(small, infnan)), 0)) {
-    // Zero and subnormal halves (m·2^-24): the float 2^-14·(1 + m/1024), whose bits are f's with
-    // one more in the exponent, minus 2^-14 (two normals, an exact difference).
-    const v128_t sub = wasm_f32x4_sub(wasm_i32x4_add(f, wasm_i32x4_splat(1 << 23)), wasm_f32x4_splat(0x1.0p-14f));
-    f = wasm_v128_bitselect(sub, f, small);
-    // inf/NaN (half exponent 31): float exponent 255, the payload kept.
-    f = wasm_v128_or(f, wasm_v128_and(infnan, wasm_i32x4_splat(0x7f800000)));
+  const v128_t odd = wasm_v128_or(wasm_i32x4_lt(mag, wasm_i32x4_splat(0x400)), wasm_i32x4_gt(mag, wasm_i32x4_splat(0x7bff)));
+  return __builtin_expect(wasm_v128_any_true(odd), 0) ? f16x4_any_to_f32(mag, h32) : f16x4_normal_to_f32(mag, h32);
+}
+
+// f16x4_to_f32 of the 8 halves of h (i16 lanes) as two f32x4, with one test for the 8 (a test per
+// four: 0.96× in the Q4_K one-token product, which converts d and dmin of every group super-block).
+INLINE void f16x8_to_f32(v128_t h, v128_t *lo, v128_t *hi) {
+  const v128_t mag = wasm_v128_and(h, wasm_i16x8_splat(0x7fff));
+  const v128_t odd = wasm_v128_or(wasm_i16x8_lt(mag, wasm_i16x8_splat(0x400)), wasm_i16x8_gt(mag, wasm_i16x8_splat(0x7bff)));
+  const v128_t mlo = wasm_u32x4_extend_low_u16x8(mag), mhi = wasm_u32x4_extend_high_u16x8(mag);
+  const v128_t hlo = wasm_u32x4_extend_low_u16x8(h), hhi = wasm_u32x4_extend_high_u16x8(h);
+  if (__builtin_expect(wasm_v128_any_true(odd), 0)) {
+    *lo = f16x4_any_to_f32(mlo, hlo);
+    *hi = f16x4_any_to_f32(mhi, hhi);
+  } else {
+    *lo = f16x4_normal_to_f32(mlo, hlo);
+    *hi = f16x4_normal_to_f32(mhi, hhi);
   }
-  return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h32, wasm_i32x4_splat(0x8000)), 16));
 }
 
 INLINE float hsum_f32x4(v128_t v) {

@@ -139,23 +139,6 @@ static void repack_q4_K(const block_q4_K *src, int nb, uint8_t *dst) {
   }
 }
 
-// f16x4_to_f32 (common.h) of the 8 halves of h, d and dmin of a group super-block, with one test
-// for the 8 whether any is not a normal half (two conversions: 0.96× in the one-token product).
-INLINE void f16x8_to_f32(v128_t h, v128_t *lo, v128_t *hi) {
-  const v128_t mag = wasm_v128_and(h, wasm_i16x8_splat(0x7fff));
-  const v128_t odd = wasm_v128_or(wasm_i16x8_lt(mag, wasm_i16x8_splat(0x400)), wasm_i16x8_gt(mag, wasm_i16x8_splat(0x7bff)));
-  if (__builtin_expect(wasm_v128_any_true(odd), 0)) {
-    *lo = f16x4_to_f32(wasm_u32x4_extend_low_u16x8(h));
-    *hi = f16x4_to_f32(wasm_u32x4_extend_high_u16x8(h));
-    return;
-  }
-  // Normal halves: exponent and mantissa into place, the exponent rebased, the sign on top.
-  const v128_t bias = wasm_i32x4_splat(112 << 23), zero = wasm_i16x8_splat(0);
-  const v128_t sign = wasm_v128_and(h, wasm_i16x8_splat((int16_t)0x8000));
-  *lo = wasm_v128_or(wasm_i32x4_add(wasm_i32x4_shl(wasm_u32x4_extend_low_u16x8(mag), 13), bias), wasm_i16x8_shuffle(zero, sign, 0, 8, 1, 9, 2, 10, 3, 11));
-  *hi = wasm_v128_or(wasm_i32x4_add(wasm_i32x4_shl(wasm_u32x4_extend_high_u16x8(mag), 13), bias), wasm_i16x8_shuffle(zero, sign, 4, 12, 5, 13, 6, 14, 7, 15));
-}
-
 // imin per row: Σ_L m_L·P_L + m_L+4·P_L+4 (P_j = bsums[2j] + bsums[2j+1], |P_j| ≤ 32·128 fits
 // i16): (P_L, P_L+4) as one i32, splat, against each row's min pair by pmaddwd.
 INLINE v128_t q4kr_mins(const uint8_t *g, const int16_t *bsums) {
@@ -380,7 +363,8 @@ INLINE v128_t q5r_high(v128_t hb, int c) {
 // registers while every token of the tile meets them and finishes its block: its 8 products
 // summed in i16 4 at a time (4 × 2 products of ≤ 31·127: ≤ 31496), widened, and the float step,
 // acc living in y.
-INLINE void gemm_q5_0_r4(int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, int nt, float *y, int ystep) {
+// Any nt: the token loop is rolled, so a tile's last tokens (2 or more) need not be one at a time.
+NOINLINE static void gemm_q5_0_r4(int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, int nt, float *y, int ystep) {
   for (int t = 0; t < nt; t++) wasm_v128_store(y + (size_t)t * ystep, wasm_f32x4_splat(0));
   const v128_t m = wasm_i8x16_splat(0x0f);
   for (int i = 0; i < nb; i++, g += Q5R_BYTES) {
@@ -416,10 +400,6 @@ INLINE void gemm_q5_0_r4(int nb, const uint8_t *g, const uint8_t *yb, int ystrid
   }
 }
 
-// Any nt: the token loop is rolled, so a tile's last tokens (2 or more) need not be one at a time.
-NOINLINE static void gemm_q5_0_r4_tile(int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, int nt, float *y, int ystep) {
-  gemm_q5_0_r4(nb, g, yb, ystride, ex, exstride, nt, y, ystep);
-}
 // One token against ng groups at once (as gemv_q4_K_groups): gemm_q5_0_r4's integers and float
 // steps (bytes identical, tested). The 4 chunks are unrolled, so that the high bits move by constant
 // shifts (a rolled loop shifting by u was slower, 0.97× from memory), and each group's hb is
@@ -758,7 +738,7 @@ static void packed_task(const void *p, int ith, int nth) {
         float *y = a->y + (size_t)t * a->nrows + g * R;
         if (a->type == T_Q4_K) gemm_q4_K_r4_tile(a->ncols / QK_K, w, x, a->xq_row_bytes, y, a->nrows);
         else if (a->type == T_Q6_K) gemm_q6_K_r4_tile(a->ncols / QK_K, w, x, a->xq_row_bytes, y, a->nrows);
-        else gemm_q5_0_r4_tile(a->ncols / QK, w, x, a->xq_row_bytes, ex, a->ex_row_bytes, nt, y, a->nrows);
+        else gemm_q5_0_r4(a->ncols / QK, w, x, a->xq_row_bytes, ex, a->ex_row_bytes, nt, y, a->nrows);
       }
       t += nt;
     }
