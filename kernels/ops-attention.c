@@ -52,43 +52,94 @@ static void row_f16_to_f32(float *dst, const uint16_t *src, int n) {
   for (; d < n; d++) dst[d] = f16_to_f32(src[d]);
 }
 
-// Σ_d a[d] * b[d] in float, eight lanes of partial sums.
+// a·b + c for a and b f16 values held as floats: their product is exact in f32 (11 × 11 significant
+// bits, exponents well inside f32's range), so a fused multiply-add (the relaxed build's, one
+// instruction) gives the same float as a multiply then an add (the SIMD128 build's).
+INLINE v128_t madd_f16_product(v128_t a, v128_t b, v128_t c) {
+#ifdef __wasm_relaxed_simd__
+  return wasm_f32x4_relaxed_madd(a, b, c);
+#else
+  return wasm_f32x4_add(wasm_f32x4_mul(a, b), c);
+#endif
+}
+
+// Σ_d a[d] * b[d] in float: one 4-lane partial sum over d (d mod 4 in lane d mod 4), the lanes
+// left to right, then the elements past the last whole 4.
 static float dot_f32(const float *a, const float *b, int n) {
-  v128_t acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0;
+  v128_t acc = wasm_f32x4_splat(0.0f);
   int d = 0;
-  for (; d + 8 <= n; d += 8) {
-    acc0 = wasm_f32x4_add(acc0, wasm_f32x4_mul(wasm_v128_load(a + d), wasm_v128_load(b + d)));
-    acc1 = wasm_f32x4_add(acc1, wasm_f32x4_mul(wasm_v128_load(a + d + 4), wasm_v128_load(b + d + 4)));
-  }
-  for (; d + 4 <= n; d += 4) acc0 = wasm_f32x4_add(acc0, wasm_f32x4_mul(wasm_v128_load(a + d), wasm_v128_load(b + d)));
-  float sum = hsum_f32x4(wasm_f32x4_add(acc0, acc1));
+  for (; d + 4 <= n; d += 4) acc = madd_f16_product(wasm_v128_load(a + d), wasm_v128_load(b + d), acc);
+  float sum = hsum_f32x4(acc);
   for (; d < n; d++) sum += a[d] * b[d];
   return sum;
 }
 
-// dot_f32 of q against 4 rows (r, r + stride, ...) at once: each sum in dot_f32's own order
-// (two 4-lane partial sums, then the lanes left to right), n a multiple of 8.
-static v128_t dot4_f32(const float *q, const float *r, size_t stride, int n) {
-  v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
-  const float *r1 = r + stride, *r2 = r1 + stride, *r3 = r2 + stride;
-  for (int d = 0; d < n; d += 8) {
-    const v128_t x = wasm_v128_load(q + d), y = wasm_v128_load(q + d + 4);
-    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(x, wasm_v128_load(r + d)));
-    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(y, wasm_v128_load(r + d + 4)));
-    b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(x, wasm_v128_load(r1 + d)));
-    b1 = wasm_f32x4_add(b1, wasm_f32x4_mul(y, wasm_v128_load(r1 + d + 4)));
-    c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(x, wasm_v128_load(r2 + d)));
-    c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(y, wasm_v128_load(r2 + d + 4)));
-    d0 = wasm_f32x4_add(d0, wasm_f32x4_mul(x, wasm_v128_load(r3 + d)));
-    d1 = wasm_f32x4_add(d1, wasm_f32x4_mul(y, wasm_v128_load(r3 + d + 4)));
-  }
-  // Lane l of the sums, position k in lane k: ((l0 + l1) + l2) + l3 as hsum_f32x4.
-  const v128_t a = wasm_f32x4_add(a0, a1), b = wasm_f32x4_add(b0, b1), c = wasm_f32x4_add(c0, c1), d = wasm_f32x4_add(d0, d1);
+// Lane k: the sum of the lanes of s[k] left to right, ((l0 + l1) + l2) + l3 as hsum_f32x4.
+INLINE v128_t hsum4_f32x4(v128_t a, v128_t b, v128_t c, v128_t d) {
   const v128_t ab0 = wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), ab1 = wasm_i32x4_shuffle(a, b, 2, 6, 3, 7);
   const v128_t cd0 = wasm_i32x4_shuffle(c, d, 0, 4, 1, 5), cd1 = wasm_i32x4_shuffle(c, d, 2, 6, 3, 7);
   const v128_t l0 = wasm_i64x2_shuffle(ab0, cd0, 0, 2), l1 = wasm_i64x2_shuffle(ab0, cd0, 1, 3);
   const v128_t l2 = wasm_i64x2_shuffle(ab1, cd1, 0, 2), l3 = wasm_i64x2_shuffle(ab1, cd1, 1, 3);
   return wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(l0, l1), l2), l3);
+}
+
+// dot_f32 of nq (1 or 2, a constant after inlining) query rows q[i] against 4 K rows (r, r +
+// stride, ...) at once, n a multiple of 4: sc[i] gets the 4 scores of q[i], each in dot_f32's
+// order. Both queries meet each K vector once it is loaded (8 sums in flight). With pv_block's
+// two heads per V vector and the fused multiply-adds: the 0.5B shape's 512-token prompt attention
+// 1.52× (SIMD128 1.33×), the 3B shape's 1.71×, a decoded token at 2048 positions 1.26× (1 thread).
+INLINE void dots_4rows(int nq, const float *const q[2], const float *r, size_t stride, int n, v128_t sc[2]) {
+  v128_t acc[2][4];
+  for (int i = 0; i < nq; i++)
+    for (int c = 0; c < 4; c++) acc[i][c] = wasm_f32x4_splat(0.0f);
+  const float *r1 = r + stride, *r2 = r1 + stride, *r3 = r2 + stride;
+  for (int d = 0; d < n; d += 4) {
+    const v128_t k0 = wasm_v128_load(r + d), k1 = wasm_v128_load(r1 + d);
+    const v128_t k2 = wasm_v128_load(r2 + d), k3 = wasm_v128_load(r3 + d);
+    for (int i = 0; i < nq; i++) {
+      const v128_t x = wasm_v128_load(q[i] + d);
+      acc[i][0] = madd_f16_product(x, k0, acc[i][0]);
+      acc[i][1] = madd_f16_product(x, k1, acc[i][1]);
+      acc[i][2] = madd_f16_product(x, k2, acc[i][2]);
+      acc[i][3] = madd_f16_product(x, k3, acc[i][3]);
+    }
+  }
+  for (int i = 0; i < nq; i++) sc[i] = hsum4_f32x4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
+}
+
+// out[i][d] = Σ_j p[i][j] · v_j[d] over positions j < n_kv, for nq (1 or 2, a constant after
+// inlining) query heads and the nv (1..4) vectors of dimensions d0 .. d0 + 4 nv - 1: those sums stay
+// in registers across all positions, each V vector loaded once for both heads. The additions run
+// in position order from 0.
+INLINE void pv_block(int nq, int nv, const float *const p[2], const float *vf, int hd4, int n_kv, int d0, float *const out[2]) {
+  v128_t acc[2][4];
+  for (int i = 0; i < nq; i++)
+    for (int c = 0; c < nv; c++) acc[i][c] = wasm_f32x4_splat(0.0f);
+  const float *v = vf + d0;
+  for (int j = 0; j < n_kv; j++, v += hd4) {
+    v128_t x[4];
+    for (int c = 0; c < nv; c++) x[c] = wasm_v128_load(v + 4 * c);
+    for (int i = 0; i < nq; i++) {
+      const v128_t pj = wasm_v128_load32_splat(p[i] + j);
+      for (int c = 0; c < nv; c++) acc[i][c] = madd_f16_product(pj, x[c], acc[i][c]);
+    }
+  }
+  for (int i = 0; i < nq; i++)
+    for (int c = 0; c < nv; c++) wasm_v128_store(out[i] + d0 + 4 * c, acc[i][c]);
+}
+
+// pv_block over every dimension of nq heads; the dimensions past the last whole 4 one at a time.
+INLINE void pv_heads(int nq, const float *const p[2], const float *vf, int hd, int n_kv, float *const out[2]) {
+  const int hd4 = align4(hd);
+  int d = 0;
+  for (; d + 16 <= hd; d += 16) pv_block(nq, 4, p, vf, hd4, n_kv, d, out);
+  for (; d + 4 <= hd; d += 4) pv_block(nq, 1, p, vf, hd4, n_kv, d, out);
+  for (; d < hd; d++)
+    for (int i = 0; i < nq; i++) {
+      float acc = 0.0f;
+      for (int j = 0; j < n_kv; j++) acc += p[i][j] * vf[(size_t)j * hd4 + d];
+      out[i][d] = acc;
+    }
 }
 
 // Rows *done .. upto - 1 of an f16 cache (KV head at src, rows stride elements apart) → f32 rows of
@@ -123,12 +174,27 @@ static void attend(const attn_args *a, int g, int t, int h0, int h1, float *qh, 
     for (; d < hd; d++) qi[d] = f16_to_f32(f32_to_f16(q[d]));
   }
 
+  // Scores, two query heads at a time against 4 K rows at a time.
   int j0 = 0;
-  if (hd % 8 == 0) {
+  if (hd % 4 == 0) {
     const v128_t scale = wasm_f32x4_splat(a->scale);
     for (; j0 + 4 <= n_kv; j0 += 4) {
       convert_rows(kf, k, a->kv_stride, hd, &ck, j0 + 4);
-      for (int i = 0; i < nh; i++) wasm_v128_store(p + i * pstride + j0, wasm_f32x4_mul(dot4_f32(qh + (size_t)i * hd4, kf + (size_t)j0 * hd4, hd4, hd), scale));
+      const float *r = kf + (size_t)j0 * hd4;
+      int i = 0;
+      for (; i + 2 <= nh; i += 2) {
+        const float *const q2[2] = { qh + (size_t)i * hd4, qh + (size_t)(i + 1) * hd4 };
+        v128_t sc[2];
+        dots_4rows(2, q2, r, hd4, hd, sc);
+        wasm_v128_store(p + i * pstride + j0, wasm_f32x4_mul(sc[0], scale));
+        wasm_v128_store(p + (i + 1) * pstride + j0, wasm_f32x4_mul(sc[1], scale));
+      }
+      if (i < nh) {
+        const float *const q1[2] = { qh + (size_t)i * hd4, 0 };
+        v128_t sc[2];
+        dots_4rows(1, q1, r, hd4, hd, sc);
+        wasm_v128_store(p + i * pstride + j0, wasm_f32x4_mul(sc[0], scale));
+      }
     }
   }
   convert_rows(kf, k, a->kv_stride, hd, &ck, n_kv);
@@ -140,43 +206,20 @@ static void attend(const attn_args *a, int g, int t, int h0, int h1, float *qh, 
     int j = 0;
     for (; j + 4 <= n_kv; j += 4) wasm_v128_store(pi + j, v_round_f16(wasm_v128_load(pi + j)));
     for (; j < n_kv; j++) pi[j] = f16_to_f32(f32_to_f16(pi[j]));
-    float *out = a->out + ((size_t)t * a->n_head + h0 + i) * hd;
-    for (int d = 0; d < hd; d++) out[d] = 0.0f;
   }
 
-  // out += p_j * v_j, four positions per pass over each output row; the additions stay in
-  // position order, so the result equals one position at a time.
-  int j = 0;
-  for (; j + 4 <= n_kv; j += 4) {
-    convert_rows(vf, v, a->kv_stride, hd, &cv, j + 4);
-    const float *v0 = vf + (size_t)j * hd4, *v1 = v0 + hd4, *v2 = v1 + hd4, *v3 = v2 + hd4;
-    for (int i = 0; i < nh; i++) {
-      const float *pi = p + i * pstride + j;
-      float *out = a->out + ((size_t)t * a->n_head + h0 + i) * hd;
-      const v128_t p0 = wasm_f32x4_splat(pi[0]), p1 = wasm_f32x4_splat(pi[1]);
-      const v128_t p2 = wasm_f32x4_splat(pi[2]), p3 = wasm_f32x4_splat(pi[3]);
-      int d = 0;
-      for (; d + 4 <= hd; d += 4) {
-        v128_t o = wasm_v128_load(out + d);
-        o = wasm_f32x4_add(o, wasm_f32x4_mul(p0, wasm_v128_load(v0 + d)));
-        o = wasm_f32x4_add(o, wasm_f32x4_mul(p1, wasm_v128_load(v1 + d)));
-        o = wasm_f32x4_add(o, wasm_f32x4_mul(p2, wasm_v128_load(v2 + d)));
-        o = wasm_f32x4_add(o, wasm_f32x4_mul(p3, wasm_v128_load(v3 + d)));
-        wasm_v128_store(out + d, o);
-      }
-      for (; d < hd; d++) out[d] = (((out[d] + pi[0] * v0[d]) + pi[1] * v1[d]) + pi[2] * v2[d]) + pi[3] * v3[d];
-    }
-  }
+  // Σ_j p_j · v_j, two query heads at a time.
   convert_rows(vf, v, a->kv_stride, hd, &cv, n_kv);
-  for (; j < n_kv; j++) {
-    const float *rows = vf + (size_t)j * hd4;
-    for (int i = 0; i < nh; i++) {
-      const v128_t pj = wasm_f32x4_splat(p[i * pstride + j]);
-      float *out = a->out + ((size_t)t * a->n_head + h0 + i) * hd;
-      int d = 0;
-      for (; d + 4 <= hd; d += 4) wasm_v128_store(out + d, wasm_f32x4_add(wasm_v128_load(out + d), wasm_f32x4_mul(pj, wasm_v128_load(rows + d))));
-      for (; d < hd; d++) out[d] += p[i * pstride + j] * rows[d];
-    }
+  int i = 0;
+  for (; i + 2 <= nh; i += 2) {
+    const float *const p2[2] = { p + i * pstride, p + (i + 1) * pstride };
+    float *const o2[2] = { a->out + ((size_t)t * a->n_head + h0 + i) * hd, a->out + ((size_t)t * a->n_head + h0 + i + 1) * hd };
+    pv_heads(2, p2, vf, hd, n_kv, o2);
+  }
+  if (i < nh) {
+    const float *const p1[2] = { p + i * pstride, 0 };
+    float *const o1[2] = { a->out + ((size_t)t * a->n_head + h0 + i) * hd, 0 };
+    pv_heads(1, p1, vf, hd, n_kv, o1);
   }
   converted[0] = ck;
   converted[1] = cv;

@@ -363,6 +363,7 @@ describe("attention", () => {
     { nTokens: 3, nHead: 16, nHeadKv: 4, headDim: 128, firstPos: 300, pad: 0 },
     { nTokens: 1, nHead: 14, nHeadKv: 2, headDim: 64, firstPos: 1000, pad: 0 },
     { nTokens: 4, nHead: 2, nHeadKv: 1, headDim: 12, firstPos: 5, pad: 3 }, // odd head_dim tails
+    { nTokens: 3, nHead: 5, nHeadKv: 1, headDim: 10, firstPos: 6, pad: 2 }, // head_dim not a multiple of 4
     { nTokens: 2, nHead: 3, nHeadKv: 3, headDim: 8, firstPos: 2, pad: 1 },
     { nTokens: 9, nHead: 4, nHeadKv: 2, headDim: 64, firstPos: 0, pad: 0 },
     // one KV head, one token: with 2 threads the group of query heads is split between them

@@ -1,6 +1,7 @@
 // The relaxed-SIMD build (dist/kernels-relaxed.wasm) against the SIMD128 build: identical bytes
 // from every product (every weight format, one token and batches of 4-token groups, 1 and 2
-// threads), before and after V8 tiers the code up. Node 20 validates relaxed SIMD only behind
+// threads) and from attention (whose fused multiply-adds in the relaxed build must round as the
+// SIMD128 build's multiplies and adds), before and after V8 tiers the code up. Node 20 validates relaxed SIMD only behind
 // --experimental-wasm-relaxed-simd; node's test runner runs each file in its own process, so the
 // flag is set here, at run time, for this file only. Where the host still refuses the build (an
 // engine without relaxed SIMD), the comparison is skipped with that reason.
@@ -9,6 +10,8 @@ import assert from "node:assert/strict";
 import { setFlagsFromString } from "node:v8";
 import { Kernels, defaultWasmPath, type KernelVariant } from "../../src/engine/wasm/kernels.ts";
 import { GgmlType, typeName } from "../../src/engine/quant/types.ts";
+import { attention } from "../../src/engine/wasm/kernel-exports.ts";
+import { f32ToF16 } from "../reference/quant/half.ts";
 import { quantizeTensor } from "../reference/quant/quantize.ts";
 import { gaussianArray } from "../helpers/random.ts";
 
@@ -74,3 +77,38 @@ for (const type of TYPES) {
     }
   });
 }
+
+function attend(k: Kernels, q: Float32Array, kc: Uint16Array, vc: Uint16Array, nTokens: number, nHead: number, nHeadKV: number, headDim: number, firstPos: number): Float32Array {
+  const mark = k.mark();
+  try {
+    const n = nTokens * nHead * headDim;
+    const out = k.alloc(n * 4);
+    const scratch = k.alloc(k.exports.attention_scratch_floats(firstPos + nTokens, headDim, nHead, nHeadKV) * 4, 16);
+    attention(k.exports, {
+      out, q: k.put(q), keys: k.put(kc), values: k.put(vc), nTokens, nHead, nHeadKV, headDim,
+      kvStride: nHeadKV * headDim, firstPos, scale: 1 / Math.sqrt(headDim), scratch,
+    });
+    return Float32Array.from(k.f32(out, n));
+  } finally {
+    k.reset(mark);
+  }
+}
+
+test("attention: relaxed and SIMD128 builds give identical bytes", { skip }, async () => {
+  // [tokens, query heads, KV heads, head_dim, first_pos]: prompts and decoding, head_dim with and
+  // without a tail past the last 4, an odd query head left after the pairs.
+  for (const [nTokens, nHead, nHeadKV, headDim, firstPos] of [[40, 14, 2, 64, 0], [1, 7, 1, 128, 90], [5, 6, 2, 10, 3]]) {
+    const ctx = firstPos + nTokens;
+    const q = gaussianArray(600 + headDim, nTokens * nHead * headDim, 2.5);
+    const kc = Uint16Array.from(gaussianArray(700 + headDim, ctx * nHeadKV * headDim, 1), f32ToF16);
+    const vc = Uint16Array.from(gaussianArray(800 + headDim, ctx * nHeadKV * headDim, 1), f32ToF16);
+    const want = attend(await pool("simd128", 1), q, kc, vc, nTokens, nHead, nHeadKV, headDim, firstPos);
+    for (const threads of [1, 2]) {
+      const k = await pool("relaxed", threads);
+      for (let rep = 0; rep < 30; rep++) {
+        const got = attend(k, q, kc, vc, nTokens, nHead, nHeadKV, headDim, firstPos);
+        if (rep === 0 || rep === 29) assert.deepEqual(new Uint8Array(got.buffer), new Uint8Array(want.buffer), `attention ${nTokens}×${nHead}/${nHeadKV}×${headDim} at ${firstPos}, ${threads} threads, call ${rep}`);
+      }
+    }
+  }
+});
