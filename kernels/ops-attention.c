@@ -225,18 +225,21 @@ static void attend(const attn_args *a, int g, int t, int h0, int h1, float *qh, 
   converted[1] = cv;
 }
 
-// Work items are (KV head, token, part of the group's query heads), numbered KV-head-major: a
-// contiguous share gives each thread whole heads (equal causal work per head). Groups are split
-// in parts only when there are fewer (KV head, token) pairs than threads (decoding with few KV
-// heads), since each part converts the K/V rows again.
-static void attn_task(const void *args, int ith, int nth) {
+// Work items are (KV head, token, part of the group's query heads), numbered KV-head-major, tokens
+// in order: a share's items mostly share a KV head, whose rows its thread then converts once.
+// Groups are split in parts only when there are fewer (KV head, token) pairs than threads
+// (decoding with few KV heads), since each part converts the K/V rows again. Several shares per
+// thread, as the products: on a busy machine a thread that shares its core takes fewer of them.
+// Share s takes the items of range n - 1 - s, so that the last ranges of a KV head, whose tokens
+// attend to the most positions, go first and a cheap one is left for last.
+static void attn_task(const void *args, int share, int n, int slot) {
   const attn_args *a = args;
   const int group = a->n_head / a->n_head_kv;
   const int n_ctx = a->first_pos + a->n_tokens, hd4 = align4(a->head_dim);
-  float *kf = a->scratch + (size_t)ith * per_thread(n_ctx, a->head_dim, group);
+  float *kf = a->scratch + (size_t)slot * per_thread(n_ctx, a->head_dim, group);
   float *vf = kf + (size_t)n_ctx * hd4, *qh = vf + (size_t)n_ctx * hd4;
   int s, e, kv_head = -1, converted[2] = {0, 0};
-  split_range(a->n_head_kv * a->n_tokens * a->parts, ith, nth, &s, &e);
+  split_range(a->n_head_kv * a->n_tokens * a->parts, n - 1 - share, n, &s, &e);
   for (int i = s; i < e; i++) {
     const int part = i % a->parts, pair = i / a->parts;
     const int g = pair / a->n_tokens, t = pair % a->n_tokens;
@@ -268,5 +271,6 @@ EXPORT(attention) void attention(float *out, const float *q, const uint16_t *k, 
       .head_dim = head_dim, .kv_stride = kv_stride, .first_pos = first_pos, .scale = scale, .scratch = scratch,
       .parts = parts,
   };
-  pool_run(attn_task, &a);
+  const int items = pairs * parts, shares = nth * POOL_SHARES_PER_THREAD;
+  pool_run_slots(attn_task, &a, items < shares ? items : shares);
 }

@@ -45,6 +45,7 @@ static struct {
   int32_t solo_next;    // length of the next solo period
   int32_t solo_max;     // longest solo period; 0: helpers are never left out
   task_fn fn;
+  slot_task_fn slot_fn;  // instead of fn for pool_run_slots
   const void *args;
   // Counters for tests and benchmarks (only the caller writes them).
   int32_t stat_tasks, stat_solo_tasks, stat_helper_shares;
@@ -83,10 +84,12 @@ static int claim(int *n) {
 
 // Runs shares of the current task until none is left; returns how many this thread ran. fn and
 // args are read under a claim: the caller does not change them before every claimed share is done.
-static int run_shares(int notify_caller) {
+// slot: this thread's (0 for the caller, ith for helper ith).
+static int run_shares(int notify_caller, int slot) {
   int ran = 0;
   for (int s, n; (s = claim(&n)) >= 0; ran++) {
-    pool.fn(pool.args, s, n);
+    if (pool.slot_fn) pool.slot_fn(pool.args, s, n, slot);
+    else pool.fn(pool.args, s, n);
     if (__atomic_add_fetch(&pool.done, 1, __ATOMIC_SEQ_CST) == n && notify_caller && LOAD(&pool.caller_sleeping)) {
       __builtin_wasm_memory_atomic_notify(&pool.done, 1);
     }
@@ -108,7 +111,7 @@ EXPORT(pool_worker_loop) void pool_worker_loop(int ith, int32_t seen) {
     }
     seen = g;
     if (LOAD(&pool.shutdown)) return;
-    if (ith < pool.n_threads) run_shares(1);
+    if (ith < pool.n_threads) run_shares(1, ith);
   }
 }
 
@@ -152,31 +155,45 @@ void pool_run(task_fn fn, const void *args) { pool_run_shares(fn, args, pool.n_t
 
 void pool_run_balanced(task_fn fn, const void *args) { pool_run_shares(fn, args, pool.n_threads * POOL_SHARES_PER_THREAD); }
 
-void pool_run_shares(task_fn fn, const void *args, int n) {
+// Shares 0 .. n-1 of a task in turn on the caller's thread.
+static void run_alone(task_fn fn, slot_task_fn slot_fn, const void *args, int n) {
+  for (int s = 0; s < n; s++) {
+    if (slot_fn) slot_fn(args, s, n, 0);
+    else fn(args, s, n);
+  }
+}
+
+// Runs a task of n shares: fn(args, share, n), or slot_fn(args, share, n, slot) when fn is 0.
+static void run_task(task_fn fn, slot_task_fn slot_fn, const void *args, int n) {
   if (n > MAX_SHARES) n = MAX_SHARES;
   if (pool.n_threads == 1 || pool.n_helpers == 0 || n <= 1) {
-    fn(args, 0, 1);
+    run_alone(fn, slot_fn, args, 1);
     return;
   }
   pool.stat_tasks++;
   if (!announce_this_task()) {
     // Alone: every share in turn (the same shares as with helpers; results do not depend on it).
-    for (int s = 0; s < n; s++) fn(args, s, n);
+    run_alone(fn, slot_fn, args, n);
     pool.stat_solo_tasks++;
     return;
   }
   const int32_t g = pool.generation + 1;
   pool.fn = fn;
+  pool.slot_fn = slot_fn;
   pool.args = args;
   STORE(&pool.done, 0);
   STORE(&pool.ticket, n << SHARE_BITS);
   STORE(&pool.generation, g);
   if (LOAD(&pool.sleepers) > 0) __builtin_wasm_memory_atomic_notify(&pool.generation, (uint32_t)-1);
-  const int helper_shares = n - run_shares(0);
+  const int helper_shares = n - run_shares(0, 0);
   wait_done(n);
   pool.stat_helper_shares += helper_shares;
   learn(helper_shares);
 }
+
+void pool_run_shares(task_fn fn, const void *args, int n) { run_task(fn, 0, args, n); }
+
+void pool_run_slots(slot_task_fn fn, const void *args, int n) { run_task(0, fn, args, n); }
 
 // Has every helper worker return from pool_worker_loop (Kernels.close waits for their exit).
 EXPORT(pool_shutdown) void pool_shutdown(void) {

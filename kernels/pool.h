@@ -19,6 +19,10 @@ void pool_run_shares(task_fn fn, const void *args, int n);
 // (2 shares: 1.05x at 2 threads against 1 under load; 16: 1.35x, decode-sized Q4_K products).
 #define POOL_SHARES_PER_THREAD 8
 void pool_run_balanced(task_fn fn, const void *args);
+// pool_run_shares for kernels with scratch of their own per thread: fn also gets the slot of the
+// thread that runs the share, 0 .. pool_threads() - 1, which no other thread has meanwhile.
+typedef void (*slot_task_fn)(const void *args, int share, int n, int slot);
+void pool_run_slots(slot_task_fn fn, const void *args, int n);
 // Threads taking part in each pool_run, the caller included.
 int pool_threads(void);
 

@@ -1,8 +1,10 @@
 // Run by test/unit/kernels-threads.test.ts in a child process (a deadlocked pool blocks its
 // thread for good, so the test must be able to kill it): one pool made with 3 threads runs the
-// same batched products at 1, 3, 2 and 1 threads in turn, and prints the bytes of every result
-// (hex of a Q4_K and a Q5_0 product) as one JSON line.
+// same batched products and attention at 1, 3, 2 and 1 threads in turn, and prints the bytes of
+// every result (hex of a Q4_K and a Q5_0 product and of attention) as one JSON line.
 import { Kernels } from "../../src/engine/wasm/kernels.ts";
+import { attention } from "../../src/engine/wasm/kernel-exports.ts";
+import { f32ToF16 } from "../reference/quant/half.ts";
 import { GgmlType } from "../../src/engine/quant/types.ts";
 import { quantizeTensor } from "../reference/quant/quantize.ts";
 import { gaussianArray } from "./random.ts";
@@ -25,12 +27,32 @@ export function product(k: Kernels, type: GgmlType, seed: number): string {
   }
 }
 
+/** Attention of 24 tokens after 8 cached positions (7 query heads per KV head, in shares with scratch per thread). */
+export function attend(k: Kernels, seed: number): string {
+  const [nTokens, nHead, nHeadKV, headDim, firstPos] = [24, 14, 2, 64, 8];
+  const ctx = firstPos + nTokens;
+  const mark = k.mark();
+  try {
+    const out = k.alloc(nTokens * nHead * headDim * 4);
+    const scratch = k.alloc(k.exports.attention_scratch_floats(ctx, headDim, nHead, nHeadKV) * 4, 16);
+    attention(k.exports, {
+      out, q: k.put(gaussianArray(seed, nTokens * nHead * headDim, 2)),
+      keys: k.put(Uint16Array.from(gaussianArray(seed + 1, ctx * nHeadKV * headDim), f32ToF16)),
+      values: k.put(Uint16Array.from(gaussianArray(seed + 2, ctx * nHeadKV * headDim), f32ToF16)),
+      nTokens, nHead, nHeadKV, headDim, kvStride: nHeadKV * headDim, firstPos, scale: 1 / Math.sqrt(headDim), scratch,
+    });
+    return Buffer.from(k.bytes(out, nTokens * nHead * headDim * 4)).toString("hex");
+  } finally {
+    k.reset(mark);
+  }
+}
+
 async function main(sequence: number[]): Promise<void> {
   const k = await Kernels.create({ threads: Math.max(...sequence) });
-  const results: { threads: number; q4k: string; q50: string }[] = [];
+  const results: { threads: number; q4k: string; q50: string; attn: string }[] = [];
   for (const threads of sequence) {
     k.setThreads(threads);
-    results.push({ threads: k.threads, q4k: product(k, GgmlType.Q4_K, 11), q50: product(k, GgmlType.Q5_0, 12) });
+    results.push({ threads: k.threads, q4k: product(k, GgmlType.Q4_K, 11), q50: product(k, GgmlType.Q5_0, 12), attn: attend(k, 13) });
   }
   await k.close();
   console.log(JSON.stringify(results));
