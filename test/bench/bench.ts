@@ -12,12 +12,16 @@
 //   npm run bench                       everything (about 10 minutes on 2 cores)
 //   npm run bench -- --shapes qwen2.5-coder-0.5b --threads 2 --repeats 1 --sides hearth
 //   npm run bench -- --shapes qwen2.5-coder-0.5b --threads 1,2 --busy
+//
+// --llama-without-amx runs llama.cpp without its AMX library (llama-without-amx.ts): on a CPU with
+// AMX, its SIMD speed, the baseline of a WebAssembly SIMD engine.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { benchModelFile, SHAPES, weightBytesPerToken } from "./model-files.ts";
+import { llamaWithoutAmx } from "./llama-without-amx.ts";
 import type { RunResult } from "./run-one.ts";
 import { Kernels } from "../../src/engine/wasm/kernels.ts";
 
@@ -28,6 +32,8 @@ interface Args {
   sides: ("hearth" | "llama")[];
   /** Also run every configuration on a busy machine (one core kept busy by a competing process). */
   busy: boolean;
+  /** llama.cpp from a copy of node-llama-cpp without its AMX library. */
+  withoutAmx: boolean;
 }
 
 function parseArgs(): Args {
@@ -44,6 +50,7 @@ function parseArgs(): Args {
     repeats: Number(get("repeats") ?? 2),
     sides: (get("sides")?.split(",") as Args["sides"]) ?? ["hearth", "llama"],
     busy: a.includes("--busy"),
+    withoutAmx: a.includes("--llama-without-amx"),
   };
 }
 
@@ -86,8 +93,11 @@ function fileReadMs(path: string): number {
   return best;
 }
 
-function runChild(side: string, path: string, threads: number): RunResult {
-  const script = join(__dirname, "run-one.ts");
+/** The script each side's runs execute (llama's is a copy's with --llama-without-amx). */
+const runScripts = { hearth: join(__dirname, "run-one.ts"), llama: join(__dirname, "run-one.ts") };
+
+function runChild(side: "hearth" | "llama", path: string, threads: number): RunResult {
+  const script = runScripts[side];
   const r = spawnSync(process.execPath, ["--import", "tsx", script, side, path, String(threads)], {
     encoding: "utf8",
     timeout: 15 * 60 * 1000,
@@ -189,6 +199,11 @@ async function main(): Promise<void> {
   const args = parseArgs();
   const log = (s: string): void => console.error(`[bench] ${s}`);
   const t0 = performance.now();
+  if (args.withoutAmx) {
+    const copy = llamaWithoutAmx(join(__dirname, "..", ".."));
+    runScripts.llama = copy.script;
+    process.once("exit", copy.remove);
+  }
   const bw = await bandwidth(args.threads);
   log(`bandwidth: ${[...bw].map(([t, g]) => `${t} thread(s) ${g.toFixed(1)} GB/s`).join(", ")}`);
   const lines: string[] = [];
@@ -247,10 +262,11 @@ async function main(): Promise<void> {
     console.log("");
   }
   for (const n of notes) console.log(n);
+  if (args.withoutAmx) console.log("- llama.cpp ran from a copy of node-llama-cpp without its AMX library (--llama-without-amx): its SIMD speed.");
   if (notes.some((n) => n.includes("AMX"))) {
     console.log(
       "- AMX: this CPU has Intel AMX, and llama.cpp runs its products of AMX-buffer weights on the AMX tiles (a matrix unit; " +
-        "WebAssembly has only 128-bit SIMD). Its prompt speed on those types is then not a SIMD baseline.",
+        "WebAssembly has only 128-bit SIMD). Its prompt speed on those types is then not a SIMD baseline: `npm run bench -- --llama-without-amx` gives that.",
     );
   }
   console.log(`\nTotal bench time ${((performance.now() - t0) / 60000).toFixed(1)} min.`);

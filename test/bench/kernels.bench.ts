@@ -5,6 +5,8 @@
 // give a model's weights (model-files.ts' fillQuantized: Q6_K's are subnormal halves). Then GMAC/s
 // of the prompt-batch product (64 tokens) and GB/s of the one-token product for Q4_K, Q6_K and
 // Q5_0 in the file's layout and repacked (kernels/repack.c), the two sides alternating in one loop.
+// Last, milliseconds per attention call (kernels/ops-attention.c) for the bench models' head shapes:
+// a 512-token prompt and a token decoded at 2048 positions.
 // Prints markdown tables; asserts nothing.
 import { cpus } from "node:os";
 import { setFlagsFromString } from "node:v8";
@@ -12,6 +14,8 @@ import { Kernels, type KernelVariant } from "../../src/engine/wasm/kernels.ts";
 import { GgmlType, rowBytes, typeName } from "../../src/engine/quant/types.ts";
 import { REPACKED } from "../../src/engine/model/weights.ts";
 import { fillQuantized } from "./model-files.ts";
+import { attention } from "../../src/engine/wasm/kernel-exports.ts";
+import { f32ToF16 } from "../reference/quant/half.ts";
 
 const ROWS = 11008; // SmolLM3-3B's FFN shape
 const COLS = 2048;
@@ -38,9 +42,11 @@ async function main(): Promise<void> {
   const threadCounts = maxThreads >= 2 ? [1, 2] : [1];
   const rows: string[] = [];
   const repackRows: string[] = [];
+  const attentionRows: string[] = [];
   for (const variant of ["simd128", "relaxed"] as KernelVariant[]) {
     await run(variant, maxThreads, threadCounts, rows);
     for (const type of [GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q5_0]) await runRepacked(variant, type, threadCounts, repackRows);
+    await runAttention(variant, threadCounts, attentionRows);
   }
   console.log(`\nKernels benchmark (${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, Node ${process.version})\n`);
   console.log("| kernel | build | threads | GB/s | ms per product | of bandwidth |");
@@ -50,6 +56,42 @@ async function main(): Promise<void> {
   console.log("| product | build | threads | file layout | repacked | ratio |");
   console.log("|---|---|---|---|---|---|");
   for (const r of repackRows) console.log(r);
+  console.log("\nAttention, ms per call (best of runs)\n");
+  console.log("| heads (query/KV) × head_dim | tokens at position | build | threads | ms |");
+  console.log("|---|---|---|---|---|");
+  for (const r of attentionRows) console.log(r);
+}
+
+/** [label, query heads, KV heads, head_dim]: the 0.5B (Qwen2.5-Coder) and 3B (SmolLM3) shapes. */
+const ATTENTION_SHAPES: [string, number, number, number][] = [
+  ["0.5B: 14/2 × 64", 14, 2, 64],
+  ["3B: 16/4 × 128", 16, 4, 128],
+];
+
+async function runAttention(variant: KernelVariant, threadCounts: number[], rows: string[]): Promise<void> {
+  const k = await Kernels.create({ threads: Math.max(...threadCounts), variant });
+  for (const [label, nHead, nHeadKV, headDim] of ATTENTION_SHAPES) {
+    for (const [nTokens, firstPos] of [[512, 0], [1, 2047]]) {
+      const mark = k.mark();
+      const ctx = firstPos + nTokens;
+      const cache = (seed: number): Uint16Array => Uint16Array.from({ length: ctx * nHeadKV * headDim }, (_, i) => f32ToF16(Math.sin(i * seed)));
+      const args = {
+        out: k.alloc(nTokens * nHead * headDim * 4),
+        q: k.put(Float32Array.from({ length: nTokens * nHead * headDim }, (_, i) => 2 * Math.cos(i * 0.37))),
+        keys: k.put(cache(0.11)),
+        values: k.put(cache(0.013)),
+        nTokens, nHead, nHeadKV, headDim, kvStride: nHeadKV * headDim, firstPos, scale: 1 / Math.sqrt(headDim),
+        scratch: k.alloc(k.exports.attention_scratch_floats(ctx, headDim, nHead, nHeadKV) * 4, 16),
+      };
+      for (const t of threadCounts) {
+        k.setThreads(t);
+        const [s] = bestAlternating([() => attention(k.exports, args)]);
+        rows.push(`| ${label} | ${nTokens} at ${firstPos} | ${variant} | ${t} | ${(s * 1e3).toFixed(2)} |`);
+      }
+      k.reset(mark);
+    }
+  }
+  await k.close();
 }
 
 const BATCH = 64;
