@@ -74,7 +74,8 @@ static float dot_f32(const float *a, const float *b, int n) {
   return sum;
 }
 
-// Lane k: the sum of the lanes of s[k] left to right, ((l0 + l1) + l2) + l3 as hsum_f32x4.
+// Lane k: the sum of the lanes of the k-th argument (a, b, c, d) left to right, ((l0 + l1) + l2) +
+// l3 as hsum_f32x4.
 INLINE v128_t hsum4_f32x4(v128_t a, v128_t b, v128_t c, v128_t d) {
   const v128_t ab0 = wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), ab1 = wasm_i32x4_shuffle(a, b, 2, 6, 3, 7);
   const v128_t cd0 = wasm_i32x4_shuffle(c, d, 0, 4, 1, 5), cd1 = wasm_i32x4_shuffle(c, d, 2, 6, 3, 7);
@@ -152,7 +153,7 @@ static void convert_rows(float *dst, const uint16_t *src, int stride, int hd, in
 // Query heads h0 .. h1-1 of token t, all reading KV head g: out_row = softmax(scale * f16(q)·K)
 // · V over positions 0 .. first_pos + t. kf and vf hold K and V of head g in f32 for positions
 // 0 .. converted[0] - 1 and 0 .. converted[1] - 1; the rows this token needs beyond them are
-// converted as the products reach them (still in cache when read), so that a thread converts each
+// converted (K's as the scores reach them, still in cache when read), so that a share converts each
 // row once for all the tokens and query heads it attends with them (the conversion cost as much as
 // the products: a 512-token prompt's attention 1.4-2.5x faster, a decoded token's unchanged).
 // Every head's arithmetic is the same whichever heads and tokens it is grouped with, so the result

@@ -1,7 +1,7 @@
 // The kernels' thread pool. Changing the thread count of a running pool: a pool made with 3
 // threads, set to 1, 3, 2, 1 in turn, returns from every product and attention with the bytes a
-// 1-thread pool gives. (setThreads(2) on a 3-thread pool once never returned: the caller waited for 1 helper
-// while both checked in.) A helper that never comes (descheduled on a busy machine, for good)
+// 1-thread pool gives. (setThreads(2) on a 3-thread pool once never returned: the caller waited
+// for 1 helper while both checked in.) A helper that never comes (descheduled on a busy machine, for good)
 // does not hold the caller up: it does the work alone and stops announcing tasks to it. The
 // products run in child processes with a timeout, so a deadlock fails a test instead of hanging it.
 import { test } from "node:test";
@@ -36,7 +36,7 @@ test("setThreads up and down (1 → 3 → 2 → 1) on a 3-thread pool: every pro
   }
 });
 
-test("a helper that never arrives: the caller computes every product alone (same bytes) and stops announcing to it", () => {
+test("a helper that never arrives: the caller computes every product and attention alone (same bytes) and stops announcing to it", () => {
   const r = runScript<{ alone: string; absent: string[]; stats: { tasks: number; solo: number; helperShares: number }; attnAlone: string; attnAbsent: string }>(
     helper("pool-absent-helper.ts"),
   );
