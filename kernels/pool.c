@@ -82,14 +82,19 @@ static int claim(int *n) {
   }
 }
 
+// Share s of n of a task: fn(args, s, n), or slot_fn(args, s, n, slot) when fn is 0.
+INLINE void run_share(task_fn fn, slot_task_fn slot_fn, const void *args, int s, int n, int slot) {
+  if (slot_fn) slot_fn(args, s, n, slot);
+  else fn(args, s, n);
+}
+
 // Runs shares of the current task until none is left; returns how many this thread ran. fn and
 // args are read under a claim: the caller does not change them before every claimed share is done.
 // slot: this thread's (0 for the caller, ith for helper ith).
 static int run_shares(int notify_caller, int slot) {
   int ran = 0;
   for (int s, n; (s = claim(&n)) >= 0; ran++) {
-    if (pool.slot_fn) pool.slot_fn(pool.args, s, n, slot);
-    else pool.fn(pool.args, s, n);
+    run_share(pool.fn, pool.slot_fn, pool.args, s, n, slot);
     if (__atomic_add_fetch(&pool.done, 1, __ATOMIC_SEQ_CST) == n && notify_caller && LOAD(&pool.caller_sleeping)) {
       __builtin_wasm_memory_atomic_notify(&pool.done, 1);
     }
@@ -155,25 +160,17 @@ void pool_run(task_fn fn, const void *args) { pool_run_shares(fn, args, pool.n_t
 
 void pool_run_balanced(task_fn fn, const void *args) { pool_run_shares(fn, args, pool.n_threads * POOL_SHARES_PER_THREAD); }
 
-// Shares 0 .. n-1 of a task in turn on the caller's thread.
-static void run_alone(task_fn fn, slot_task_fn slot_fn, const void *args, int n) {
-  for (int s = 0; s < n; s++) {
-    if (slot_fn) slot_fn(args, s, n, 0);
-    else fn(args, s, n);
-  }
-}
-
-// Runs a task of n shares: fn(args, share, n), or slot_fn(args, share, n, slot) when fn is 0.
+// Runs a task of n shares (see run_share).
 static void run_task(task_fn fn, slot_task_fn slot_fn, const void *args, int n) {
   if (n > MAX_SHARES) n = MAX_SHARES;
   if (pool.n_threads == 1 || pool.n_helpers == 0 || n <= 1) {
-    run_alone(fn, slot_fn, args, 1);
+    run_share(fn, slot_fn, args, 0, 1, 0);
     return;
   }
   pool.stat_tasks++;
   if (!announce_this_task()) {
     // Alone: every share in turn (the same shares as with helpers; results do not depend on it).
-    run_alone(fn, slot_fn, args, n);
+    for (int s = 0; s < n; s++) run_share(fn, slot_fn, args, s, n, 0);
     pool.stat_solo_tasks++;
     return;
   }
