@@ -3,7 +3,7 @@
 // same batched products and attention at 1, 3, 2 and 1 threads in turn, and prints the bytes of
 // every result (hex of a Q4_K and a Q5_0 product and of attention) as one JSON line.
 import { Kernels } from "../../src/engine/wasm/kernels.ts";
-import { attention } from "../../src/engine/wasm/kernel-exports.ts";
+import { runAttention } from "./attention.ts";
 import { f32ToF16 } from "../reference/quant/half.ts";
 import { GgmlType } from "../../src/engine/quant/types.ts";
 import { quantizeTensor } from "../reference/quant/quantize.ts";
@@ -29,22 +29,10 @@ export function product(k: Kernels, type: GgmlType, seed: number): string {
 
 /** Attention of 24 tokens after 8 cached positions (7 query heads per KV head, in shares with scratch per thread). */
 export function attend(k: Kernels, seed: number): string {
-  const [nTokens, nHead, nHeadKV, headDim, firstPos] = [24, 14, 2, 64, 8];
-  const ctx = firstPos + nTokens;
-  const mark = k.mark();
-  try {
-    const out = k.alloc(nTokens * nHead * headDim * 4);
-    const scratch = k.alloc(k.exports.attention_scratch_floats(ctx, headDim, nHead, nHeadKV) * 4, 16);
-    attention(k.exports, {
-      out, q: k.put(gaussianArray(seed, nTokens * nHead * headDim, 2)),
-      keys: k.put(Uint16Array.from(gaussianArray(seed + 1, ctx * nHeadKV * headDim), f32ToF16)),
-      values: k.put(Uint16Array.from(gaussianArray(seed + 2, ctx * nHeadKV * headDim), f32ToF16)),
-      nTokens, nHead, nHeadKV, headDim, kvStride: nHeadKV * headDim, firstPos, scale: 1 / Math.sqrt(headDim), scratch,
-    });
-    return Buffer.from(k.bytes(out, nTokens * nHead * headDim * 4)).toString("hex");
-  } finally {
-    k.reset(mark);
-  }
+  const s = { nTokens: 24, nHead: 14, nHeadKv: 2, headDim: 64, kvStride: 2 * 64, firstPos: 8, scale: 1 / 8 };
+  const cache = (at: number): Uint16Array => Uint16Array.from(gaussianArray(at, (s.firstPos + s.nTokens) * s.kvStride), f32ToF16);
+  const out = runAttention(k, s, gaussianArray(seed, s.nTokens * s.nHead * s.headDim, 2), cache(seed + 1), cache(seed + 2));
+  return Buffer.from(out.buffer).toString("hex");
 }
 
 async function main(sequence: number[]): Promise<void> {

@@ -10,10 +10,10 @@
 //   term), mean ≤ 1e-5 (without the f16 emulation the mean would be ~1e-4).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { attention } from "../../src/engine/wasm/kernel-exports.ts";
 import { Kernels } from "../../src/engine/wasm/kernels.ts";
 import { f16ToF32, f32ToF16 } from "../reference/quant/half.ts";
 import { gaussianArray, mulberry32 } from "../helpers/random.ts";
+import { runAttention } from "../helpers/attention.ts";
 import {
   attentionRef,
   rmsNormRef,
@@ -371,20 +371,6 @@ describe("attention", () => {
     { nTokens: 1, nHead: 7, nHeadKv: 1, headDim: 128, firstPos: 3, pad: 0 },
   ];
 
-  function run(kk: Kernels, s: AttentionShape, q: Float32Array, kc: Uint16Array, vc: Uint16Array): Float32Array {
-    return scoped(kk, () => {
-      const nOut = s.nTokens * s.nHead * s.headDim;
-      const pOut = kk.alloc(nOut * 4);
-      const scratch = kk.alloc(kk.exports.attention_scratch_floats(s.firstPos + s.nTokens, s.headDim, s.nHead, s.nHeadKv) * 4, 16);
-      kk.f32(pOut, nOut).fill(NaN); // the kernel must write every element
-      attention(kk.exports, {
-        out: pOut, q: kk.put(q), keys: kk.put(kc), values: kk.put(vc), nTokens: s.nTokens, nHead: s.nHead,
-        nHeadKV: s.nHeadKv, headDim: s.headDim, kvStride: s.kvStride, firstPos: s.firstPos, scale: s.scale, scratch,
-      });
-      return kk.f32(pOut, nOut).slice();
-    });
-  }
-
   test("matches the reference (f16 q and p), threads 1 and 2 give identical bytes", (t) => {
     let seed = 1;
     for (const sh of shapes) {
@@ -393,8 +379,8 @@ describe("attention", () => {
       const q = gaussianArray(seed++, s.nTokens * s.nHead * s.headDim, 2.5);
       const kc = Uint16Array.from(gaussianArray(seed++, nCtx * s.kvStride, 1), f32ToF16);
       const vc = Uint16Array.from(gaussianArray(seed++, nCtx * s.kvStride, 1), f32ToF16);
-      const out1 = run(k, s, q, kc, vc);
-      const out2 = run(k2, s, q, kc, vc);
+      const out1 = runAttention(k, s, q, kc, vc);
+      const out2 = runAttention(k2, s, q, kc, vc);
       const { out: ref, mag } = attentionRef(q, kc, vc, s);
       let worst = 0;
       let mean = 0;

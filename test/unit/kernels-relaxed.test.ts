@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { setFlagsFromString } from "node:v8";
 import { Kernels, defaultWasmPath, type KernelVariant } from "../../src/engine/wasm/kernels.ts";
 import { GgmlType, typeName } from "../../src/engine/quant/types.ts";
-import { attention } from "../../src/engine/wasm/kernel-exports.ts";
+import { runAttention } from "../helpers/attention.ts";
 import { f32ToF16 } from "../reference/quant/half.ts";
 import { quantizeTensor } from "../reference/quant/quantize.ts";
 import { gaussianArray } from "../helpers/random.ts";
@@ -78,22 +78,6 @@ for (const type of TYPES) {
   });
 }
 
-function attend(k: Kernels, q: Float32Array, kc: Uint16Array, vc: Uint16Array, nTokens: number, nHead: number, nHeadKV: number, headDim: number, firstPos: number): Float32Array {
-  const mark = k.mark();
-  try {
-    const n = nTokens * nHead * headDim;
-    const out = k.alloc(n * 4);
-    const scratch = k.alloc(k.exports.attention_scratch_floats(firstPos + nTokens, headDim, nHead, nHeadKV) * 4, 16);
-    attention(k.exports, {
-      out, q: k.put(q), keys: k.put(kc), values: k.put(vc), nTokens, nHead, nHeadKV, headDim,
-      kvStride: nHeadKV * headDim, firstPos, scale: 1 / Math.sqrt(headDim), scratch,
-    });
-    return Float32Array.from(k.f32(out, n));
-  } finally {
-    k.reset(mark);
-  }
-}
-
 test("attention: relaxed and SIMD128 builds give identical bytes", { skip }, async () => {
   // [tokens, query heads, KV heads, head_dim, first_pos]: prompts and decoding, head_dim with and
   // without a tail past the last 4, an odd query head left after the pairs.
@@ -102,11 +86,12 @@ test("attention: relaxed and SIMD128 builds give identical bytes", { skip }, asy
     const q = gaussianArray(600 + headDim, nTokens * nHead * headDim, 2.5);
     const kc = Uint16Array.from(gaussianArray(700 + headDim, ctx * nHeadKV * headDim, 1), f32ToF16);
     const vc = Uint16Array.from(gaussianArray(800 + headDim, ctx * nHeadKV * headDim, 1), f32ToF16);
-    const want = attend(await pool("simd128", 1), q, kc, vc, nTokens, nHead, nHeadKV, headDim, firstPos);
+    const shape = { nTokens, nHead, nHeadKv: nHeadKV, headDim, kvStride: nHeadKV * headDim, firstPos, scale: 1 / Math.sqrt(headDim) };
+    const want = runAttention(await pool("simd128", 1), shape, q, kc, vc);
     for (const threads of [1, 2]) {
       const k = await pool("relaxed", threads);
       for (let rep = 0; rep < 30; rep++) {
-        const got = attend(k, q, kc, vc, nTokens, nHead, nHeadKV, headDim, firstPos);
+        const got = runAttention(k, shape, q, kc, vc);
         if (rep === 0 || rep === 29) assert.deepEqual(new Uint8Array(got.buffer), new Uint8Array(want.buffer), `attention ${nTokens}×${nHead}/${nHeadKV}×${headDim} at ${firstPos}, ${threads} threads, call ${rep}`);
       }
     }
