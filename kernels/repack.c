@@ -55,6 +55,19 @@ INLINE v128_t dot_chunk(v128_t x, v128_t w) {
 }
 
 
+// The relaxed build's two ways to the same integer sums: the i16 dot and an add (dot_chunk, two
+// instructions per 16 products), or i32x4.relaxed_dot_i8x16_i7x16_add_s ("dot-add"), one vpdpbusd
+// where the engine uses AVX-VNNI: V8 13.6 (Node 24, and the Electron of current VS Code) does, V8
+// 12.4 and older (Node 20, 22) lower it to pmaddubsw + pmaddwd + paddd, as does any V8 on a CPU
+// without AVX-VNNI. The loader times dot_add_probe and sets dot_add where it pays (kernels.ts);
+// the integers, hence every result, do not depend on it (tested).
+static int dot_add;
+// Returns the setting in force (always 0 in the SIMD128 build, which has one way).
+EXPORT(set_dot_add) int set_dot_add(int on) {
+  dot_add = RELAXED && on;
+  return dot_add;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Q4_K × 4 rows. A group super-block (4 rows × 256 elements, 624 bytes against 4 × 144):
 //   f16 d[4], f16 dmin[4]                       16 bytes: one load, both halves converted at once
@@ -154,9 +167,23 @@ INLINE v128_t q4kr_mins(const uint8_t *g, const int16_t *bsums) {
 
 // Sub-block 2k + h of one group super-block for nt tokens: sumi[t] += sc·Σ(q4·q8) per row, exact.
 // qs: the step's 8 chunks; the token's 32 activation bytes of the sub-block at xs[t] + off.
-INLINE void q4kr_sub(const uint8_t *qs, int h, v128_t sv, const int8_t *const *xs, int off, int nt, v128_t *sumi) {
+INLINE void q4kr_sub(int da, const uint8_t *qs, int h, v128_t sv, const int8_t *const *xs, int off, int nt, v128_t *sumi) {
   const v128_t m = wasm_i8x16_splat(0x0f);
 #if RELAXED
+  if (da) {
+    // Each row's sum in its i32 lane, then times the row's scale (sv holds it twice per lane).
+    v128_t p[TOK];
+    for (int t = 0; t < nt; t++) p[t] = wasm_i32x4_splat(0);
+#pragma clang loop unroll(disable)
+    for (int c = 0; c < 8; c++) {
+      const v128_t v = wasm_v128_load(qs + 16 * c);
+      const v128_t w = h ? wasm_v128_and(wasm_u16x8_shr(v, 4), m) : wasm_v128_and(v, m);
+      for (int t = 0; t < nt; t++) p[t] = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load32_splat(xs[t] + off + 4 * c), w, p[t]);
+    }
+    const v128_t s32 = wasm_u32x4_shr(sv, 16);
+    for (int t = 0; t < nt; t++) sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_mul(p[t], s32));
+    return;
+  }
   // Rolled (unrolled, V8 hoists the loads and spills: 32 vs 34 GMAC/s at 6 tokens, 22 vs 29 at 4).
   v128_t p[TOK];
   for (int t = 0; t < nt; t++) p[t] = wasm_i16x8_splat(0);
@@ -172,6 +199,7 @@ INLINE void q4kr_sub(const uint8_t *qs, int h, v128_t sv, const int8_t *const *x
 #undef Q4KR_CHUNK
   for (int t = 0; t < nt; t++) sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_dot_i16x8(p[t], sv));
 #else
+  (void)da;
   // SIMD128 (no 8-bit multiply): the scale folded into the weights as i16 (≤ 63·15 = 945), the
   // activation's 4 bytes widened to i16 and splat; pmaddwd gives rows 0-1 (lo) and 2-3 (hi) in
   // i32 lane pairs (r, r), added pairwise at the end. The same integers as the relaxed build.
@@ -198,7 +226,7 @@ INLINE void q4kr_sub(const uint8_t *qs, int h, v128_t sv, const int8_t *const *x
 // 4 outputs of each token at y + t·ystep. acc lives in y and accm in a small array in memory: they
 // are touched once per super-block, and keeping them out of registers leaves V8's 16 to the
 // inner loop (sumi, the i16 sums, the weights, the splat).
-INLINE void gemm_q4_K_r4(int nb, const uint8_t *g0, const uint8_t *yb, int ystride, int nt, float *y, int ystep) {
+INLINE void gemm_q4_K_r4(int da, int nb, const uint8_t *g0, const uint8_t *yb, int ystride, int nt, float *y, int ystep) {
   float accm[TOK * R];
   for (int t = 0; t < nt; t++) {
     wasm_v128_store(y + (size_t)t * ystep, wasm_f32x4_splat(0));
@@ -213,8 +241,8 @@ INLINE void gemm_q4_K_r4(int nb, const uint8_t *g0, const uint8_t *yb, int ystri
 #pragma clang loop unroll(disable)
     for (int k = 0; k < 4; k++) {
       const uint8_t *qs = g + Q4KR_QS + 128 * k;
-      q4kr_sub(qs, 0, wasm_u16x8_load8x8(g + Q4KR_SC + 16 * k), xs, 64 * k, nt, sumi);
-      q4kr_sub(qs, 1, wasm_u16x8_load8x8(g + Q4KR_SC + 16 * k + 8), xs, 64 * k + 32, nt, sumi);
+      q4kr_sub(da, qs, 0, wasm_u16x8_load8x8(g + Q4KR_SC + 16 * k), xs, 64 * k, nt, sumi);
+      q4kr_sub(da, qs, 1, wasm_u16x8_load8x8(g + Q4KR_SC + 16 * k + 8), xs, 64 * k + 32, nt, sumi);
     }
     const v128_t h = wasm_v128_load(g);
     const v128_t dx = f16x4_to_f32(wasm_u32x4_extend_low_u16x8(h)), dminx = f16x4_to_f32(wasm_u32x4_extend_high_u16x8(h));
@@ -235,7 +263,10 @@ INLINE void gemm_q4_K_r4(int nb, const uint8_t *g0, const uint8_t *yb, int ystri
 }
 
 NOINLINE static void gemm_q4_K_r4_tile(int nb, const uint8_t *g, const uint8_t *yb, int ystride, float *y, int ystep) {
-  gemm_q4_K_r4(nb, g, yb, ystride, TOK, y, ystep);
+  gemm_q4_K_r4(0, nb, g, yb, ystride, TOK, y, ystep);
+}
+NOINLINE static void gemm_q4_K_r4_tile_dot_add(int nb, const uint8_t *g, const uint8_t *yb, int ystride, float *y, int ystep) {
+  gemm_q4_K_r4(1, nb, g, yb, ystride, TOK, y, ystep);
 }
 // One token (generation and the tokens after the last whole tile) against ng groups at once (ng a
 // constant: GV, or 1 for the groups left over): the same integers and the same float epilogue as
@@ -364,7 +395,8 @@ INLINE v128_t q5r_high(v128_t hb, int c) {
 // summed in i16 4 at a time (4 × 2 products of ≤ 31·127: ≤ 31496), widened, and the float step,
 // acc living in y.
 // Any nt: the token loop is rolled, so a tile's last tokens (2 or more) need not be one at a time.
-NOINLINE static void gemm_q5_0_r4(int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, int nt, float *y, int ystep) {
+INLINE void gemm_q5_0_r4(int da, int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, int nt, float *y, int ystep) {
+  (void)da;  // the SIMD128 build has one way
   for (int t = 0; t < nt; t++) wasm_v128_store(y + (size_t)t * ystep, wasm_f32x4_splat(0));
   const v128_t m = wasm_i8x16_splat(0x0f);
   for (int i = 0; i < nb; i++, g += Q5R_BYTES) {
@@ -387,17 +419,39 @@ NOINLINE static void gemm_q5_0_r4(int nb, const uint8_t *g, const uint8_t *yb, i
       const int8_t *x = ((const block_q8_0 *)xt)->qs;
       const v128_t xa = wasm_v128_load(x), xb = wasm_v128_load(x + 16);
 #define SPLAT(v, k) wasm_i32x4_shuffle(v, v, k, k, k, k)
+      const float *sc = (const float *)et;
+      const int32_t bsum = ((const int32_t *)((const int16_t *)(sc + nb) + 8 * nb))[i];
+      v128_t isum;
+#if RELAXED
+      if (da) {
+        // Two chains of 4 dot-adds (the second's latency overlaps the first's), the bias first.
+#define DOT_ADD(acc, v, k, w) wasm_i32x4_relaxed_dot_i8x16_i7x16_add(SPLAT(v, k), w, acc)
+        v128_t a0 = DOT_ADD(wasm_i32x4_splat(-bsum), xa, 0, lo[0]), a1 = DOT_ADD(wasm_i32x4_splat(0), xb, 0, hi[0]);
+        a0 = DOT_ADD(a0, xa, 1, lo[1]), a1 = DOT_ADD(a1, xb, 1, hi[1]);
+        a0 = DOT_ADD(a0, xa, 2, lo[2]), a1 = DOT_ADD(a1, xb, 2, hi[2]);
+        a0 = DOT_ADD(a0, xa, 3, lo[3]), a1 = DOT_ADD(a1, xb, 3, hi[3]);
+#undef DOT_ADD
+        isum = wasm_i32x4_add(a0, a1);
+      } else
+#endif
+      {
       const v128_t p0 = wasm_i16x8_add(wasm_i16x8_add(dot_chunk(SPLAT(xa, 0), lo[0]), dot_chunk(SPLAT(xb, 0), hi[0])),
                                        wasm_i16x8_add(dot_chunk(SPLAT(xa, 1), lo[1]), dot_chunk(SPLAT(xb, 1), hi[1])));
       const v128_t p1 = wasm_i16x8_add(wasm_i16x8_add(dot_chunk(SPLAT(xa, 2), lo[2]), dot_chunk(SPLAT(xb, 2), hi[2])),
                                        wasm_i16x8_add(dot_chunk(SPLAT(xa, 3), lo[3]), dot_chunk(SPLAT(xb, 3), hi[3])));
+      isum = wasm_i32x4_sub(wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(p0), wasm_i32x4_extadd_pairwise_i16x8(p1)), wasm_i32x4_splat(bsum));
+      }
 #undef SPLAT
-      const float *sc = (const float *)et;
-      const int32_t bsum = ((const int32_t *)((const int16_t *)(sc + nb) + 8 * nb))[i];
-      const v128_t isum = wasm_i32x4_sub(wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(p0), wasm_i32x4_extadd_pairwise_i16x8(p1)), wasm_i32x4_splat(bsum));
       wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), wasm_f32x4_mul(wasm_f32x4_mul(dw, wasm_f32x4_splat(sc[i])), wasm_f32x4_convert_i32x4(isum))));
     }
   }
+}
+
+NOINLINE static void gemm_q5_0_r4_tile(int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, int nt, float *y, int ystep) {
+  gemm_q5_0_r4(0, nb, g, yb, ystride, ex, exstride, nt, y, ystep);
+}
+NOINLINE static void gemm_q5_0_r4_tile_dot_add(int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, int nt, float *y, int ystep) {
+  gemm_q5_0_r4(1, nb, g, yb, ystride, ex, exstride, nt, y, ystep);
 }
 
 // One token against ng groups at once (as gemv_q4_K_groups): gemm_q5_0_r4's integers and float
@@ -736,9 +790,9 @@ static void packed_task(const void *p, int ith, int nth) {
       for (int g = tile; g < tile_end; g++) {
         const uint8_t *w = a->w + (size_t)g * gb, *x = a->xq + (size_t)t * a->xq_row_bytes, *ex = a->ex + (size_t)t * a->ex_row_bytes;
         float *y = a->y + (size_t)t * a->nrows + g * R;
-        if (a->type == T_Q4_K) gemm_q4_K_r4_tile(a->ncols / QK_K, w, x, a->xq_row_bytes, y, a->nrows);
+        if (a->type == T_Q4_K) (RELAXED && dot_add ? gemm_q4_K_r4_tile_dot_add : gemm_q4_K_r4_tile)(a->ncols / QK_K, w, x, a->xq_row_bytes, y, a->nrows);
         else if (a->type == T_Q6_K) gemm_q6_K_r4_tile(a->ncols / QK_K, w, x, a->xq_row_bytes, y, a->nrows);
-        else gemm_q5_0_r4(a->ncols / QK, w, x, a->xq_row_bytes, ex, a->ex_row_bytes, nt, y, a->nrows);
+        else (RELAXED && dot_add ? gemm_q5_0_r4_tile_dot_add : gemm_q5_0_r4_tile)(a->ncols / QK, w, x, a->xq_row_bytes, ex, a->ex_row_bytes, nt, y, a->nrows);
       }
       t += nt;
     }
@@ -761,6 +815,21 @@ static void packed_task(const void *p, int ith, int nth) {
         else gemv_q5_0_r4(a->ncols / QK, w, x, ex, y + g * R);
       }
     }
+  }
+}
+
+// What the loader times to choose (kernels.ts): the Q4_K and Q5_0 tiles of one group over 256
+// columns, `reps` times, by the dot-add (mode 1) or not (mode 0), on DOT_ADD_PROBE_BYTES of zeros
+// at scratch (weights, then the tokens' activations and act_extras, then the outputs).
+#define DOT_ADD_PROBE_BYTES 32768
+EXPORT(dot_add_probe_bytes) int dot_add_probe_bytes(void) { return DOT_ADD_PROBE_BYTES; }
+EXPORT(dot_add_probe) void dot_add_probe(uint8_t *scratch, int reps, int mode) {
+  const int nb5 = QK_K / QK, xq5 = nb5 * (int)sizeof(block_q8_0), ex5 = act_extra_bytes(T_Q5_0, QK_K);
+  const uint8_t *x4 = scratch + Q4KR_BYTES, *x5 = scratch + nb5 * Q5R_BYTES, *e5 = x5 + TOK5 * xq5;
+  float *y = (float *)(scratch + DOT_ADD_PROBE_BYTES) - R * TOK5;
+  for (int r = 0; r < reps; r++) {
+    (RELAXED && mode ? gemm_q4_K_r4_tile_dot_add : gemm_q4_K_r4_tile)(1, scratch, x4, sizeof(block_q8_K), y, R);
+    (RELAXED && mode ? gemm_q5_0_r4_tile_dot_add : gemm_q5_0_r4_tile)(nb5, scratch, x5, xq5, e5, ex5, TOK5, y, R);
   }
 }
 

@@ -246,7 +246,7 @@ async function main(): Promise<void> {
     }
     if (args.busy) busyLines.push(...busyTable(shape.name, byThreads));
   }
-  console.log(`\n## Hearth vs llama.cpp (node-llama-cpp 3.21.1, CPU) — ${cpus()[0]?.model ?? "?"}, ${cpus().length} cores, Node ${process.version}\n`);
+  console.log(`\n## Hearth vs llama.cpp (node-llama-cpp 3.21.1, CPU) — ${cpus()[0]?.model ?? "?"}, ${cpus().length} cores, Node ${process.version} (V8 ${process.versions.v8})\n`);
   console.log(`Memory bandwidth (WASM SIMD streaming read): ${[...bw].map(([t, g]) => `${g.toFixed(1)} GB/s at ${t} thread(s)`).join(", ")}.`);
   console.log(`Decode ceiling = bandwidth ÷ weight bytes read per token. Median of ${args.repeats} alternating runs (min–max). Ratio = Hearth ÷ llama.cpp (tok/s: higher is better; ms and MiB: lower is better).\n`);
   console.log("| model | threads | metric | Hearth | llama.cpp | ratio | note |");

@@ -154,7 +154,7 @@ async function runRepacked(variant: KernelVariant, type: GgmlType, threadCounts:
       () => e.matmul_quantized(type | REPACKED, packed[0], ROWS, COLS, xq, BATCH, y),
     ]);
     const gmac = (s: number): number => (ROWS * COLS * BATCH) / s / 1e9;
-    rows.push(`| ${typeName(type)} GEMM ${ROWS}×${COLS} × ${BATCH} tokens, GMAC/s | ${variant} | ${t} | ${gmac(gemmPlain).toFixed(1)} | ${gmac(gemmPacked).toFixed(1)} | ${(gemmPlain / gemmPacked).toFixed(2)} |`);
+    rows.push(`| ${typeName(type)} GEMM ${ROWS}×${COLS} × ${BATCH} tokens, GMAC/s | ${variant}${k.dotAdd ? ", dot-add" : ""} | ${t} | ${gmac(gemmPlain).toFixed(1)} | ${gmac(gemmPacked).toFixed(1)} | ${(gemmPlain / gemmPacked).toFixed(2)} |`);
     let i = 0;
     let j = 0;
     const [gemvPlain, gemvPacked] = bestAlternating([

@@ -72,7 +72,7 @@ async function hearth(path: string, threads: number): Promise<RunResult> {
   const gen = (times.length - 1) / ((times[times.length - 1] - times[0]) / 1000);
   const result: RunResult = {
     side: "hearth", threads, loadMs, pp128, pp512, ttftMs, gen, generated: times.length,
-    peakRssMiB: process.resourceUsage().maxRSS / 1024, kernels: kernelsVariant(),
+    peakRssMiB: process.resourceUsage().maxRSS / 1024, kernels: `${kernelsVariant()}${engine.model.kernels.dotAdd ? ", dot-add" : ""}`,
   };
   await engine.dispose();
   return result;

@@ -67,6 +67,41 @@ export function kernelsVariant(): "relaxed" | "simd128" {
   return /kernels-relaxed\.wasm$/.test(defaultWasmPath()) ? "relaxed" : "simd128";
 }
 
+/**
+ * Whether the relaxed build's products should sum by the dot-add (kernels/repack.c, set_dot_add):
+ * one instruction where the engine compiles it to AVX-VNNI's vpdpbusd (V8 13.6 and later: Node 24,
+ * current VS Code), three where it does not (Node 20, or a CPU without AVX-VNNI). No API tells,
+ * so the probe's two ways are timed against each other, alternating, best of each (30 ms, once per
+ * process and build); the dot-add must win clearly. HEARTH_DOT_ADD=0 or 1 decides instead.
+ */
+const dotAddChoice = new Map<string, boolean>();
+function dotAddPays(path: string, e: KernelExports, arena: Arena, memory: WebAssembly.Memory): boolean {
+  const forced = process.env.HEARTH_DOT_ADD;
+  if (forced === "0" || forced === "1") return forced === "1";
+  let pays = dotAddChoice.get(path);
+  if (pays === undefined) {
+    const mark = arena.mark();
+    const bytes = e.dot_add_probe_bytes();
+    const scratch = arena.alloc(bytes, 64);
+    new Uint8Array(memory.buffer, scratch, bytes).fill(0);
+    // Rounds for 30 ms at least: the tiles' optimised code arrives after ~9 ms of the first,
+    // baseline code (V8's dynamic tiering), and the best time of each way is its optimised one.
+    const best = [Infinity, Infinity];
+    const start = performance.now();
+    for (let round = 0; round < 200 && (round < 10 || performance.now() - start < 30); round++) {
+      for (const mode of [0, 1]) {
+        const t = performance.now();
+        e.dot_add_probe(scratch, 200, mode);
+        best[mode] = Math.min(best[mode], performance.now() - t);
+      }
+    }
+    arena.reset(mark);
+    pays = best[1] < 0.9 * best[0];
+    dotAddChoice.set(path, pays);
+  }
+  return pays;
+}
+
 interface Compiled {
   path: string;
   module: WebAssembly.Module;
@@ -93,6 +128,8 @@ export class Kernels {
     readonly exports: KernelExports,
     readonly arena: Arena,
     private readonly helpers: Worker[],
+    /** The repacked products sum by the dot-add (see dotAddPays). */
+    readonly dotAdd: boolean,
   ) {}
 
   static async create(options: KernelOptions = {}): Promise<Kernels> {
@@ -104,6 +141,8 @@ export class Kernels {
     const exports = kernelExports(instance, wasmPath);
     exports.init_tables(); // before any kernel runs (the helpers share the memory)
     const arena = new Arena(memory, exports.__heap_base.value as number);
+    // The SIMD128 build has one way (set_dot_add(1) answers 0): nothing to time.
+    const dotAdd = exports.set_dot_add(1) === 1 && exports.set_dot_add(dotAddPays(wasmPath, exports, arena, memory) ? 1 : 0) === 1;
     const helpers: Worker[] = [];
     const generation = exports.pool_generation();
     try {
@@ -123,7 +162,7 @@ export class Kernels {
     }
     exports.pool_set_helpers(helpers.length);
     exports.pool_set_threads(threads);
-    return new Kernels(wasmPath, memory, exports, arena, helpers);
+    return new Kernels(wasmPath, memory, exports, arena, helpers, dotAdd);
   }
 
   get threads(): number {
