@@ -9,9 +9,9 @@
 // Lanes stay rows to the end: the 4 outputs of a group are one v128 store, no horizontal sum.
 //
 // Node 20's V8 (11.3) lowers i16x8.relaxed_dot_i8x16_i7x16_s to one pmaddubsw and has no usable
-// i32 ..._add form (no VNNI, even on CPUs that have it), so the i16 products of a sub-block are
-// summed in i16 (bounded per format below) and widened once, by i32x4.dot_i16x8 with the
-// sub-block scale (pmaddwd), as llama.cpp's AVX2 Q4_K kernel does.
+// i32 ..._add form (no VNNI, even on CPUs that have it; V8 13.6 has one: see dot_add), so the i16
+// products of a sub-block are summed in i16 (bounded per format below) and widened once, by
+// i32x4.dot_i16x8 with the sub-block scale (pmaddwd), as llama.cpp's AVX2 Q4_K kernel does.
 //
 // Exactness: every row's integer sums per (super-)block are exact and its float epilogue is the
 // same sequence of operations for every token, whatever the number of tokens in a tile, the thread
@@ -396,7 +396,7 @@ INLINE v128_t q5r_high(v128_t hb, int c) {
 // acc living in y.
 // Any nt: the token loop is rolled, so a tile's last tokens (2 or more) need not be one at a time.
 INLINE void gemm_q5_0_r4(int da, int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, int nt, float *y, int ystep) {
-  (void)da;  // the SIMD128 build has one way
+  (void)da;  // unused in the SIMD128 build
   for (int t = 0; t < nt; t++) wasm_v128_store(y + (size_t)t * ystep, wasm_f32x4_splat(0));
   const v128_t m = wasm_i8x16_splat(0x0f);
   for (int i = 0; i < nb; i++, g += Q5R_BYTES) {
@@ -435,11 +435,11 @@ INLINE void gemm_q5_0_r4(int da, int nb, const uint8_t *g, const uint8_t *yb, in
       } else
 #endif
       {
-      const v128_t p0 = wasm_i16x8_add(wasm_i16x8_add(dot_chunk(SPLAT(xa, 0), lo[0]), dot_chunk(SPLAT(xb, 0), hi[0])),
-                                       wasm_i16x8_add(dot_chunk(SPLAT(xa, 1), lo[1]), dot_chunk(SPLAT(xb, 1), hi[1])));
-      const v128_t p1 = wasm_i16x8_add(wasm_i16x8_add(dot_chunk(SPLAT(xa, 2), lo[2]), dot_chunk(SPLAT(xb, 2), hi[2])),
-                                       wasm_i16x8_add(dot_chunk(SPLAT(xa, 3), lo[3]), dot_chunk(SPLAT(xb, 3), hi[3])));
-      isum = wasm_i32x4_sub(wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(p0), wasm_i32x4_extadd_pairwise_i16x8(p1)), wasm_i32x4_splat(bsum));
+        const v128_t p0 = wasm_i16x8_add(wasm_i16x8_add(dot_chunk(SPLAT(xa, 0), lo[0]), dot_chunk(SPLAT(xb, 0), hi[0])),
+                                         wasm_i16x8_add(dot_chunk(SPLAT(xa, 1), lo[1]), dot_chunk(SPLAT(xb, 1), hi[1])));
+        const v128_t p1 = wasm_i16x8_add(wasm_i16x8_add(dot_chunk(SPLAT(xa, 2), lo[2]), dot_chunk(SPLAT(xb, 2), hi[2])),
+                                         wasm_i16x8_add(dot_chunk(SPLAT(xa, 3), lo[3]), dot_chunk(SPLAT(xb, 3), hi[3])));
+        isum = wasm_i32x4_sub(wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(p0), wasm_i32x4_extadd_pairwise_i16x8(p1)), wasm_i32x4_splat(bsum));
       }
 #undef SPLAT
       wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), wasm_f32x4_mul(wasm_f32x4_mul(dw, wasm_f32x4_splat(sc[i])), wasm_f32x4_convert_i32x4(isum))));
