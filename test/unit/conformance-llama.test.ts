@@ -38,6 +38,25 @@ function logSoftmax(x: ArrayLike<number>): Float64Array {
   return Float64Array.from({ length: x.length }, (_, i) => x[i] - lse);
 }
 
+/** Largest |ours − expected| over the tokens llama.cpp gives a meaningful log p (its probabilities
+ * are float32: log p below ~-80 is not meaningful there). */
+function maxLogProbDiff(ours: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let d = 0;
+  for (let i = 0; i < ours.length; i++) if (expected[i] > -60) d = Math.max(d, Math.abs(ours[i] - expected[i]));
+  return d;
+}
+
+/** max − min of the logits. */
+function spreadOf(logits: ArrayLike<number>): number {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) {
+    min = Math.min(min, logits[i]);
+    max = Math.max(max, logits[i]);
+  }
+  return max - min;
+}
+
 function topTwoGap(x: ArrayLike<number>): number {
   let a = -Infinity;
   let b = -Infinity;
@@ -73,16 +92,8 @@ for (const opts of ALL) {
       const logits = Float32Array.from(model.transformer.forward(slot, fx.promptIds, 0, true)!);
       slot.append(fx.promptIds);
       const ours = logSoftmax(logits);
-      let maxDiff = 0;
-      let min = Infinity;
-      let max = -Infinity;
-      for (let i = 0; i < ours.length; i++) {
-        // llama.cpp's probabilities are float32: log p below ~-80 is not meaningful there.
-        if (expected[i] > -60) maxDiff = Math.max(maxDiff, Math.abs(ours[i] - expected[i]));
-        min = Math.min(min, logits[i]);
-        max = Math.max(max, logits[i]);
-      }
-      const relative = maxDiff / (max - min);
+      const maxDiff = maxLogProbDiff(ours, expected);
+      const relative = maxDiff / spreadOf(logits);
       const top1 = argmax(ours) === argmax(expected);
 
       // Greedy: ours token by token (logits kept to see near ties), llama.cpp's from its sampler.
@@ -103,10 +114,9 @@ for (const opts of ALL) {
           // gives the error, which must stay within the tolerance, as at the prompt.
           const stepExpected = await ref.logProbs([...fx.promptIds, ...theirs.slice(0, step)]);
           const stepOurs = logSoftmax(current);
-          let stepDiff = 0;
-          for (let i = 0; i < stepOurs.length; i++) if (stepExpected[i] > -60) stepDiff = Math.max(stepDiff, Math.abs(stepOurs[i] - stepExpected[i]));
-          const spread = Math.max(...current) - Math.min(...current);
-          assert.ok(stepDiff / spread <= RELATIVE_TOLERANCE, `step ${step}: max |Δ log p| ${stepDiff} is ${stepDiff / spread} of the spread`);
+          const stepDiff = maxLogProbDiff(stepOurs, stepExpected);
+          const stepRelative = stepDiff / spreadOf(current);
+          assert.ok(stepRelative <= RELATIVE_TOLERANCE, `step ${step}: max |Δ log p| ${stepDiff} is ${stepRelative} of the spread`);
           if (stepOurs[token] - stepOurs[theirs[step]] < 4 * stepDiff) {
             t.diagnostic(`step ${step}: ours ${token}, llama.cpp ${theirs[step]}: a near tie by this step's error (${stepDiff.toExponential(2)})`);
             compared--;

@@ -142,7 +142,8 @@ export class Kernels {
     exports.init_tables(); // before any kernel runs (the helpers share the memory)
     const arena = new Arena(memory, exports.__heap_base.value as number);
     // The SIMD128 build has one way (set_dot_add(1) answers 0): nothing to time.
-    const dotAdd = exports.set_dot_add(1) === 1 && exports.set_dot_add(dotAddPays(wasmPath, exports, arena, memory) ? 1 : 0) === 1;
+    const twoWays = exports.set_dot_add(1) === 1;
+    const dotAdd = twoWays && exports.set_dot_add(dotAddPays(wasmPath, exports, arena, memory) ? 1 : 0) === 1;
     const helpers: Worker[] = [];
     const generation = exports.pool_generation();
     try {
