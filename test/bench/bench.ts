@@ -1,11 +1,12 @@
 // npm run bench — Hearth against llama.cpp (node-llama-cpp, native CPU build) on the same model
 // files: a SmolLM3-3B-shape and a Qwen2.5-Coder-0.5B-shape Q4_K_M file (random valid blocks, real
 // shapes, cached under os.tmpdir()/hearth-bench), at 1 and 2 threads (and all cores where more
-// exist). Each run is a child process of one side (clean peak RSS); the sides alternate, and every
+// exist). Each side runs in a child process (clean peak RSS; run-one.ts) that loads the model once
+// per repeat; the two sides then take each measurement in turn, seconds apart, and every
 // configuration is repeated (spread shown). Prints a markdown table; asserts nothing.
 //
-// --busy adds the busy machine (inside an editor the CPU is never idle): every configuration also
-// runs with one competing process that keeps one core busy from before the run's start to its end,
+// --busy adds the busy machine (inside an editor the CPU is never idle): every measurement is also
+// taken with one competing process that keeps one core busy from before its start to its end,
 // and a second table shows tok/s idle and busy, Hearth at 2 threads against 1, and how much of its
 // idle ratio to llama.cpp Hearth keeps under load.
 //
@@ -15,14 +16,15 @@
 //
 // --llama-without-amx runs llama.cpp without its AMX library (llama-without-amx.ts): on a CPU with
 // AMX, its SIMD speed, the baseline of a WebAssembly SIMD engine.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { setFlagsFromString } from "node:v8";
 import { benchModelFile, SHAPES, weightBytesPerToken } from "./model-files.ts";
 import { llamaWithoutAmx } from "./llama-without-amx.ts";
-import type { RunResult } from "./run-one.ts";
+import type { Generation, Ready, RunResult } from "./run-one.ts";
 import { Kernels } from "../../src/engine/wasm/kernels.ts";
 
 interface Args {
@@ -96,30 +98,87 @@ function fileReadMs(path: string): number {
 /** The script each side's runs execute (llama's is a copy's with --llama-without-amx). */
 const runScripts = { hearth: join(__dirname, "run-one.ts"), llama: join(__dirname, "run-one.ts") };
 
-function runChild(side: "hearth" | "llama", path: string, threads: number): RunResult {
-  const script = runScripts[side];
-  const r = spawnSync(process.execPath, ["--import", "tsx", script, side, path, String(threads)], {
-    encoding: "utf8",
-    timeout: 15 * 60 * 1000,
-    env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: "true" },
-    maxBuffer: 64 * 2 ** 20,
-  });
-  const line = r.stdout?.split("\n").find((l) => l.startsWith("RESULT "));
-  if (!line) throw new Error(`${side} run failed (status ${r.status}):\n${r.stderr?.slice(-4000)}`);
-  return JSON.parse(line.slice(7)) as RunResult;
+/** One side's process (run-one.ts): loaded once per repeat, then asked for one measurement at a time. */
+class SideProcess {
+  private readonly child: ChildProcess;
+  private readonly lines: string[] = [];
+  private waiting?: () => void;
+  private stderr = "";
+  private exited = false;
+
+  private constructor(readonly side: "hearth" | "llama", script: string, path: string, threads: number) {
+    this.child = spawn(process.execPath, ["--import", "tsx", script, side, path, String(threads)], {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: "true" },
+    });
+    sideProcesses.add(this.child);
+    createInterface({ input: this.child.stdout! }).on("line", (line) => {
+      this.lines.push(line);
+      this.waiting?.();
+    });
+    this.child.stderr!.on("data", (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
+    this.child.on("exit", () => {
+      this.exited = true;
+      sideProcesses.delete(this.child);
+      this.waiting?.();
+    });
+  }
+
+  /** Starts a side and waits until its model is loaded. */
+  static async start(side: "hearth" | "llama", script: string, path: string, threads: number): Promise<{ proc: SideProcess; ready: Ready }> {
+    const proc = new SideProcess(side, script, path, threads);
+    return { proc, ready: JSON.parse(await proc.reply("READY")) as Ready };
+  }
+
+  /** Sends one request and returns the payload of its reply line (`PREFIX payload`). */
+  async request(line: string, prefix: string): Promise<string> {
+    this.child.stdin!.write(`${line}\n`);
+    return this.reply(prefix);
+  }
+
+  private async reply(prefix: string): Promise<string> {
+    const deadline = Date.now() + REQUEST_TIMEOUT_MS;
+    for (;;) {
+      const i = this.lines.findIndex((l) => l.startsWith(`${prefix} `));
+      if (i >= 0) return this.lines.splice(0, i + 1)[i].slice(prefix.length + 1);
+      if (this.exited || Date.now() > deadline) {
+        this.child.kill("SIGKILL");
+        throw new Error(`${this.side} side: no ${prefix} (${this.exited ? `exited ${this.child.exitCode}` : "timed out"}):\n${this.stderr}`);
+      }
+      await new Promise<void>((resolve) => {
+        this.waiting = resolve;
+        setTimeout(resolve, 1000);
+      });
+    }
+  }
+
+  /** Ends the process; returns its peak RSS. */
+  async end(): Promise<number> {
+    const { peakRssMiB } = JSON.parse(await this.request("end", "END")) as { peakRssMiB: number };
+    return peakRssMiB;
+  }
+
+  kill(): void {
+    this.child.kill("SIGKILL");
+  }
 }
+
+const REQUEST_TIMEOUT_MS = 15 * 60 * 1000;
 
 type Load = "idle" | "busy";
 type Results = Record<"hearth" | "llama", RunResult[]>;
 
-/** Competitors still running: killed if the bench exits early (one listener for all of them). */
+/** Competitors and sides still running: killed if the bench exits early (one listener for all). */
 const competitors = new Set<ChildProcess>();
-process.once("exit", () => competitors.forEach((c) => c.kill("SIGKILL")));
+const sideProcesses = new Set<ChildProcess>();
+process.once("exit", () => [...competitors, ...sideProcesses].forEach((c) => c.kill("SIGKILL")));
 
-/** A process that keeps one core busy until it is killed: the busy machine's competitor. */
-function startCompetitor(): ChildProcess {
-  const child = spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" });
+/** A process that keeps one core busy until it is killed: the busy machine's competitor. Returns
+ * once it spins (it says so on stdout), so that the measurement after it starts under load. */
+async function startCompetitor(): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["-e", "process.stdout.write('x'); for (;;) {}"], { stdio: ["ignore", "pipe", "ignore"] });
   competitors.add(child);
+  await new Promise((resolve) => child.stdout!.once("data", resolve));
   return child;
 }
 
@@ -128,20 +187,56 @@ function stopCompetitor(child: ChildProcess): void {
   competitors.delete(child);
 }
 
-/** Every repeat of one shape at one thread count: sides alternate, and idle and busy alternate. */
-function runConfiguration(args: Args, path: string, key: string, threads: number, log: (s: string) => void): Record<Load, Results> {
+/** A measurement the sides take in turn: its request, and where its reply goes in a RunResult. */
+const STEPS: { request: string; prefix: string; take: (r: RunResult, reply: string) => void }[] = [
+  { request: "pp 128 1", prefix: "PP", take: (r, reply) => (r.pp128 = Number(reply)) },
+  { request: "pp 512 2", prefix: "PP", take: (r, reply) => (r.pp512 = Number(reply)) },
+  { request: "gen", prefix: "GEN", take: (r, reply) => Object.assign(r, JSON.parse(reply) as Generation) },
+];
+
+/**
+ * Every repeat of one shape at one thread count. Each repeat loads both sides (one after the
+ * other, each load alone on the machine), then takes each measurement from the sides in turn, idle
+ * and busy in turn: the figures a ratio compares are taken seconds apart. The order of the sides
+ * and of idle and busy alternates between repeats.
+ */
+async function runConfiguration(args: Args, path: string, key: string, threads: number, log: (s: string) => void): Promise<Record<Load, Results>> {
   const results: Record<Load, Results> = { idle: { hearth: [], llama: [] }, busy: { hearth: [], llama: [] } };
   const loads: Load[] = args.busy ? ["idle", "busy"] : ["idle"];
   for (let rep = 0; rep < args.repeats; rep++) {
-    for (const load of rep % 2 === 0 ? loads : [...loads].reverse()) {
-      for (const side of rep % 2 === 0 ? args.sides : [...args.sides].reverse()) {
-        const competitor = load === "busy" ? startCompetitor() : undefined;
-        let r: RunResult;
-        try {
-          r = runChild(side, path, threads);
-        } finally {
-          if (competitor) stopCompetitor(competitor);
+    const sides = rep % 2 === 0 ? args.sides : [...args.sides].reverse();
+    const repLoads = rep % 2 === 0 ? loads : [...loads].reverse();
+    const procs = new Map<"hearth" | "llama", SideProcess>();
+    const runs = new Map<string, RunResult>();
+    try {
+      for (const side of sides) {
+        const { proc, ready } = await SideProcess.start(side, runScripts[side], path, threads);
+        procs.set(side, proc);
+        for (const load of loads) runs.set(`${load} ${side}`, { side, threads, ...ready, pp128: NaN, pp512: NaN, ttftMs: NaN, gen: NaN, generated: 0, peakRssMiB: NaN });
+      }
+      for (const step of STEPS) {
+        for (const load of repLoads) {
+          for (const side of sides) {
+            const competitor = load === "busy" ? await startCompetitor() : undefined;
+            try {
+              step.take(runs.get(`${load} ${side}`)!, await procs.get(side)!.request(step.request, step.prefix));
+            } finally {
+              if (competitor) stopCompetitor(competitor);
+            }
+          }
         }
+      }
+      for (const side of sides) {
+        const peakRssMiB = await procs.get(side)!.end();
+        procs.delete(side);
+        for (const load of loads) runs.get(`${load} ${side}`)!.peakRssMiB = peakRssMiB;
+      }
+    } finally {
+      procs.forEach((p) => p.kill());
+    }
+    for (const load of repLoads) {
+      for (const side of sides) {
+        const r = runs.get(`${load} ${side}`)!;
         log(`${key} t=${threads} ${load} ${side}${r.kernels ? ` (${r.kernels})` : ""}: load ${r.loadMs.toFixed(0)} ms, pp128 ${r.pp128.toFixed(1)}, pp512 ${r.pp512.toFixed(1)}, ttft ${r.ttftMs.toFixed(0)} ms, gen ${r.gen.toFixed(2)} tok/s (${r.generated} tokens), rss ${r.peakRssMiB.toFixed(0)} MiB`);
         results[load][side].push(r);
       }
@@ -165,7 +260,8 @@ function busyTable(shapeName: string, byThreads: Map<number, Record<Load, Result
       const busyRatio = ratio(busy.hearth.map(f), busy.llama.map(f));
       const kept = idleRatio && busyRatio ? (busyRatio / idleRatio).toFixed(2) : "–";
       const one = hearthBusy(1, f);
-      const self = threads > 1 ? ratioOf(hearthBusy(threads, f), one) : "";
+      // Runs minutes apart (another configuration): medians.
+      const self = threads > 1 && one.length ? (median(hearthBusy(threads, f)) / median(one)).toFixed(2) : "";
       rows.push(
         `| ${shapeName} | ${label} | ${threads} | ${cell(idle.hearth.map(f), digits)} | ${cell(idle.llama.map(f), digits)} | ${ratioOf(idle.hearth.map(f), idle.llama.map(f))} | ` +
           `${cell(busy.hearth.map(f), digits)} | ${cell(busy.llama.map(f), digits)} | ${ratioOf(busy.hearth.map(f), busy.llama.map(f))} | ${kept} | ${self} |`,
@@ -180,9 +276,13 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-/** median(a) ÷ median(b), or undefined when a side has no runs. */
+/**
+ * Hearth ÷ llama.cpp: the median of the repeats' ratios (a[i] and b[i] were measured seconds apart,
+ * so each ratio compares one state of the machine), or undefined when a side has no runs.
+ */
 function ratio(a: number[], b: number[]): number | undefined {
-  return a.length && b.length ? median(a) / median(b) : undefined;
+  if (!a.length || !b.length) return undefined;
+  return a.length === b.length ? median(a.map((x, i) => x / b[i])) : median(a) / median(b);
 }
 function ratioOf(a: number[], b: number[]): string {
   return ratio(a, b)?.toFixed(2) ?? "–";
@@ -223,7 +323,7 @@ async function main(): Promise<void> {
     );
     const byThreads = new Map<number, Record<Load, Results>>();
     for (const threads of args.threads) {
-      const results = runConfiguration(args, path, key, threads, log);
+      const results = await runConfiguration(args, path, key, threads, log);
       byThreads.set(threads, results);
       const ceiling = (bw.get(threads) ?? bw.get(Math.max(...bw.keys()))!) * 1e9 / wBytes;
       const idle = results.idle;
@@ -248,14 +348,14 @@ async function main(): Promise<void> {
   }
   console.log(`\n## Hearth vs llama.cpp (node-llama-cpp 3.21.1, CPU) — ${cpus()[0]?.model ?? "?"}, ${cpus().length} cores, Node ${process.version} (V8 ${process.versions.v8})\n`);
   console.log(`Memory bandwidth (WASM SIMD streaming read): ${[...bw].map(([t, g]) => `${g.toFixed(1)} GB/s at ${t} thread(s)`).join(", ")}.`);
-  console.log(`Decode ceiling = bandwidth ÷ weight bytes read per token. Median of ${args.repeats} alternating runs (min–max). Ratio = Hearth ÷ llama.cpp (tok/s: higher is better; ms and MiB: lower is better).\n`);
+  console.log(`Decode ceiling = bandwidth ÷ weight bytes read per token. Median of ${args.repeats} repeats (min–max); in each, the sides take every measurement in turn, seconds apart. Ratio = Hearth ÷ llama.cpp, the median of the repeats' ratios (tok/s: higher is better; ms and MiB: lower is better).\n`);
   console.log("| model | threads | metric | Hearth | llama.cpp | ratio | note |");
   console.log("|---|---|---|---|---|---|---|");
   for (const l of lines) console.log(l);
   console.log("");
   if (args.busy) {
     console.log(`\n## Busy machine: one competing process keeps one core busy during each run\n`);
-    console.log("Idle and busy runs alternate in this one run. Kept = busy ratio ÷ idle ratio (target ≥ 0.9); Hearth 2 ÷ 1 thread busy: target ≥ 1.\n");
+    console.log("Idle and busy measurements alternate in this one run. Kept = busy ratio ÷ idle ratio (target ≥ 0.9); Hearth 2 ÷ 1 thread busy: target ≥ 1.\n");
     console.log("| model | metric | threads | Hearth idle | llama.cpp idle | ratio idle | Hearth busy | llama.cpp busy | ratio busy | kept | Hearth busy, 2 ÷ 1 thread |");
     console.log("|---|---|---|---|---|---|---|---|---|---|---|");
     for (const l of busyLines) console.log(l);

@@ -1,10 +1,19 @@
-// One side of one benchmark run, in its own process (clean peak RSS): loads a model file with
-// Hearth or with node-llama-cpp, then measures prompt processing (fresh 128- and 512-token
-// prompts), time to first token and greedy generation of 64 tokens after a 128-token prompt.
-// Prints one JSON line. Usage: node --import tsx test/bench/run-one.ts hearth|llama FILE THREADS
+// One side of the benchmark in its own process (clean peak RSS): loads a model file with Hearth or
+// with node-llama-cpp, then answers the bench's requests one line at a time, so that the two sides'
+// measurements alternate seconds apart. (These VMs run the same code at one of two speeds for tens
+// of seconds at a time; whole runs of each side, minutes apart, compared different machine states:
+// the 3B shape's pp128 at 1 thread measured 16.6 and 10.9 tok/s in two runs a minute apart.)
+//
+//   node --import tsx test/bench/run-one.ts hearth|llama FILE THREADS
+//   → READY {"loadMs":…,"kernels"|"backend":…}   once loaded and warmed up (a 16-token prompt)
+//   pp N SEED → PP tok/s                           a fresh N-token prompt
+//   gen       → GEN {"ttftMs":…,"gen":…,"generated":…}   128-token prompt, then 64 greedy tokens
+//   end       → END {"peakRssMiB":…}               and the process exits
 import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { setFlagsFromString } from "node:v8";
 
+/** One side's figures from one process (one repeat), at one load of the machine. */
 export interface RunResult {
   side: "hearth" | "llama";
   threads: number;
@@ -18,6 +27,26 @@ export interface RunResult {
   /** llama.cpp: the CPU backend it loaded and where its weights went (e.g. AMX tiles). */
   backend?: string;
   generated: number;
+}
+
+export interface Ready {
+  loadMs: number;
+  kernels?: string;
+  backend?: string;
+}
+
+export interface Generation {
+  ttftMs: number;
+  gen: number;
+  generated: number;
+}
+
+/** A loaded side: what the requests run. */
+interface Side {
+  ready: Ready;
+  /** tok/s of a fresh n-token prompt. */
+  pp(n: number, seed: number): Promise<number>;
+  gen(): Promise<Generation>;
 }
 
 const CONTEXT = 1024;
@@ -41,7 +70,25 @@ function nVocabOf(path: string): number {
   return path.includes("qwen") ? 151936 : 128256;
 }
 
-async function hearth(path: string, threads: number): Promise<RunResult> {
+/** tok/s of `run` over n tokens. */
+async function rate(n: number, run: () => Promise<unknown>): Promise<number> {
+  const s = performance.now();
+  await run();
+  return n / ((performance.now() - s) / 1000);
+}
+
+/** Time to the first of `tokens` (from `start`) and the rate of the rest. */
+async function timeGeneration(start: number, tokens: AsyncIterable<unknown>): Promise<Generation> {
+  const times: number[] = [];
+  for await (const _ of tokens) {
+    void _;
+    times.push(performance.now());
+    if (times.length >= GEN_TOKENS) break;
+  }
+  return { ttftMs: times[0] - start, gen: (times.length - 1) / ((times[times.length - 1] - times[0]) / 1000), generated: times.length };
+}
+
+async function hearth(path: string, threads: number): Promise<Side> {
   // Relaxed SIMD is on by default in current Electron; Node 20 needs the flag (set before the
   // kernels are compiled, so WebAssembly.validate picks the relaxed build).
   if (process.env.HEARTH_BENCH_RELAXED !== "0") setFlagsFromString("--experimental-wasm-relaxed-simd");
@@ -51,34 +98,25 @@ async function hearth(path: string, threads: number): Promise<RunResult> {
   const engine = await Engine.load(path, { threads, contextSize: CONTEXT, batchSize: BATCH, slots: ["bench"] });
   const loadMs = performance.now() - t0;
   const vocab = nVocabOf(path);
-  const pp = async (n: number, seed: number): Promise<number> => {
-    engine.model.slot("bench").clear();
-    const ids = promptTokens(n, seed, vocab);
-    const s = performance.now();
-    await engine.session.evaluate("bench", ids);
-    return n / ((performance.now() - s) / 1000);
+  const slot = engine.model.slot("bench");
+  const pp = (n: number, seed: number): Promise<number> => {
+    slot.clear();
+    return rate(n, () => engine.session.evaluate("bench", promptTokens(n, seed, vocab)));
   };
   await pp(16, 99); // warm-up (tier-up of the wasm code, first touches of scratch)
-  const pp128 = await pp(128, 1);
-  const pp512 = await pp(512, 2);
-  engine.model.slot("bench").clear();
-  const s = performance.now();
-  const times: number[] = [];
-  for await (const _ of engine.generate({ slot: "bench", prompt: promptTokens(128, 3, vocab), maxTokens: GEN_TOKENS, sampling: { temperature: 0 } })) {
-    void _;
-    times.push(performance.now());
-  }
-  const ttftMs = times[0] - s;
-  const gen = (times.length - 1) / ((times[times.length - 1] - times[0]) / 1000);
-  const result: RunResult = {
-    side: "hearth", threads, loadMs, pp128, pp512, ttftMs, gen, generated: times.length,
-    peakRssMiB: process.resourceUsage().maxRSS / 1024, kernels: `${kernelsVariant()}${engine.model.kernels.dotAdd ? ", dot-add" : ""}`,
+  return {
+    ready: { loadMs, kernels: `${kernelsVariant()}${engine.model.kernels.dotAdd ? ", dot-add" : ""}` },
+    pp,
+    gen: () => {
+      slot.clear();
+      const s = performance.now();
+      const tokens = engine.generate({ slot: "bench", prompt: promptTokens(128, 3, vocab), maxTokens: GEN_TOKENS, sampling: { temperature: 0 } });
+      return timeGeneration(s, tokens);
+    },
   };
-  await engine.dispose();
-  return result;
 }
 
-async function llama(path: string, threads: number): Promise<RunResult> {
+async function llama(path: string, threads: number): Promise<Side> {
   const { getLlama } = await import("node-llama-cpp");
   // Info-level lines name the weights' buffer types: on a CPU with AMX, llama.cpp repacks Q4_K,
   // Q6_K and Q8_0 weights for AMX tiles (a matrix unit WebAssembly cannot reach).
@@ -100,32 +138,18 @@ async function llama(path: string, threads: number): Promise<RunResult> {
   const vocab = nVocabOf(path);
   const pp = async (n: number, seed: number): Promise<number> => {
     await seq.clearHistory();
-    const ids = promptTokens(n, seed, vocab);
-    const s = performance.now();
-    await seq.evaluateWithoutGeneratingNewTokens(ids as never);
-    return n / ((performance.now() - s) / 1000);
+    return rate(n, () => seq.evaluateWithoutGeneratingNewTokens(promptTokens(n, seed, vocab) as never));
   };
   await pp(16, 99);
-  const pp128 = await pp(128, 1);
-  const pp512 = await pp(512, 2);
-  await seq.clearHistory();
-  const s = performance.now();
-  const times: number[] = [];
-  for await (const _ of seq.evaluate(promptTokens(128, 3, vocab) as never, { temperature: 0 })) {
-    void _;
-    times.push(performance.now());
-    if (times.length >= GEN_TOKENS) break;
-  }
-  const ttftMs = times[0] - s;
-  const gen = (times.length - 1) / ((times[times.length - 1] - times[0]) / 1000);
-  const result: RunResult = {
-    side: "llama", threads, loadMs, pp128, pp512, ttftMs, gen, generated: times.length,
-    peakRssMiB: process.resourceUsage().maxRSS / 1024,
-    backend: `${cpuBackend()}; weights: ${buffers.join(", ")}`,
+  return {
+    ready: { loadMs, backend: `${cpuBackend()}; weights: ${buffers.join(", ")}` },
+    pp,
+    gen: async () => {
+      await seq.clearHistory();
+      const s = performance.now();
+      return timeGeneration(s, seq.evaluate(promptTokens(128, 3, vocab) as never, { temperature: 0 }));
+    },
   };
-  await context.dispose();
-  await model.dispose();
-  return result;
 }
 
 /** The ggml CPU backend variant node-llama-cpp picked for this CPU (Linux: from the mapped libraries). */
@@ -139,10 +163,20 @@ function cpuBackend(): string {
 }
 
 async function main(): Promise<void> {
-  const [side, path, threadsArg] = process.argv.slice(2);
+  const [sideName, path, threadsArg] = process.argv.slice(2);
   const threads = Number(threadsArg);
-  const r = side === "hearth" ? await hearth(path, threads) : await llama(path, threads);
-  process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
+  const side = sideName === "hearth" ? await hearth(path, threads) : await llama(path, threads);
+  const say = (line: string): boolean => process.stdout.write(`${line}\n`);
+  say(`READY ${JSON.stringify(side.ready)}`);
+  for await (const line of createInterface({ input: process.stdin })) {
+    const [op, a, b] = line.trim().split(/\s+/);
+    if (op === "pp") say(`PP ${await side.pp(Number(a), Number(b))}`);
+    else if (op === "gen") say(`GEN ${JSON.stringify(await side.gen())}`);
+    else if (op === "end") break;
+    else throw new Error(`unknown request: ${line}`);
+  }
+  // Exit without disposing: node-llama-cpp's teardown adds nothing to the figures.
+  say(`END ${JSON.stringify({ peakRssMiB: process.resourceUsage().maxRSS / 1024 })}`);
   process.exit(0);
 }
 
