@@ -36,9 +36,13 @@
 #ifndef TOK
 #define TOK (RELAXED ? 6 : 8)
 #endif
-// Groups of rows per one-token product (gemv_*_groups): see gemv_q4_K_groups.
+// Groups of rows per one-token product (gemv_*_groups): see gemv_q4_K_groups; Q6_K's see
+// gemv_q6_K_groups.
 #ifndef GV
 #define GV 4
+#endif
+#ifndef GV6
+#define GV6 2
 #endif
 
 
@@ -502,11 +506,14 @@ NOINLINE static void gemv_q5_0_r4xGV(int nb, const uint8_t *g, int gb, const uin
 //                                                each row: sign-extended, the pmaddwd operand
 //                                                against (bsum_2p, bsum_2p+1) for the −32 term, and
 //                                                by one byte shuffle each sub-block's (sc, sc) pairs
-//   per pair p (96 bytes):
-//     u8 lo[4 chunks k][4 rows][4]              64 bytes: low 4 bits of element 4k + b of sub-block
-//                                                2p (low nibble) and 2p + 1 (high nibble)
-//     u8 hi[2 e][4 rows][4]                     32 bytes: bits 2k..2k+1 of byte b: the top 2 bits of
-//                                                element 4k + b of sub-block 2p + e
+//   u8 v[16 sub-blocks j][3 i][4 rows][4]       768 bytes: byte b of row r in vector i holds the
+//                                                6-bit element 4i + b of sub-block j (bits 0-5) and
+//                                                bits 2i..2i+1 of element 12 + b (bits 6-7)
+// So the chunks 0-2 of a sub-block are one and-not each and chunk 3 is put together from the three
+// vectors' top bits (3 ands, 3 shifts, 2 ors, one mask for all): 11 operations for 4 chunks of
+// 6-bit quants, where nibbles and separate high bits took 18 and a second mask (the one-token
+// product ran 15.5 GB/s against 20 for Q4_K; a token's Q6_K matrices are a third of the 3B shape's
+// bytes).
 // Arithmetic per row and super-block: isum = Σ_j sc_j·Σ(q6·q8) − 32·Σ_j sc_j·bsum_j exact (quants
 // unsigned 0..63 as the i7 operand), then acc += (d·d8)·isum: llama.cpp's integers and scale; its
 // AVX2 kernel keeps 8 float lanes per row where we keep one (a difference of rounding only).
@@ -519,31 +526,53 @@ NOINLINE static void gemv_q5_0_r4xGV(int nb, const uint8_t *g, int gb, const uin
 // Tokens per tile (Q6_K 2048×2048 × 64 tokens, 1 thread, best of alternating runs; noisy shared
 // machine): relaxed 16 (31.1 GMAC/s against 20.3 for the file layout; 2: 8.0, 4: 18.8, 6: 10.7,
 // 8: 24.9-26.1, 12: 17.9), SIMD128 16 (13.9 against 10.8; 8: 1.2×). The unpacking of the 6-bit
-// quants (nibbles, high bits, the scales' shuffle) is the larger part per chunk, so it pays to share
-// it with many tokens even though V8 then keeps the i32 sums on its stack.
+// quants is the larger part per chunk, so it pays to share it with many tokens even though V8 then
+// keeps the i32 sums on its stack.
 #ifndef TOK6
 #define TOK6 16
 #endif
 
-// Bits 2k..2k+1 of byte e of word r of the result: the 2-bit value in byte 4k + e of row r's
-// vector (k = 0..3), for the hi[] bytes of 4 rows at once (values ≤ 3: no carries between bytes).
-INLINE v128_t q6r_pack_high(v128_t a, v128_t b, v128_t c, v128_t d) {
-  transpose4(&a, &b, &c, &d);
-  return wasm_v128_or(wasm_v128_or(a, wasm_i32x4_shl(b, 2)), wasm_v128_or(wasm_i32x4_shl(c, 4), wasm_i32x4_shl(d, 6)));
+// Row r's 6-bit quants of one file block, in element order (ggml's dequantize_row_q6_K: element
+// 128h + 32s + l has its low 4 bits in ql[64h + 32(s & 1) + l] (low nibble for s < 2, high
+// nibble for s ≥ 2) and its top 2 bits at bits 2s..2s+1 of qh[32h + l]).
+INLINE void q6_K_quants(const block_q6_K *b, uint8_t q[QK_K]) {
+  const v128_t m4 = wasm_i8x16_splat(0x0f), m3 = wasm_i8x16_splat(3);
+  for (int h = 0; h < 2; h++)
+    for (int l = 0; l < 32; l += 16) {
+      const v128_t qa = wasm_v128_load(b->ql + 64 * h + l), qb = wasm_v128_load(b->ql + 64 * h + 32 + l);
+      const v128_t qh = wasm_v128_load(b->qh + 32 * h + l);
+      uint8_t *o = q + 128 * h + l;
+      wasm_v128_store(o, wasm_v128_or(wasm_v128_and(qa, m4), wasm_i16x8_shl(wasm_v128_and(qh, m3), 4)));
+      wasm_v128_store(o + 32, wasm_v128_or(wasm_v128_and(qb, m4), wasm_i16x8_shl(wasm_v128_and(wasm_u16x8_shr(qh, 2), m3), 4)));
+      wasm_v128_store(o + 64, wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(qa, 4), m4), wasm_i16x8_shl(wasm_v128_and(wasm_u16x8_shr(qh, 4), m3), 4)));
+      wasm_v128_store(o + 96, wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(qb, 4), m4), wasm_i16x8_shl(wasm_v128_and(wasm_u16x8_shr(qh, 6), m3), 4)));
+    }
 }
 
-// Whole vectors, not bytes (a byte loop ran at 0.6 GB/s, most of a 3B model's load), for the 4 rows
-// at once (one row at a time with 32-bit stores: 2.5 GB/s): pair p holds elements 32p..32p+31 of
-// the row, which ggml keeps at ql[64h + 32(s & 1) + l] (low nibble when s < 2, high when s ≥ 2) and
-// qh[32h + l] bits 2s..2s+1, for h = p / 4, s = p % 4, l = 0..31.
+// One row's sub-block (16 quants, 4 chunks) → its 3 words of each vector i (bytes 4i..4i+3): chunk
+// i with bits 2i..2i+1 of chunk 3 on top.
+INLINE v128_t q6r_sub_words(v128_t s) {
+  const v128_t c3 = wasm_i8x16_shuffle(s, s, 12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15);
+  const v128_t mc0 = wasm_i8x16_splat((int8_t)0xc0);
+  // bits 2i..2i+1 of chunk 3 at bits 6-7: shifted left by 6 − 2i (u16 lanes; the mask drops what
+  // crosses from the low byte)
+  const v128_t h0 = wasm_v128_and(wasm_i16x8_shl(c3, 6), mc0), h1 = wasm_v128_and(wasm_i16x8_shl(c3, 4), mc0);
+  const v128_t h2 = wasm_v128_and(wasm_i16x8_shl(c3, 2), mc0);
+  const v128_t h01 = wasm_i32x4_shuffle(h0, h1, 0, 5, 0, 0);
+  return wasm_v128_or(s, wasm_i32x4_shuffle(h01, h2, 0, 1, 6, 3));
+}
+
+// Whole vectors, not bytes (a byte loop ran at 0.6 GB/s, most of a 3B model's load): each row's
+// quants in element order, then each sub-block's 3 words per row, interleaved across the 4 rows.
 static void repack_q6_K(const block_q6_K *src, int nb, uint8_t *dst) {
-  const v128_t m4 = wasm_i8x16_splat(0x0f), m3 = wasm_i8x16_splat(3);
+  uint8_t q[R][QK_K];
   for (int i = 0; i < nb; i++) {
     uint8_t *g = dst + (size_t)i * Q6R_BYTES;
     const block_q6_K *b[R];
     for (int r = 0; r < R; r++) {
       b[r] = &src[(size_t)r * nb + i];
       __builtin_memcpy(g + 2 * r, &b[r]->d, 2);
+      q6_K_quants(b[r], q[r]);
     }
     // scales 2p, 2p + 1 of rows 0-3 (i16 lane p of each row's scales) at Q6R_SC + 8p
     const v128_t s0 = wasm_v128_load(b[0]->scales), s1 = wasm_v128_load(b[1]->scales);
@@ -554,35 +583,38 @@ static void repack_q6_K(const block_q6_K *src, int nb, uint8_t *dst) {
     wasm_v128_store(g + Q6R_SC + 16, wasm_i32x4_shuffle(ab0, cd0, 2, 6, 3, 7));
     wasm_v128_store(g + Q6R_SC + 32, wasm_i32x4_shuffle(ab1, cd1, 0, 4, 1, 5));
     wasm_v128_store(g + Q6R_SC + 48, wasm_i32x4_shuffle(ab1, cd1, 2, 6, 3, 7));
-    for (int p = 0; p < 8; p++) {
-      const int h = p >> 2, s = p & 3;
-      v128_t lo[R], ha[R], hc[R];
-      for (int r = 0; r < R; r++) {
-        const uint8_t *ql = b[r]->ql + 64 * h + 32 * (s & 1), *qh = b[r]->qh + 32 * h;
-        const v128_t qa = wasm_v128_load(ql), qc = wasm_v128_load(ql + 16);
-        // a: elements 0..15 of the pair (sub-block 2p) in the low nibble, c: 16..31 in the high
-        lo[r] = s < 2 ? wasm_v128_or(wasm_v128_and(qa, m4), wasm_v128_andnot(wasm_i16x8_shl(qc, 4), m4))
-                      : wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(qa, 4), m4), wasm_v128_andnot(qc, m4));
-        ha[r] = wasm_v128_and(wasm_u16x8_shr(wasm_v128_load(qh), 2 * s), m3);
-        hc[r] = wasm_v128_and(wasm_u16x8_shr(wasm_v128_load(qh + 16), 2 * s), m3);
-      }
-      uint8_t *gp = g + Q6R_Q + 96 * p;
-      interleave4(lo[0], lo[1], lo[2], lo[3], gp);
-      wasm_v128_store(gp + 64, q6r_pack_high(ha[0], ha[1], ha[2], ha[3]));
-      wasm_v128_store(gp + 80, q6r_pack_high(hc[0], hc[1], hc[2], hc[3]));
+    for (int j = 0; j < QK_K / 16; j++) {
+      v128_t w0 = q6r_sub_words(wasm_v128_load(q[0] + 16 * j)), w1 = q6r_sub_words(wasm_v128_load(q[1] + 16 * j));
+      v128_t w2 = q6r_sub_words(wasm_v128_load(q[2] + 16 * j)), w3 = q6r_sub_words(wasm_v128_load(q[3] + 16 * j));
+      transpose4(&w0, &w1, &w2, &w3);  // w3: the rows' fourth words, not stored
+      uint8_t *o = g + Q6R_Q + 48 * j;
+      wasm_v128_store(o, w0);
+      wasm_v128_store(o + 16, w1);
+      wasm_v128_store(o + 32, w2);
     }
   }
 }
 
-// Chunk k's top 2 bits (k a constant) at bits 4-5 of each byte.
-INLINE v128_t q6r_high(v128_t h, int k) {
-  const v128_t s = k < 2 ? wasm_i16x8_shl(h, 4 - 2 * k) : k > 2 ? wasm_u16x8_shr(h, 2 * k - 4) : h;
-  return wasm_v128_and(s, wasm_i8x16_splat(0x30));
+// Sub-block j's 4 chunks of 4 rows from its 3 vectors at v (see the layout).
+INLINE void q6r_chunks(const uint8_t *v, v128_t w[4]) {
+  const v128_t mc0 = wasm_i8x16_splat((int8_t)0xc0);
+  const v128_t a = wasm_v128_load(v), b = wasm_v128_load(v + 16), c = wasm_v128_load(v + 32);
+  w[0] = wasm_v128_andnot(a, mc0);
+  w[1] = wasm_v128_andnot(b, mc0);
+  w[2] = wasm_v128_andnot(c, mc0);
+  w[3] = wasm_v128_or(wasm_v128_or(wasm_u16x8_shr(wasm_v128_and(a, mc0), 6), wasm_u16x8_shr(wasm_v128_and(b, mc0), 4)),
+                      wasm_u16x8_shr(wasm_v128_and(c, mc0), 2));
+}
+
+// Sub-block j's scales of the 4 rows, each twice (the pmaddwd operand): the low bytes of the pair
+// p = j/2 at byte j & 1.
+INLINE v128_t q6r_scale(const uint8_t *g, int j) {
+  const v128_t s = wasm_v128_load64_zero(g + Q6R_SC + 8 * (j >> 1) + (j & 1));
+  return wasm_i16x8_extend_low_i8x16(wasm_i8x16_shuffle(s, s, 0, 0, 2, 2, 4, 4, 6, 6, 0, 0, 2, 2, 4, 4, 6, 6));
 }
 
 INLINE void gemm_q6_K_r4(int nb, const uint8_t *g, const uint8_t *yb, int ystride, int nt, float *y, int ystep) {
   for (int t = 0; t < nt; t++) wasm_v128_store(y + (size_t)t * ystep, wasm_f32x4_splat(0));
-  const v128_t m = wasm_i8x16_splat(0x0f);
   for (int i = 0; i < nb; i++, g += Q6R_BYTES) {
     const int8_t *xs[TOK6];
     v128_t sumi[TOK6];
@@ -591,24 +623,15 @@ INLINE void gemm_q6_K_r4(int nb, const uint8_t *g, const uint8_t *yb, int ystrid
       sumi[t] = wasm_i32x4_splat(0);
     }
 #pragma clang loop unroll(disable)
-    for (int p = 0; p < 8; p++) {
-      const uint8_t *gp = g + Q6R_Q + 96 * p;
-      const v128_t scv = wasm_v128_load64_zero(g + Q6R_SC + 8 * p);
-      for (int e = 0; e < 2; e++) {
-        const v128_t sc = wasm_i16x8_extend_low_i8x16(e ? wasm_i8x16_shuffle(scv, scv, 1, 1, 3, 3, 5, 5, 7, 7, 1, 1, 3, 3, 5, 5, 7, 7)
-                                                         : wasm_i8x16_shuffle(scv, scv, 0, 0, 2, 2, 4, 4, 6, 6, 0, 0, 2, 2, 4, 4, 6, 6));
-        const v128_t hb = wasm_v128_load(gp + 64 + 16 * e);
-        v128_t w[4];
-        for (int k = 0; k < 4; k++) {
-          const v128_t l = wasm_v128_load(gp + 16 * k);
-          w[k] = wasm_v128_or(e ? wasm_v128_and(wasm_u16x8_shr(l, 4), m) : wasm_v128_and(l, m), q6r_high(hb, k));
-        }
-        for (int t = 0; t < nt; t++) {
-          const int8_t *x = xs[t] + 32 * p + 16 * e;
-          const v128_t a = wasm_i16x8_add(dot_chunk(wasm_v128_load32_splat(x), w[0]), dot_chunk(wasm_v128_load32_splat(x + 4), w[1]));
-          const v128_t b = wasm_i16x8_add(dot_chunk(wasm_v128_load32_splat(x + 8), w[2]), dot_chunk(wasm_v128_load32_splat(x + 12), w[3]));
-          sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_add(wasm_i32x4_dot_i16x8(a, sc), wasm_i32x4_dot_i16x8(b, sc)));
-        }
+    for (int j = 0; j < QK_K / 16; j++) {
+      const v128_t sc = q6r_scale(g, j);
+      v128_t w[4];
+      q6r_chunks(g + Q6R_Q + 48 * j, w);
+      for (int t = 0; t < nt; t++) {
+        const int8_t *x = xs[t] + 16 * j;
+        const v128_t a = wasm_i16x8_add(dot_chunk(wasm_v128_load32_splat(x), w[0]), dot_chunk(wasm_v128_load32_splat(x + 4), w[1]));
+        const v128_t b = wasm_i16x8_add(dot_chunk(wasm_v128_load32_splat(x + 8), w[2]), dot_chunk(wasm_v128_load32_splat(x + 12), w[3]));
+        sumi[t] = wasm_i32x4_add(sumi[t], wasm_i32x4_add(wasm_i32x4_dot_i16x8(a, sc), wasm_i32x4_dot_i16x8(b, sc)));
       }
     }
     const v128_t dw = f16x4_to_f32(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(g)));
@@ -629,18 +652,12 @@ NOINLINE static void gemm_q6_K_r4_tile(int nb, const uint8_t *g, const uint8_t *
   gemm_q6_K_r4(nb, g, yb, ystride, TOK6, y, ystep);
 }
 // One token against ng groups at once (as gemv_q4_K_groups; ng a constant: GV, or 1 for the groups
-// left over): gemm_q6_K_r4's integers and float epilogue (bytes identical, tested) in loops shaped
-// for V8 (see gemv_q4_K_groups; the unrolled pair spilled its sum and 8 splats every step): each
-// 16-byte load of low bits serves both sub-blocks of a pair (low nibble 2p, high nibble 2p + 1),
-// the high bits shift down by 4 per step of 2 chunks, and the two chunks of each sub-block are
-// summed in i16 before one pmaddwd with its scale, as in gemm_q6_K_r4. 11008×2048, 1 thread, A/B
-// in one process: one group at a time 5.8 GB/s, 2 groups 8.0, 4 groups 8.8-9.6.
+// left over): gemm_q6_K_r4's integers and float epilogue (bytes identical, tested) in a loop shaped
+// for V8 (see gemv_q4_K_groups): one sub-block per step, its 4 activation splats shared by the
+// groups. Two groups at a time, not GV: V8 keeps fewer of this loop's values on its stack
+// (2048×11008, 1 thread, alternating in one process: 2 groups 23.4 GMAC/s, 3: 22.2, 4: 21.1, the
+// earlier layout with 4: 19.2; 128256×2048: 22.2, 18.3, 22.0, 19.1).
 INLINE void gemv_q6_K_groups(int ng, int nb, const uint8_t *g0, int gb, const uint8_t *yb, float *y, int ys) {
-  const v128_t m = wasm_i8x16_splat(0x0f), m30 = wasm_i8x16_splat(0x30);
-  // 2 steps of 2 chunks per pair, a count neither clang nor V8 can see (nb < 2^30): V8 unrolls a
-  // loop of 2 known steps into one block, whose loads it hoists and spills; this one it peels
-  // once and keeps as a loop (measured: 1 chunk per step with its own pmaddwd, 5.35 vs 5.53 GB/s).
-  const int nj = 2 + (nb >> 30);
   float acc[GV][R];
   for (int n = 0; n < ng; n++) wasm_v128_store(acc[n], wasm_f32x4_splat(0));
   for (int i = 0; i < nb; i++) {
@@ -650,31 +667,17 @@ INLINE void gemv_q6_K_groups(int ng, int nb, const uint8_t *g0, int gb, const ui
     v128_t sumi[GV];
     for (int n = 0; n < ng; n++) sumi[n] = wasm_i32x4_splat(0);
 #pragma clang loop unroll(disable)
-    for (int p = 0; p < 8; p++, x += 32) {
-      v128_t h0[GV], h1[GV];
+    for (int j = 0; j < QK_K / 16; j++, x += 16) {
+      const v128_t x0 = wasm_v128_load32_splat(x), x1 = wasm_v128_load32_splat(x + 4);
+      const v128_t x2 = wasm_v128_load32_splat(x + 8), x3 = wasm_v128_load32_splat(x + 12);
       for (int n = 0; n < ng; n++) {
-        h0[n] = wasm_v128_load(g + (size_t)n * gb + Q6R_Q + 96 * p + 64);
-        h1[n] = wasm_v128_load(g + (size_t)n * gb + Q6R_Q + 96 * p + 80);
-      }
-      const int8_t *xk = x;
-#pragma clang loop unroll(disable)
-      for (int j = 0; j < nj; j++, xk += 8) {
-        const v128_t x0 = wasm_v128_load32_splat(xk), x1 = wasm_v128_load32_splat(xk + 4);
-        const v128_t x2 = wasm_v128_load32_splat(xk + 16), x3 = wasm_v128_load32_splat(xk + 20);
-        for (int n = 0; n < ng; n++) {
-          const uint8_t *gp = g + (size_t)n * gb;
-          const uint8_t *lk = gp + Q6R_Q + 96 * p + 32 * j;
-          const v128_t l0 = wasm_v128_load(lk), l1 = wasm_v128_load(lk + 16);
-          const v128_t a = wasm_i16x8_add(dot_chunk(x0, wasm_v128_or(wasm_v128_and(l0, m), wasm_v128_and(wasm_i16x8_shl(h0[n], 4), m30))),
-                                          dot_chunk(x1, wasm_v128_or(wasm_v128_and(l1, m), wasm_v128_and(wasm_i16x8_shl(h0[n], 2), m30))));
-          const v128_t b = wasm_i16x8_add(dot_chunk(x2, wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l0, 4), m), wasm_v128_and(wasm_i16x8_shl(h1[n], 4), m30))),
-                                          dot_chunk(x3, wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l1, 4), m), wasm_v128_and(wasm_i16x8_shl(h1[n], 2), m30))));
-          const v128_t scv = wasm_i16x8_load8x8(gp + Q6R_SC + 8 * p);
-          sumi[n] = wasm_i32x4_add(sumi[n], wasm_i32x4_add(wasm_i32x4_dot_i16x8(a, wasm_i16x8_shuffle(scv, scv, 0, 0, 2, 2, 4, 4, 6, 6)),
-                                                           wasm_i32x4_dot_i16x8(b, wasm_i16x8_shuffle(scv, scv, 1, 1, 3, 3, 5, 5, 7, 7))));
-          h0[n] = wasm_u16x8_shr(h0[n], 4);
-          h1[n] = wasm_u16x8_shr(h1[n], 4);
-        }
+        const uint8_t *gn = g + (size_t)n * gb;
+        v128_t w[4];
+        q6r_chunks(gn + Q6R_Q + 48 * j, w);
+        const v128_t a = wasm_i16x8_add(dot_chunk(x0, w[0]), dot_chunk(x1, w[1]));
+        const v128_t b = wasm_i16x8_add(dot_chunk(x2, w[2]), dot_chunk(x3, w[3]));
+        const v128_t sc = q6r_scale(gn, j);
+        sumi[n] = wasm_i32x4_add(sumi[n], wasm_i32x4_add(wasm_i32x4_dot_i16x8(a, sc), wasm_i32x4_dot_i16x8(b, sc)));
       }
     }
     const v128_t d8 = wasm_f32x4_splat(q8->d);
@@ -693,7 +696,7 @@ INLINE void gemv_q6_K_groups(int ng, int nb, const uint8_t *g0, int gb, const ui
 }
 
 NOINLINE static void gemv_q6_K_r4(int nb, const uint8_t *g, const uint8_t *yb, float *y) { gemv_q6_K_groups(1, nb, g, 0, yb, y, 0); }
-NOINLINE static void gemv_q6_K_r4xGV(int nb, const uint8_t *g, int gb, const uint8_t *yb, float *y, int ys) { gemv_q6_K_groups(GV, nb, g, gb, yb, y, ys); }
+NOINLINE static void gemv_q6_K_r4xGV(int nb, const uint8_t *g, int gb, const uint8_t *yb, float *y, int ys) { gemv_q6_K_groups(GV6, nb, g, gb, yb, y, ys); }
 
 // ---------------------------------------------------------------------------------------------
 // Dispatch
@@ -796,19 +799,20 @@ static void packed_task(const void *p, int ith, int nth) {
       }
       t += nt;
     }
-    // One token: GV groups at once, a GV-th of the tile apart (see gemv_q4_K_groups), then the
+    // One token: gv groups at once, a gv-th of the tile apart (see gemv_q4_K_groups), then the
     // groups left over one at a time.
+    const int gv = a->type == T_Q6_K ? GV6 : GV;
     for (; t < a->ntok; t++) {
       const uint8_t *x = a->xq + (size_t)t * a->xq_row_bytes, *ex = a->ex + (size_t)t * a->ex_row_bytes;
       float *y = a->y + (size_t)t * a->nrows;
-      const int s = (tile_end - tile) / GV;
+      const int s = (tile_end - tile) / gv;
       for (int g = tile; g < tile + s; g++) {
         const uint8_t *w = a->w + (size_t)g * gb;
         if (a->type == T_Q4_K) gemv_q4_K_r4xGV(a->ncols / QK_K, w, s * gb, x, y + g * R, s * R);
         else if (a->type == T_Q6_K) gemv_q6_K_r4xGV(a->ncols / QK_K, w, s * gb, x, y + g * R, s * R);
         else gemv_q5_0_r4xGV(a->ncols / QK, w, s * gb, x, ex, y + g * R, s * R);
       }
-      for (int g = tile + GV * s; g < tile_end; g++) {
+      for (int g = tile + gv * s; g < tile_end; g++) {
         const uint8_t *w = a->w + (size_t)g * gb;
         if (a->type == T_Q4_K) gemv_q4_K_r4(a->ncols / QK_K, w, x, y + g * R);
         else if (a->type == T_Q6_K) gemv_q6_K_r4(a->ncols / QK_K, w, x, y + g * R);
