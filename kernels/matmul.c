@@ -153,7 +153,8 @@ EXPORT(matmul) void matmul(int wtype, const void *w, int nrows, int ncols, const
   matmul_quantized(wtype, w, nrows, ncols, scratch, ntok, y);
 }
 
-// One row of a weight matrix as floats (the embedding lookup).
+// One row of a weight matrix as floats (the embedding lookup); `type` may carry REPACKED.
 EXPORT(get_row) void get_row(int type, const void *w, int ncols, int row, float *y) {
-  dequantize_row(type, (const uint8_t *)w + (size_t)row * row_bytes(type, ncols), y, ncols);
+  if (type & REPACKED) repacked_get_row(type & ~REPACKED, w, ncols, row, y);
+  else dequantize_row(type, (const uint8_t *)w + (size_t)row * row_bytes(type, ncols), y, ncols);
 }

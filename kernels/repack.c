@@ -66,6 +66,7 @@ INLINE v128_t dot_chunk(v128_t x, v128_t w) {
 // without AVX-VNNI. The loader times dot_add_probe and sets dot_add where it pays (kernels.ts);
 // the integers, hence every result, do not depend on it (tested).
 static int dot_add;
+static int group_bytes(int type, int ncols);
 // Returns the setting in force (always 0 in the SIMD128 build, which has one way).
 EXPORT(set_dot_add) int set_dot_add(int on) {
   dot_add = RELAXED && on;
@@ -592,6 +593,46 @@ static void repack_q6_K(const block_q6_K *src, int nb, uint8_t *dst) {
       wasm_v128_store(o + 16, w1);
       wasm_v128_store(o + 32, w2);
     }
+  }
+}
+
+// Row r (0-3) of nb group super-blocks at g back in the file's layout (the inverse of
+// repack_q6_K, byte for byte): the token embedding of a model whose output is tied to it is
+// repacked for the output's product, and its rows are still looked up (repacked_get_row).
+static void unrepack_q6_K(const uint8_t *g, int r, int nb, block_q6_K *dst) {
+  for (int i = 0; i < nb; i++, g += Q6R_BYTES) {
+    block_q6_K *b = &dst[i];
+    __builtin_memcpy(&b->d, g + 2 * r, 2);
+    for (int p = 0; p < 8; p++) {
+      b->scales[2 * p] = (int8_t)g[Q6R_SC + 8 * p + 2 * r];
+      b->scales[2 * p + 1] = (int8_t)g[Q6R_SC + 8 * p + 2 * r + 1];
+    }
+    __builtin_memset(b->ql, 0, sizeof b->ql);
+    __builtin_memset(b->qh, 0, sizeof b->qh);
+    for (int l = 0; l < QK_K; l++) {
+      const int j = l / 16, c = (l % 16) / 4, bb = l % 4;
+      const uint8_t *v = g + Q6R_Q + 48 * j + 4 * r + bb;
+      const int q = c < 3 ? v[16 * c] & 0x3f : (v[0] >> 6) | (v[16] >> 6) << 2 | (v[32] >> 6) << 4;
+      const int h = l / 128, s = (l % 128) / 32, ll = l % 32;
+      b->ql[64 * h + 32 * (s & 1) + ll] |= (uint8_t)((q & 0xf) << (s < 2 ? 0 : 4));
+      b->qh[32 * h + ll] |= (uint8_t)((q >> 4) << (2 * s));
+    }
+  }
+}
+
+// Whether repacked_get_row can look up rows of a repacked matrix of `type`.
+EXPORT(repacked_rows_readable) int repacked_rows_readable(int type) { return type == T_Q6_K; }
+
+// Row `row` of a repacked matrix of `type` (repacked_rows_readable) as floats: the file layout's
+// values bit for bit (its blocks rebuilt, then the file's dequantisation).
+void repacked_get_row(int type, const void *w, int ncols, int row, float *y) {
+  const int nb = ncols / QK_K;
+  block_q6_K blocks[64];  // 16384 columns
+  const uint8_t *g = (const uint8_t *)w + (size_t)(row / R) * group_bytes(type, ncols);
+  for (int b0 = 0; b0 < nb; b0 += 64) {
+    const int n = nb - b0 < 64 ? nb - b0 : 64;
+    unrepack_q6_K(g + (size_t)b0 * Q6R_BYTES, row % R, n, blocks);
+    dequantize_row(type, blocks, y + (size_t)b0 * QK_K, n * QK_K);
   }
 }
 

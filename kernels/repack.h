@@ -7,3 +7,6 @@
 
 // y[t][r] = W[r] · x[t] for a repacked W (type without the flag) and quantised activations xq.
 void matmul_repacked(int type, const void *w, int nrows, int ncols, const void *xq, int ntok, float *y);
+// Row `row` of a repacked matrix of `type` (without the flag) as floats, the values of the file's
+// layout; only for the types repacked_rows_readable names.
+void repacked_get_row(int type, const void *w, int ncols, int row, float *y);

@@ -131,6 +131,51 @@ for (const type of [GgmlType.Q4_K, GgmlType.Q6_K]) {
   });
 }
 
+test("Q6_K repacked: every row looked up (a token embedding tied to the output) gives the file layout's floats", async () => {
+  for (const variant of ["simd128", "relaxed"] as KernelVariant[]) {
+    const k = await instance(variant, 2);
+    const e = k.exports;
+    assert.equal(e.repacked_rows_readable(GgmlType.Q6_K), 1);
+    assert.equal(e.repacked_rows_readable(GgmlType.Q4_K), 0);
+    const mark = k.mark();
+    try {
+      // 67 blocks: more than the 64 a lookup rebuilds at a time
+      for (const cols of [512, 67 * 256]) {
+        const rows = 8;
+        const w = k.put(quantizeTensor(GgmlType.Q6_K, gaussianArray(3, rows * cols, 0.5), cols));
+        const packed = k.alloc(e.repacked_bytes(GgmlType.Q6_K, rows, cols));
+        e.repack_rows(GgmlType.Q6_K, w, 0, rows, cols, packed, k.alloc(e.repack_scratch_bytes(GgmlType.Q6_K, cols)));
+        const a = k.alloc(cols * 4);
+        const b = k.alloc(cols * 4);
+        for (let r = 0; r < rows; r++) {
+          e.get_row(GgmlType.Q6_K, w, cols, r, a);
+          e.get_row(GgmlType.Q6_K | REPACKED, packed, cols, r, b);
+          assert.ok(k.f32(a, cols).some((x) => x !== 0));
+          assert.deepEqual(k.bytes(b, cols * 4), k.bytes(a, cols * 4), `${variant} ${cols} columns, row ${r}`);
+        }
+      }
+    } finally {
+      k.reset(mark);
+    }
+  }
+});
+
+test("loaded with repack, a tied Q6_K token embedding is repacked and is the output", async () => {
+  const opts = { arch: "smollm3", weights: "Q4_K_M" } as const;
+  await prepareModelFixtures([opts]);
+  const file = await readGguf(makeModelFixture(opts).path);
+  const k = await instance("relaxed", 1);
+  const mark = k.mark();
+  try {
+    const w = await loadWeights(file, readHParams(file), k, undefined, true);
+    assert.equal(w.tokenEmbd.type, GgmlType.Q6_K);
+    assert.ok(w.tokenEmbd.repacked);
+    assert.equal(w.output, w.tokenEmbd);
+  } finally {
+    k.reset(mark);
+  }
+});
+
 test("formats and shapes without a repacked product keep the file's layout", async () => {
   const e = (await instance("simd128", 1)).exports;
   assert.equal(e.repacked_bytes(GgmlType.Q4_K, 8, 512), 8 / 4 * 2 * 624);

@@ -87,7 +87,7 @@ export class Transformer {
     for (let t = 0; t < n; t++) {
       const id = tokens[t];
       if (!Number.isInteger(id) || id < 0 || id >= hp.nVocab) throw new Error(`token id ${id} is outside the vocabulary (0..${hp.nVocab - 1})`);
-      e.get_row(w.tokenEmbd.type, w.tokenEmbd.ptr, hp.nEmbd, id, buf.x + t * hp.nEmbd * 4);
+      e.get_row(kernelType(w.tokenEmbd), w.tokenEmbd.ptr, hp.nEmbd, id, buf.x + t * hp.nEmbd * 4);
     }
     const positions = Array.from({ length: n }, (_, t) => pos0 + t);
     ropeCosSin(positions, hp.ropeDims, hp.ropeFreqBase, { freqScale: hp.ropeFreqScale }, this.ropeTable);

@@ -30,7 +30,10 @@ export interface KernelExports {
   quantize_activations(wtype: TypeId, x: Ptr, ncols: number, ntok: number, xq: Ptr): void;
   matmul_quantized(wtype: TypeId, w: Ptr, nrows: number, ncols: number, xq: Ptr, ntok: number, y: Ptr): void;
   matmul(wtype: TypeId, w: Ptr, nrows: number, ncols: number, x: Ptr, ntok: number, y: Ptr, scratch: Ptr): void;
+  /** `type` may carry REPACKED for the formats repacked_rows_readable names. */
   get_row(type: TypeId, w: Ptr, ncols: number, row: number, y: Ptr): void;
+  /** 1 when get_row can look up rows of a repacked matrix of `type`. */
+  repacked_rows_readable(type: TypeId): number;
 
   // repack.c: weights repacked into interleaved row groups while they are loaded
   /** Bytes of the repacked rows × ncols matrix, or -1 when `type` keeps the file's layout. */
@@ -90,7 +93,7 @@ export const EXPORT_NAMES = Object.keys({
   __stack_pointer: 0, __heap_base: 0,
   init_tables: 0, k_act_type: 0, k_row_bytes: 0, k_quantize_row: 0, k_dequantize_row: 0, k_vec_dot: 0, k_vec_dot_rows: 0,
   matmul_scratch_bytes: 0, act_format: 0, quantize_activations: 0, matmul_quantized: 0, matmul: 0, get_row: 0,
-  repacked_bytes: 0, repack_scratch_bytes: 0, repack_rows: 0, set_dot_add: 0, dot_add_probe_bytes: 0, dot_add_probe: 0,
+  repacked_bytes: 0, repacked_rows_readable: 0, repack_scratch_bytes: 0, repack_rows: 0, set_dot_add: 0, dot_add_probe_bytes: 0, dot_add_probe: 0,
   attention_scratch_floats: 0, attention: 0,
   add: 0, mul: 0, scale: 0, add_bias_rows: 0, exp_f32: 0, rms_norm: 0, rms_norm_rows: 0, rope_rows: 0, rope: 0,
   softmax: 0, silu_mul: 0, store_kv_f16: 0, f16_to_f32_row: 0,
