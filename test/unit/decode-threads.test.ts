@@ -85,3 +85,10 @@ test("a 2-thread engine's generation moves between thread counts and still gives
     await engine.dispose();
   }
 });
+
+test("load arriving after a long idle stretch: one thread within 40 steps, not after 100+ (the rare tries' pace)", () => {
+  const d = new DecodeThreads(2);
+  run(d, 320, (n) => (n === 2 ? 50 : 80)); // idle: all threads clearly faster, one tried every 64 steps
+  const busy = run(d, 128, (n) => (n === 2 ? 98 : 85));
+  assert.ok(count(busy.slice(40), 2) <= 8, `all threads ran ${count(busy.slice(40), 2)} of the 88 steps from the 40th after the load came`);
+});

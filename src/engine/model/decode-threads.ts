@@ -20,6 +20,11 @@ const TRY_CLOSE = 16;
 /** ... and once the one in use is faster by more than CLEAR (a try then costs little). */
 const TRY_CLEAR = 64;
 const CLEAR = 1.25;
+/** CHANGED_STEPS steps in a row on the count in use, each more than CHANGED × the running mean of
+ * the steps before it, while the other count is tried rarely (it was CLEAR-ly slower): the machine
+ * changed (load came), and what the tries said is stale. */
+const CHANGED = 1.3;
+const CHANGED_STEPS = 3;
 
 export class DecodeThreads {
   private current: number;
@@ -28,6 +33,11 @@ export class DecodeThreads {
   private tries = 0;
   private steps = 0;
   private lastMs = 0;
+  /** Running mean of the steps on the count in use, and how many in a row were CHANGED slower. */
+  private meanMs = 0;
+  private slowRun = 0;
+  /** The machine changed: the next step tries the other count. */
+  private changed = false;
 
   /** `max`: the kernels' threads (the caller included); governed between max and 1. */
   constructor(readonly max: number) {
@@ -37,6 +47,7 @@ export class DecodeThreads {
   /** Threads for the next step. */
   next(): number {
     if (this.max === 1 || this.lastMs === 0) return this.current;
+    if (this.changed) return this.other();
     const r = this.ratio ?? 1;
     const every = this.tries < SURE ? TRY_UNSURE : r > CLEAR ? TRY_CLEAR : TRY_CLOSE;
     return this.steps % every === every - 1 ? this.other() : this.current;
@@ -53,10 +64,12 @@ export class DecodeThreads {
     this.steps++;
     if (threads === this.current) {
       this.lastMs = ms;
+      this.watch(ms);
       return;
     }
     const r = ms / this.lastMs;
     this.ratio = this.ratio === undefined ? r : this.ratio + NEWEST * (r - this.ratio);
+    this.changed = false;
     this.tries++;
     if (this.ratio < 1) {
       // The other count is faster: use it, and try the one left soon (the switch may be noise).
@@ -64,7 +77,31 @@ export class DecodeThreads {
       this.ratio = 1 / this.ratio;
       this.tries = 0;
       this.lastMs = ms;
+      this.meanMs = ms;
+      this.slowRun = 0;
     }
+  }
+
+  /**
+   * Steps on the count in use that turn markedly slower and stay so mean load came (a build, a
+   * language server): after a long idle stretch the other count is tried only every TRY_CLEAR
+   * steps and the running mean of tries moves slowly: driven with idle, then busy step times (the
+   * test), all threads ran 86 of the 88 steps from the 40th after the load came (now 7, the
+   * switch at the 31st). A slowdown of a few steps in a row (not one hiccup) has the other count
+   * tried at once. (While the two are close, tries come every TRY_CLOSE steps anyway, and a speed
+   * change of the whole machine must not add tries: the stretches test, 45 → 60 of 640 steps.)
+   */
+  private watch(ms: number): void {
+    this.slowRun = this.meanMs > 0 && ms > CHANGED * this.meanMs ? this.slowRun + 1 : 0;
+    this.meanMs = this.meanMs === 0 ? ms : this.meanMs + NEWEST * (ms - this.meanMs);
+    if (this.slowRun >= CHANGED_STEPS && this.ratio !== undefined && this.ratio > CLEAR) {
+      // Tried at once, and from then on as while the two are close: the mean brought down to CLEAR
+      // (a running mean still: each try weighed against its neighbour step, and a single try is
+      // often a hiccup's).
+      this.changed = true;
+      this.ratio = CLEAR;
+    }
+    if (this.slowRun >= CHANGED_STEPS) this.slowRun = 0;
   }
 
   private other(): number {
