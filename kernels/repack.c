@@ -596,10 +596,31 @@ static void repack_q6_K(const block_q6_K *src, int nb, uint8_t *dst) {
   }
 }
 
+// Sub-block j's 4 chunks of 4 rows from its 3 vectors at v (see the layout).
+INLINE void q6r_chunks(const uint8_t *v, v128_t w[4]) {
+  const v128_t mc0 = wasm_i8x16_splat((int8_t)0xc0);
+  const v128_t a = wasm_v128_load(v), b = wasm_v128_load(v + 16), c = wasm_v128_load(v + 32);
+  w[0] = wasm_v128_andnot(a, mc0);
+  w[1] = wasm_v128_andnot(b, mc0);
+  w[2] = wasm_v128_andnot(c, mc0);
+  w[3] = wasm_v128_or(wasm_v128_or(wasm_u16x8_shr(wasm_v128_and(a, mc0), 6), wasm_u16x8_shr(wasm_v128_and(b, mc0), 4)),
+                      wasm_u16x8_shr(wasm_v128_and(c, mc0), 2));
+}
+
+// Sub-block j's scales of the 4 rows, each twice (the pmaddwd operand): the low bytes of the pair
+// p = j/2 at byte j & 1.
+INLINE v128_t q6r_scale(const uint8_t *g, int j) {
+  const v128_t s = wasm_v128_load64_zero(g + Q6R_SC + 8 * (j >> 1) + (j & 1));
+  return wasm_i16x8_extend_low_i8x16(wasm_i8x16_shuffle(s, s, 0, 0, 2, 2, 4, 4, 6, 6, 0, 0, 2, 2, 4, 4, 6, 6));
+}
+
 // Row r (0-3) of nb group super-blocks at g back in the file's layout (the inverse of
 // repack_q6_K, byte for byte): the token embedding of a model whose output is tied to it is
-// repacked for the output's product, and its rows are still looked up (repacked_get_row).
+// repacked for the output's product, and its rows are still looked up (repacked_get_row). The
+// quants are decoded as the products decode them (q6r_chunks: row r's word of each chunk), then
+// put back where q6_K_quants took them from.
 static void unrepack_q6_K(const uint8_t *g, int r, int nb, block_q6_K *dst) {
+  uint8_t q[QK_K], words[4][16];
   for (int i = 0; i < nb; i++, g += Q6R_BYTES) {
     block_q6_K *b = &dst[i];
     __builtin_memcpy(&b->d, g + 2 * r, 2);
@@ -607,15 +628,20 @@ static void unrepack_q6_K(const uint8_t *g, int r, int nb, block_q6_K *dst) {
       b->scales[2 * p] = (int8_t)g[Q6R_SC + 8 * p + 2 * r];
       b->scales[2 * p + 1] = (int8_t)g[Q6R_SC + 8 * p + 2 * r + 1];
     }
+    for (int j = 0; j < QK_K / 16; j++) {
+      v128_t w[4];
+      q6r_chunks(g + Q6R_Q + 48 * j, w);
+      for (int c = 0; c < 4; c++) {
+        wasm_v128_store(words[c], w[c]);
+        __builtin_memcpy(q + 16 * j + 4 * c, words[c] + 4 * r, 4);
+      }
+    }
     __builtin_memset(b->ql, 0, sizeof b->ql);
     __builtin_memset(b->qh, 0, sizeof b->qh);
     for (int l = 0; l < QK_K; l++) {
-      const int j = l / 16, c = (l % 16) / 4, bb = l % 4;
-      const uint8_t *v = g + Q6R_Q + 48 * j + 4 * r + bb;
-      const int q = c < 3 ? v[16 * c] & 0x3f : (v[0] >> 6) | (v[16] >> 6) << 2 | (v[32] >> 6) << 4;
       const int h = l / 128, s = (l % 128) / 32, ll = l % 32;
-      b->ql[64 * h + 32 * (s & 1) + ll] |= (uint8_t)((q & 0xf) << (s < 2 ? 0 : 4));
-      b->qh[32 * h + ll] |= (uint8_t)((q >> 4) << (2 * s));
+      b->ql[64 * h + 32 * (s & 1) + ll] |= (uint8_t)((q[l] & 0xf) << (s < 2 ? 0 : 4));
+      b->qh[32 * h + ll] |= (uint8_t)((q[l] >> 4) << (2 * s));
     }
   }
 }
@@ -634,24 +660,6 @@ void repacked_get_row(int type, const void *w, int ncols, int row, float *y) {
     unrepack_q6_K(g + (size_t)b0 * Q6R_BYTES, row % R, n, blocks);
     dequantize_row(type, blocks, y + (size_t)b0 * QK_K, n * QK_K);
   }
-}
-
-// Sub-block j's 4 chunks of 4 rows from its 3 vectors at v (see the layout).
-INLINE void q6r_chunks(const uint8_t *v, v128_t w[4]) {
-  const v128_t mc0 = wasm_i8x16_splat((int8_t)0xc0);
-  const v128_t a = wasm_v128_load(v), b = wasm_v128_load(v + 16), c = wasm_v128_load(v + 32);
-  w[0] = wasm_v128_andnot(a, mc0);
-  w[1] = wasm_v128_andnot(b, mc0);
-  w[2] = wasm_v128_andnot(c, mc0);
-  w[3] = wasm_v128_or(wasm_v128_or(wasm_u16x8_shr(wasm_v128_and(a, mc0), 6), wasm_u16x8_shr(wasm_v128_and(b, mc0), 4)),
-                      wasm_u16x8_shr(wasm_v128_and(c, mc0), 2));
-}
-
-// Sub-block j's scales of the 4 rows, each twice (the pmaddwd operand): the low bytes of the pair
-// p = j/2 at byte j & 1.
-INLINE v128_t q6r_scale(const uint8_t *g, int j) {
-  const v128_t s = wasm_v128_load64_zero(g + Q6R_SC + 8 * (j >> 1) + (j & 1));
-  return wasm_i16x8_extend_low_i8x16(wasm_i8x16_shuffle(s, s, 0, 0, 2, 2, 4, 4, 6, 6, 0, 0, 2, 2, 4, 4, 6, 6));
 }
 
 INLINE void gemm_q6_K_r4(int nb, const uint8_t *g, const uint8_t *yb, int ystride, int nt, float *y, int ystep) {
