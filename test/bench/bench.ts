@@ -24,6 +24,7 @@ import { createInterface } from "node:readline";
 import { setFlagsFromString } from "node:v8";
 import { benchModelFile, SHAPES, weightBytesPerToken } from "./model-files.ts";
 import { llamaWithoutAmx } from "./llama-without-amx.ts";
+import { median } from "./stats.ts";
 import type { Generation, Ready, RunResult } from "./run-one.ts";
 import { Kernels } from "../../src/engine/wasm/kernels.ts";
 
@@ -271,18 +272,12 @@ function busyTable(shapeName: string, byThreads: Map<number, Record<Load, Result
   return rows;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
 /**
  * Hearth ÷ llama.cpp: the median of the repeats' ratios (a[i] and b[i] were measured seconds apart,
  * so each ratio compares one state of the machine), or undefined when a side has no runs.
  */
 function ratio(a: number[], b: number[]): number | undefined {
-  if (!a.length || !b.length) return undefined;
-  return a.length === b.length ? median(a.map((x, i) => x / b[i])) : median(a) / median(b);
+  return a.length && a.length === b.length ? median(a.map((x, i) => x / b[i])) : undefined;
 }
 function ratioOf(a: number[], b: number[]): string {
   return ratio(a, b)?.toFixed(2) ?? "–";
