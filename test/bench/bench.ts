@@ -1,9 +1,10 @@
 // npm run bench — Hearth against llama.cpp (node-llama-cpp, native CPU build) on the same model
 // files: a SmolLM3-3B-shape and a Qwen2.5-Coder-0.5B-shape Q4_K_M file (random valid blocks, real
 // shapes, cached under os.tmpdir()/hearth-bench), at 1 and 2 threads (and all cores where more
-// exist). Each side runs in a child process (clean peak RSS; run-one.ts) that loads the model once
-// per repeat; the two sides then take each measurement in turn, seconds apart, and every
-// configuration is repeated (spread shown). Prints a markdown table; asserts nothing.
+// exist). Each side at each thread count runs in a child process (clean peak RSS; run-one.ts) that
+// loads the model once per repeat; all of them then take each measurement in turn, seconds apart,
+// and every repeat is a fresh set of processes (spread shown). Prints a markdown table; asserts
+// nothing.
 //
 // --busy adds the busy machine (inside an editor the CPU is never idle): every measurement is also
 // taken with one competing process that keeps one core busy from before its start to its end,
@@ -196,54 +197,58 @@ const STEPS: { request: string; prefix: string; take: (r: RunResult, reply: stri
 ];
 
 /**
- * Every repeat of one shape at one thread count. Each repeat loads both sides (one after the
- * other, each load alone on the machine), then takes each measurement from the sides in turn, idle
- * and busy in turn: the figures a ratio compares are taken seconds apart. The order of the sides
- * and of idle and busy alternates between repeats.
+ * Every repeat of one shape at every thread count. Each repeat loads every side at every thread
+ * count (one process each, one after the other, each load alone on the machine), then takes each
+ * measurement from all of them in turn, idle and busy in turn: the figures a ratio compares (Hearth
+ * against llama.cpp, and Hearth at 2 threads against 1) are taken seconds apart. The order of the
+ * processes and of idle and busy alternates between repeats. (All of them are loaded at once: the
+ * 3B shape's four processes take about 11 GB.)
  */
-async function runConfiguration(args: Args, path: string, key: string, threads: number, log: (s: string) => void): Promise<Record<Load, Results>> {
-  const results: Record<Load, Results> = { idle: { hearth: [], llama: [] }, busy: { hearth: [], llama: [] } };
+async function runShape(args: Args, path: string, key: string, log: (s: string) => void): Promise<Map<number, Record<Load, Results>>> {
+  const byThreads = new Map<number, Record<Load, Results>>();
+  for (const threads of args.threads) byThreads.set(threads, { idle: { hearth: [], llama: [] }, busy: { hearth: [], llama: [] } });
   const loads: Load[] = args.busy ? ["idle", "busy"] : ["idle"];
+  const all = args.threads.flatMap((threads) => args.sides.map((side) => ({ side, threads, id: `${side} t=${threads}` })));
   for (let rep = 0; rep < args.repeats; rep++) {
-    const sides = rep % 2 === 0 ? args.sides : [...args.sides].reverse();
+    const order = rep % 2 === 0 ? all : [...all].reverse();
     const repLoads = rep % 2 === 0 ? loads : [...loads].reverse();
-    const procs = new Map<"hearth" | "llama", SideProcess>();
+    const procs = new Map<string, SideProcess>();
     const runs = new Map<string, RunResult>();
     try {
-      for (const side of sides) {
+      for (const { side, threads, id } of order) {
         const { proc, ready } = await SideProcess.start(side, runScripts[side], path, threads);
-        procs.set(side, proc);
-        for (const load of loads) runs.set(`${load} ${side}`, { side, threads, ...ready, pp128: NaN, pp512: NaN, ttftMs: NaN, gen: NaN, generated: 0, peakRssMiB: NaN });
+        procs.set(id, proc);
+        for (const load of loads) runs.set(`${load} ${id}`, { side, threads, ...ready, pp128: NaN, pp512: NaN, ttftMs: NaN, gen: NaN, generated: 0, peakRssMiB: NaN });
       }
       for (const step of STEPS) {
         for (const load of repLoads) {
-          for (const side of sides) {
+          for (const { id } of order) {
             const competitor = load === "busy" ? await startCompetitor() : undefined;
             try {
-              step.take(runs.get(`${load} ${side}`)!, await procs.get(side)!.request(step.request, step.prefix));
+              step.take(runs.get(`${load} ${id}`)!, await procs.get(id)!.request(step.request, step.prefix));
             } finally {
               if (competitor) stopCompetitor(competitor);
             }
           }
         }
       }
-      for (const side of sides) {
-        const peakRssMiB = await procs.get(side)!.end();
-        procs.delete(side);
-        for (const load of loads) runs.get(`${load} ${side}`)!.peakRssMiB = peakRssMiB;
+      for (const { id } of order) {
+        const peakRssMiB = await procs.get(id)!.end();
+        procs.delete(id);
+        for (const load of loads) runs.get(`${load} ${id}`)!.peakRssMiB = peakRssMiB;
       }
     } finally {
       procs.forEach((p) => p.kill());
     }
     for (const load of repLoads) {
-      for (const side of sides) {
-        const r = runs.get(`${load} ${side}`)!;
+      for (const { side, threads, id } of order) {
+        const r = runs.get(`${load} ${id}`)!;
         log(`${key} t=${threads} ${load} ${side}${r.kernels ? ` (${r.kernels})` : ""}: load ${r.loadMs.toFixed(0)} ms, pp128 ${r.pp128.toFixed(1)}, pp512 ${r.pp512.toFixed(1)}, ttft ${r.ttftMs.toFixed(0)} ms, gen ${r.gen.toFixed(2)} tok/s (${r.generated} tokens), rss ${r.peakRssMiB.toFixed(0)} MiB`);
-        results[load][side].push(r);
+        byThreads.get(threads)![load][side].push(r);
       }
     }
   }
-  return results;
+  return byThreads;
 }
 
 /** Rows of the busy-machine table for one shape: tok/s metrics at each thread count, idle and busy. */
@@ -260,9 +265,8 @@ function busyTable(shapeName: string, byThreads: Map<number, Record<Load, Result
       const idleRatio = ratio(idle.hearth.map(f), idle.llama.map(f));
       const busyRatio = ratio(busy.hearth.map(f), busy.llama.map(f));
       const kept = idleRatio && busyRatio ? (busyRatio / idleRatio).toFixed(2) : "–";
-      const one = hearthBusy(1, f);
-      // Runs minutes apart (another configuration): medians.
-      const self = threads > 1 && one.length ? (median(hearthBusy(threads, f)) / median(one)).toFixed(2) : "";
+      // The median of the repeats' ratios: each repeat's two figures were taken seconds apart.
+      const self = threads > 1 ? ratioOf(hearthBusy(threads, f), hearthBusy(1, f)) : "";
       rows.push(
         `| ${shapeName} | ${label} | ${threads} | ${cell(idle.hearth.map(f), digits)} | ${cell(idle.llama.map(f), digits)} | ${ratioOf(idle.hearth.map(f), idle.llama.map(f))} | ` +
           `${cell(busy.hearth.map(f), digits)} | ${cell(busy.llama.map(f), digits)} | ${ratioOf(busy.hearth.map(f), busy.llama.map(f))} | ${kept} | ${self} |`,
@@ -273,8 +277,9 @@ function busyTable(shapeName: string, byThreads: Map<number, Record<Load, Result
 }
 
 /**
- * Hearth ÷ llama.cpp: the median of the repeats' ratios (a[i] and b[i] were measured seconds apart,
- * so each ratio compares one state of the machine), or undefined when a side has no runs.
+ * a ÷ b (Hearth ÷ llama.cpp, or Hearth at 2 threads ÷ 1): the median of the repeats' ratios (a[i]
+ * and b[i] were measured seconds apart, so each ratio compares one state of the machine), or
+ * undefined when a side has no runs.
  */
 function ratio(a: number[], b: number[]): number | undefined {
   return a.length && a.length === b.length ? median(a.map((x, i) => x / b[i])) : undefined;
@@ -316,10 +321,8 @@ async function main(): Promise<void> {
         `weights read per token ${(wBytes / 2 ** 20).toFixed(0)} MiB; KV cache (1024 positions, f16) ${(kvBytes / 2 ** 20).toFixed(0)} MiB; ` +
         `RSS target ≤ ${((fileBytes + kvBytes) / 2 ** 20 + 300).toFixed(0)} MiB; load target ≤ ${(1.5 * readMs).toFixed(0)} ms`,
     );
-    const byThreads = new Map<number, Record<Load, Results>>();
-    for (const threads of args.threads) {
-      const results = await runConfiguration(args, path, key, threads, log);
-      byThreads.set(threads, results);
+    const byThreads = await runShape(args, path, key, log);
+    for (const [threads, results] of byThreads) {
       const ceiling = (bw.get(threads) ?? bw.get(Math.max(...bw.keys()))!) * 1e9 / wBytes;
       const idle = results.idle;
       const metric = (label: string, f: (r: RunResult) => number, digits: number, extra = ""): void => {
@@ -350,7 +353,7 @@ async function main(): Promise<void> {
   console.log("");
   if (args.busy) {
     console.log(`\n## Busy machine: one competing process keeps one core busy during each run\n`);
-    console.log("Idle and busy measurements alternate in this one run. Kept = busy ratio ÷ idle ratio (target ≥ 0.9); Hearth 2 ÷ 1 thread busy: target ≥ 1.\n");
+    console.log("Idle and busy measurements alternate in this one run. Kept = busy ratio ÷ idle ratio (target ≥ 0.9); Hearth 2 ÷ 1 thread busy (the median of the repeats' ratios, each of two figures taken seconds apart): target ≥ 1.\n");
     console.log("| model | metric | threads | Hearth idle | llama.cpp idle | ratio idle | Hearth busy | llama.cpp busy | ratio busy | kept | Hearth busy, 2 ÷ 1 thread |");
     console.log("|---|---|---|---|---|---|---|---|---|---|---|");
     for (const l of busyLines) console.log(l);
