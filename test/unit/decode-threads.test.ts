@@ -56,7 +56,11 @@ test("a busy machine whose speed halves for stretches of steps, with hiccups: tr
     const used = run(new DecodeThreads(2), 640, (n) => (n === 2 ? 98 : 85) * (Math.floor(step++ / 20) % 2 ? 2 : 1) * (rnd() < 0.25 ? 1 + rnd() : 1));
     slower += count(used, 2);
   }
-  assert.ok(slower / 6 <= 64, `all threads ran ${(slower / 6).toFixed(0)} of 640 steps on average`);
+  // 88 since slow steps no longer move the mean they are measured against (the test below): a
+  // stretch's start then reads as load come, and the tries after it run as while the two are
+  // close (60 before; the 28 more steps 15% slower cost 0.7% of this reply's time, where the
+  // load that made all threads 1.5x slower had kept them for a whole reply, 0.86x).
+  assert.ok(slower / 6 <= 96, `all threads ran ${(slower / 6).toFixed(0)} of 640 steps on average`);
 });
 
 test("busy machine (one thread faster): one thread, all tried every 16 steps; back to all when the load goes", () => {
@@ -91,4 +95,13 @@ test("load arriving after a long idle stretch: one thread within 40 steps, not a
   run(d, 320, (n) => (n === 2 ? 50 : 80)); // idle: all threads clearly faster, one tried every 64 steps
   const busy = run(d, 128, (n) => (n === 2 ? 98 : 85));
   assert.ok(count(busy.slice(40), 2) <= 8, `all threads ran ${count(busy.slice(40), 2)} of the 88 steps from the 40th after the load came`);
+});
+
+test("load that makes every all-threads step 1.5x slower (the 0.5B shape's, measured): one thread within 8 steps", () => {
+  const d = new DecodeThreads(2);
+  run(d, 320, (n) => (n === 2 ? 23 : 33)); // idle: all threads 1.43x faster
+  const busy = run(d, 64, (n) => (n === 2 ? 34 : 29));
+  assert.ok(busy.indexOf(1) <= 4, `one thread first ran at step ${busy.indexOf(1)} after the load came`);
+  // From then on all threads are tried as while the two are close (4, 4, 4, then every 16 steps).
+  assert.ok(count(busy.slice(8), 2) <= 6, `all threads ran ${count(busy.slice(8), 2)} of the 56 steps from the 8th after the load came`);
 });

@@ -88,20 +88,28 @@ export class DecodeThreads {
    * steps and the running mean of tries moves slowly: driven with idle, then busy step times (the
    * test), all threads ran 86 of the 88 steps from the 40th after the load came (now 7, the
    * switch at the 31st). A slowdown of a few steps in a row (not one hiccup) has the other count
-   * tried at once. (While the two are close, tries come every TRY_CLOSE steps anyway, and a speed
+   * tried at once. The slow steps are measured against the mean from before them, which they do
+   * not move: the 0.5B shape's steps on 2 threads went 1.5x slower under load, and a mean that
+   * followed them let at most 2 in a row count as slow (63 of 64 steps stayed on 2 threads, 0.86x
+   * of one thread). (While the two are close, tries come every TRY_CLOSE steps anyway, and a speed
    * change of the whole machine must not add tries: the stretches test, 45 → 60 of 640 steps.)
    */
   private watch(ms: number): void {
-    this.slowRun = this.meanMs > 0 && ms > CHANGED * this.meanMs ? this.slowRun + 1 : 0;
-    this.meanMs = this.meanMs === 0 ? ms : this.meanMs + NEWEST * (ms - this.meanMs);
-    if (this.slowRun >= CHANGED_STEPS && this.ratio !== undefined && this.ratio > CLEAR) {
-      // Tried at once, and from then on as while the two are close: the mean brought down to CLEAR
-      // (a running mean still: each try weighed against its neighbour step, and a single try is
-      // often a hiccup's).
-      this.changed = true;
-      this.ratio = CLEAR;
+    if (this.meanMs > 0 && ms > CHANGED * this.meanMs) {
+      if (++this.slowRun < CHANGED_STEPS) return;
+      // The machine is slower from now on: the mean starts again from here, and if the other
+      // count was clearly slower it is tried at once, the tries' mean set back to even (what they
+      // said is stale; a running mean still, as a single try is often a hiccup's).
+      this.slowRun = 0;
+      this.meanMs = ms;
+      if (this.ratio !== undefined && this.ratio > CLEAR) {
+        this.changed = true;
+        this.ratio = 1;
+      }
+      return;
     }
-    if (this.slowRun >= CHANGED_STEPS) this.slowRun = 0;
+    this.slowRun = 0;
+    this.meanMs = this.meanMs === 0 ? ms : this.meanMs + NEWEST * (ms - this.meanMs);
   }
 
   private other(): number {
