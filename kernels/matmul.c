@@ -143,7 +143,7 @@ EXPORT(matmul_quantized) void matmul_quantized(int wtype, const void *w, int nro
   const int rb = row_bytes(act_type(wtype), ncols);
   matmul_args a = { wtype, nrows, ncols, ntok, w, row_bytes(wtype, ncols), xq, rb,
                     (const uint8_t *)xq + (size_t)ntok * rb, act_extra_bytes(wtype, ncols), y };
-  pool_run_balanced(matmul_task, &a);
+  pool_run_product(matmul_task, &a, ntok);
 }
 
 // y[t][r] = W[r] · x[t] for float activations x (ntok rows of ncols); `scratch` holds

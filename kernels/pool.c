@@ -160,6 +160,10 @@ void pool_run(task_fn fn, const void *args) { pool_run_shares(fn, args, pool.n_t
 
 void pool_run_balanced(task_fn fn, const void *args) { pool_run_shares(fn, args, pool.n_threads * POOL_SHARES_PER_THREAD); }
 
+void pool_run_product(task_fn fn, const void *args, int ntok) {
+  pool_run_shares(fn, args, pool.n_threads * (ntok == 1 ? POOL_ONE_TOKEN_SHARES_PER_THREAD : POOL_SHARES_PER_THREAD));
+}
+
 // Runs a task of n shares (see run_share).
 static void run_task(task_fn fn, slot_task_fn slot_fn, const void *args, int n) {
   if (n > MAX_SHARES) n = MAX_SHARES;

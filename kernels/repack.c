@@ -892,5 +892,5 @@ void matmul_repacked(int type, const void *w, int nrows, int ncols, const void *
   // Balanced shares (several per thread), as matmul.c's products: on a busy machine a thread that
   // shares its core takes fewer of them. Each group is computed by one share with the same
   // arithmetic, so results do not depend on the split.
-  pool_run_balanced(packed_task, &a);
+  pool_run_product(packed_task, &a, ntok);
 }
