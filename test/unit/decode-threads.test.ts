@@ -56,7 +56,7 @@ test("a busy machine whose speed halves for stretches of steps, with hiccups: tr
     const used = run(new DecodeThreads(2), 640, (n) => (n === 2 ? 98 : 85) * (Math.floor(step++ / 20) % 2 ? 2 : 1) * (rnd() < 0.25 ? 1 + rnd() : 1));
     slower += count(used, 2);
   }
-  // 88 since slow steps no longer move the mean they are measured against (the test below): a
+  // 88 since slow steps no longer move the mean they are measured against (the last test): a
   // stretch's start then reads as load come, and the tries after it run as while the two are
   // close (60 before; the 28 more steps 15% slower cost 0.7% of this reply's time, where the
   // load that made all threads 1.5x slower had kept them for a whole reply, 0.86x).

@@ -92,7 +92,7 @@ export class DecodeThreads {
    * not move: the 0.5B shape's steps on 2 threads went 1.5x slower under load, and a mean that
    * followed them let at most 2 in a row count as slow (63 of 64 steps stayed on 2 threads, 0.86x
    * of one thread). (While the two are close, tries come every TRY_CLOSE steps anyway, and a speed
-   * change of the whole machine must not add tries: the stretches test, 45 → 60 of 640 steps.)
+   * change of the whole machine must not add tries: the stretches test, 45 → 60 → 88 of 640 steps.)
    */
   private watch(ms: number): void {
     if (this.meanMs > 0 && ms > CHANGED * this.meanMs) {
