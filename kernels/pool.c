@@ -30,11 +30,14 @@
 #define SHARE_MASK ((1 << SHARE_BITS) - 1)
 #define MAX_SHARES SHARE_MASK
 
+// The words threads write while another polls them have a cache line each: a helper spinning on
+// the generation then keeps its copy while shares are claimed and finished (2 threads, idle,
+// generation A/B alternating in one process, 0.5B shape: 1.03-1.04x in three runs of 8-12).
 static struct {
-  int32_t generation;   // bumped once per announced task (and at shutdown); helpers wait on it
-  int32_t ticket;       // (shares << SHARE_BITS) | next share: claimed by compare-exchange
-  int32_t done;         // shares of the current task finished
-  int32_t sleepers;     // helpers sleeping in wait32 on `generation`
+  _Alignas(64) int32_t generation;  // bumped once per announced task (and at shutdown); helpers wait on it
+  _Alignas(64) int32_t ticket;      // (shares << SHARE_BITS) | next share: claimed by compare-exchange
+  _Alignas(64) int32_t done;        // shares of the current task finished
+  _Alignas(64) int32_t sleepers;    // helpers sleeping in wait32 on `generation`
   int32_t caller_sleeping;
   int32_t n_threads;    // threads taking part, caller included
   int32_t n_helpers;    // helpers running pool_worker_loop
