@@ -66,7 +66,6 @@ INLINE v128_t dot_chunk(v128_t x, v128_t w) {
 // without AVX-VNNI. The loader times dot_add_probe and sets dot_add where it pays (kernels.ts);
 // the integers, hence every result, do not depend on it (tested).
 static int dot_add;
-static int group_bytes(int type, int ncols);
 // Returns the setting in force (always 0 in the SIMD128 build, which has one way).
 EXPORT(set_dot_add) int set_dot_add(int on) {
   dot_add = RELAXED && on;
@@ -648,6 +647,8 @@ static void unrepack_q6_K(const uint8_t *g, int r, int nb, block_q6_K *dst) {
 
 // Whether repacked_get_row can look up rows of a repacked matrix of `type`.
 EXPORT(repacked_rows_readable) int repacked_rows_readable(int type) { return type == T_Q6_K; }
+
+static int group_bytes(int type, int ncols);  // the dispatch's, below
 
 // Row `row` of a repacked matrix of `type` (repacked_rows_readable) as floats: the file layout's
 // values bit for bit (its blocks rebuilt, then the file's dequantisation).
