@@ -36,13 +36,16 @@
 #ifndef TOK
 #define TOK (RELAXED ? 6 : 8)
 #endif
-// Groups of rows per one-token product (gemv_*_groups): see gemv_q4_K_groups; Q6_K's see
-// gemv_q6_K_groups.
-#ifndef GV
-#define GV 4
+// Groups of rows per one-token product (gemv_*_groups), measured per type: see gemv_q4_K_groups
+// (Q4_K and Q5_0) and gemv_q6_K_groups.
+#ifndef GV_Q4_K
+#define GV_Q4_K 2
 #endif
-#ifndef GV6
-#define GV6 2
+#ifndef GV_Q5_0
+#define GV_Q5_0 4
+#endif
+#ifndef GV_Q6_K
+#define GV_Q6_K 2
 #endif
 
 
@@ -273,21 +276,26 @@ NOINLINE static void gemm_q4_K_r4_tile_dot_add(int nb, const uint8_t *g, const u
   gemm_q4_K_r4(1, nb, g, yb, ystride, TOK, y, ystep);
 }
 // One token (generation and the tokens after the last whole tile) against ng groups at once (ng a
-// constant: GV, or 1 for the groups left over): the same integers and the same float epilogue as
-// gemm_q4_K_r4 (bytes identical, tested). A token's product streams its weights from memory, and
+// constant: GV_Q4_K, or 1 for the groups left over): the same integers and the same float epilogue
+// as gemm_q4_K_r4 (bytes identical, tested). A token's product streams its weights from memory, and
 // on this machine a core reads faster with fewer operations per byte and with several streams far
 // apart in flight: each activation splat here serves ng groups, and packed_task passes groups a
-// GV-th of the thread's share apart. 11008×2048, 1 thread, A/B in one process: one group at a time
-// read 6.2 GB/s, 4 adjacent groups 9.3, 4 groups 4 apart 10.8 (the one-stream read is ~9.9 GB/s);
-// 4 apart against a quarter of the share apart 10.2 → 10.6 (2048×2048: 11.6 → 12.3, 896×4864:
-// 10.2 → 11.8). Q5_0 with 896 columns (2.4 KB groups): one at a time 5.5 GB/s, 4 adjacent groups
-// 5.2, 4 apart 7.7 (896×896: 4 apart 4.9, a quarter 6.5). Loops shaped for V8: its scheduler moves
+// GV_Q4_K-th of the thread's share apart. 11008×2048, 1 thread, A/B in one process: one group at a
+// time read 6.2 GB/s, 4 adjacent groups 9.3, 4 groups 4 apart 10.8 (the one-stream read is ~9.9
+// GB/s); 4 apart against a quarter of the share apart 10.2 → 10.6 (2048×2048: 11.6 → 12.3,
+// 896×4864: 10.2 → 11.8). Later (Zen 5, V8 11.3, kernels as now), 2 groups beat 4: 11008×2048
+// 19.0 against 17.4 GB/s at 1 thread, 31-32 against 27.7 at 2 (3 groups: 18.2 and 28.0; 1: 16.8
+// and 28.2), 2048×2048 equal at 1 thread and 31.8 against 29.8 at 2; the 3B shape's generation,
+// token by token alternating in one process, 1.04× at 1 thread and 1.06× at 2. Q5_0 keeps 4 (the
+// 0.5B shape's generation with 2: 0.99×). Q5_0 with 896 columns (2.4 KB groups): one at a time
+// 5.5 GB/s, 4 adjacent groups 5.2, 4 apart 7.7 (896×896: 4 apart 4.9, a quarter 6.5). Loops shaped
+// for V8: its scheduler moves
 // every load of a basic block to the block's top without regard to registers (the unrolled loops
 // of gemm_q4_K_r4 for one token spilled 9 v128 and reloaded 12 per step), so the chunk loop stays
 // rolled; acc and accm stay in memory (touched once per super-block).
 INLINE void gemv_q4_K_groups(int ng, int nb, const uint8_t *g0, int gb, const uint8_t *yb, float *y, int ys) {
   const v128_t m = wasm_i8x16_splat(0x0f);
-  float accs[GV][2][R];  // per group: acc, accm
+  float accs[GV_Q4_K][2][R];  // per group: acc, accm
   for (int n = 0; n < ng; n++) {
     wasm_v128_store(accs[n][0], wasm_f32x4_splat(0));
     wasm_v128_store(accs[n][1], wasm_f32x4_splat(0));
@@ -296,11 +304,11 @@ INLINE void gemv_q4_K_groups(int ng, int nb, const uint8_t *g0, int gb, const ui
     const uint8_t *g = g0 + (size_t)i * Q4KR_BYTES;
     const block_q8_K *q8 = (const block_q8_K *)yb + i;
     const int8_t *x = q8->qs;
-    v128_t sumi[GV];
+    v128_t sumi[GV_Q4_K];
     for (int n = 0; n < ng; n++) sumi[n] = wasm_i32x4_splat(0);
 #pragma clang loop unroll(disable)
     for (int k = 0; k < 4; k++, x += 64) {
-      v128_t plo[GV], phi[GV];  // sub-blocks 2k and 2k + 1: low and high nibbles
+      v128_t plo[GV_Q4_K], phi[GV_Q4_K];  // sub-blocks 2k and 2k + 1: low and high nibbles
       for (int n = 0; n < ng; n++) plo[n] = phi[n] = wasm_i16x8_splat(0);
 #pragma clang loop unroll(disable)
       for (int c = 0; c < 8; c++) {
@@ -331,7 +339,7 @@ INLINE void gemv_q4_K_groups(int ng, int nb, const uint8_t *g0, int gb, const ui
 }
 
 NOINLINE static void gemv_q4_K_r4(int nb, const uint8_t *g, const uint8_t *yb, float *y) { gemv_q4_K_groups(1, nb, g, 0, yb, y, 0); }
-NOINLINE static void gemv_q4_K_r4xGV(int nb, const uint8_t *g, int gb, const uint8_t *yb, float *y, int ys) { gemv_q4_K_groups(GV, nb, g, gb, yb, y, ys); }
+NOINLINE static void gemv_q4_K_r4xGV(int nb, const uint8_t *g, int gb, const uint8_t *yb, float *y, int ys) { gemv_q4_K_groups(GV_Q4_K, nb, g, gb, yb, y, ys); }
 
 // ---------------------------------------------------------------------------------------------
 // Q5_0 × 4 rows. A group block (4 rows × 32 elements, 88 bytes: the same as 4 × 22):
@@ -466,12 +474,12 @@ INLINE void gemv_q5_0_groups(int ng, int nb, const uint8_t *g0, int gb, const ui
   const float *sc = (const float *)ex;
   const int32_t *bsums = (const int32_t *)((const int16_t *)(sc + nb) + 8 * nb);
   const v128_t m = wasm_i8x16_splat(0x0f);
-  float acc[GV][R];
+  float acc[GV_Q5_0][R];
   for (int n = 0; n < ng; n++) wasm_v128_store(acc[n], wasm_f32x4_splat(0));
   for (int i = 0; i < nb; i++) {
     const uint8_t *g = g0 + (size_t)i * Q5R_BYTES;
     const int8_t *x = ((const block_q8_0 *)yb)[i].qs;
-    v128_t p0[GV], p1[GV];  // chunks u (low nibbles) and u + 4 (high nibbles)
+    v128_t p0[GV_Q5_0], p1[GV_Q5_0];  // chunks u (low nibbles) and u + 4 (high nibbles)
     for (int n = 0; n < ng; n++) p0[n] = p1[n] = wasm_i16x8_splat(0);
 #pragma clang loop unroll(full)
     for (int u = 0; u < 4; u++) {
@@ -497,7 +505,7 @@ INLINE void gemv_q5_0_groups(int ng, int nb, const uint8_t *g0, int gb, const ui
 }
 
 NOINLINE static void gemv_q5_0_r4(int nb, const uint8_t *g, const uint8_t *yb, const uint8_t *ex, float *y) { gemv_q5_0_groups(1, nb, g, 0, yb, ex, y, 0); }
-NOINLINE static void gemv_q5_0_r4xGV(int nb, const uint8_t *g, int gb, const uint8_t *yb, const uint8_t *ex, float *y, int ys) { gemv_q5_0_groups(GV, nb, g, gb, yb, ex, y, ys); }
+NOINLINE static void gemv_q5_0_r4xGV(int nb, const uint8_t *g, int gb, const uint8_t *yb, const uint8_t *ex, float *y, int ys) { gemv_q5_0_groups(GV_Q5_0, nb, g, gb, yb, ex, y, ys); }
 
 // ---------------------------------------------------------------------------------------------
 // Q6_K × 4 rows. A group super-block (4 rows × 256 elements, 840 bytes: the same as 4 × 210):
@@ -701,20 +709,21 @@ INLINE void gemm_q6_K_r4(int nb, const uint8_t *g, const uint8_t *yb, int ystrid
 NOINLINE static void gemm_q6_K_r4_tile(int nb, const uint8_t *g, const uint8_t *yb, int ystride, float *y, int ystep) {
   gemm_q6_K_r4(nb, g, yb, ystride, TOK6, y, ystep);
 }
-// One token against ng groups at once (as gemv_q4_K_groups; ng a constant: GV, or 1 for the groups
-// left over): gemm_q6_K_r4's integers and float epilogue (bytes identical, tested) in a loop shaped
-// for V8 (see gemv_q4_K_groups): one sub-block per step, its 4 activation splats shared by the
-// groups. Two groups at a time, not GV: V8 keeps fewer of this loop's values on its stack
+// One token against ng groups at once (as gemv_q4_K_groups; ng a constant: GV_Q6_K, or 1 for the
+// groups left over): gemm_q6_K_r4's integers and float epilogue (bytes identical, tested) in a loop
+// shaped for V8 (see gemv_q4_K_groups): one sub-block per step, its 4 activation splats shared by
+// the groups. Two groups at a time: V8 keeps fewer of this loop's values on its stack than with 4
 // (2048×11008, 1 thread, alternating in one process: 2 groups 23.4 GMAC/s, 3: 22.2, 4: 21.1, the
-// earlier layout with 4: 19.2; 128256×2048: 22.2, 18.3, 22.0, 19.1).
+// earlier layout with 4: 19.2; 128256×2048: 22.2, 18.3, 22.0, 19.1); later, 1 group read as fast
+// as 2 (2048×11008: 16.2 and 16.5 GB/s at 1 thread, 26.3 and 26.0 at 2).
 INLINE void gemv_q6_K_groups(int ng, int nb, const uint8_t *g0, int gb, const uint8_t *yb, float *y, int ys) {
-  float acc[GV][R];
+  float acc[GV_Q6_K][R];
   for (int n = 0; n < ng; n++) wasm_v128_store(acc[n], wasm_f32x4_splat(0));
   for (int i = 0; i < nb; i++) {
     const uint8_t *g = g0 + (size_t)i * Q6R_BYTES;
     const block_q8_K *q8 = (const block_q8_K *)yb + i;
     const int8_t *x = q8->qs;
-    v128_t sumi[GV];
+    v128_t sumi[GV_Q6_K];
     for (int n = 0; n < ng; n++) sumi[n] = wasm_i32x4_splat(0);
 #pragma clang loop unroll(disable)
     for (int j = 0; j < QK_K / 16; j++, x += 16) {
@@ -746,7 +755,7 @@ INLINE void gemv_q6_K_groups(int ng, int nb, const uint8_t *g0, int gb, const ui
 }
 
 NOINLINE static void gemv_q6_K_r4(int nb, const uint8_t *g, const uint8_t *yb, float *y) { gemv_q6_K_groups(1, nb, g, 0, yb, y, 0); }
-NOINLINE static void gemv_q6_K_r4xGV(int nb, const uint8_t *g, int gb, const uint8_t *yb, float *y, int ys) { gemv_q6_K_groups(GV6, nb, g, gb, yb, y, ys); }
+NOINLINE static void gemv_q6_K_r4xGV(int nb, const uint8_t *g, int gb, const uint8_t *yb, float *y, int ys) { gemv_q6_K_groups(GV_Q6_K, nb, g, gb, yb, y, ys); }
 
 // ---------------------------------------------------------------------------------------------
 // Dispatch
@@ -830,7 +839,8 @@ static void packed_task(const void *p, int ith, int nth) {
   int g0, g1;
   split_range(ngroups, ith, nth, &g0, &g1);
   // A tile of groups is what meets every token; one token meets its weights once, so its tile is
-  // the whole share (its GV groups at once are then a GV-th of the share apart).
+  // the whole share (the groups a one-token product takes at once are then that fraction of the
+  // share apart).
   const int tile_groups = a->ntok == 1 ? g1 - g0 : GROUP_TILE;
   for (int tile = g0; tile < g1; tile += tile_groups) {
     const int tile_end = tile + tile_groups < g1 ? tile + tile_groups : g1;
@@ -851,7 +861,7 @@ static void packed_task(const void *p, int ith, int nth) {
     }
     // One token: gv groups at once, a gv-th of the tile apart (see gemv_q4_K_groups), then the
     // groups left over one at a time.
-    const int gv = a->type == T_Q6_K ? GV6 : GV;
+    const int gv = a->type == T_Q4_K ? GV_Q4_K : a->type == T_Q6_K ? GV_Q6_K : GV_Q5_0;
     for (; t < a->ntok; t++) {
       const uint8_t *x = a->xq + (size_t)t * a->xq_row_bytes, *ex = a->ex + (size_t)t * a->ex_row_bytes;
       float *y = a->y + (size_t)t * a->nrows;
