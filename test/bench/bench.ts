@@ -200,9 +200,10 @@ const STEPS: { request: string; prefix: string; take: (r: RunResult, reply: stri
  * Every repeat of one shape at every thread count. Each repeat loads every side at every thread
  * count (one process each, one after the other, each load alone on the machine), then takes each
  * measurement from all of them in turn, idle and busy in turn: the figures a ratio compares (Hearth
- * against llama.cpp, and Hearth at 2 threads against 1) are taken seconds apart. The order of the
- * processes and of idle and busy alternates between repeats. (All of them are loaded at once: the
- * 3B shape's four processes take about 11 GB.)
+ * against llama.cpp, and Hearth at 2 threads against 1) are taken seconds apart. Each repeat starts
+ * the order of the processes one further along (the first loaded has been the slow one of a repeat
+ * on these VMs, and it must not be the same side each time), and idle and busy alternate between
+ * repeats. (All of them are loaded at once: the 3B shape's four processes take about 11 GB.)
  */
 async function runShape(args: Args, path: string, key: string, log: (s: string) => void): Promise<Map<number, Record<Load, Results>>> {
   const byThreads = new Map<number, Record<Load, Results>>();
@@ -210,7 +211,7 @@ async function runShape(args: Args, path: string, key: string, log: (s: string) 
   const loads: Load[] = args.busy ? ["idle", "busy"] : ["idle"];
   const all = args.threads.flatMap((threads) => args.sides.map((side) => ({ side, threads, id: `${side} t=${threads}` })));
   for (let rep = 0; rep < args.repeats; rep++) {
-    const order = rep % 2 === 0 ? all : [...all].reverse();
+    const order = [...all.slice(rep % all.length), ...all.slice(0, rep % all.length)];
     const repLoads = rep % 2 === 0 ? loads : [...loads].reverse();
     const procs = new Map<string, SideProcess>();
     const runs = new Map<string, RunResult>();
