@@ -289,10 +289,9 @@ NOINLINE static void gemm_q4_K_r4_tile_dot_add(int nb, const uint8_t *g, const u
 // token by token alternating in one process, 1.04× at 1 thread and 1.06× at 2. Q5_0 keeps 4 (the
 // 0.5B shape's generation with 2: 0.99×). Q5_0 with 896 columns (2.4 KB groups): one at a time
 // 5.5 GB/s, 4 adjacent groups 5.2, 4 apart 7.7 (896×896: 4 apart 4.9, a quarter 6.5). Loops shaped
-// for V8: its scheduler moves
-// every load of a basic block to the block's top without regard to registers (the unrolled loops
-// of gemm_q4_K_r4 for one token spilled 9 v128 and reloaded 12 per step), so the chunk loop stays
-// rolled; acc and accm stay in memory (touched once per super-block).
+// for V8: its scheduler moves every load of a basic block to the block's top without regard to
+// registers (the unrolled loops of gemm_q4_K_r4 for one token spilled 9 v128 and reloaded 12 per
+// step), so the chunk loop stays rolled; acc and accm stay in memory (touched once per super-block).
 INLINE void gemv_q4_K_groups(int ng, int nb, const uint8_t *g0, int gb, const uint8_t *yb, float *y, int ys) {
   const v128_t m = wasm_i8x16_splat(0x0f);
   float accs[GV_Q4_K][2][R];  // per group: acc, accm
