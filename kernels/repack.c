@@ -45,7 +45,7 @@
 #define GV_Q5_0 4
 #endif
 #ifndef GV_Q6_K
-#define GV_Q6_K 2
+#define GV_Q6_K 1
 #endif
 
 
@@ -602,9 +602,8 @@ static void repack_q6_K(const block_q6_K *src, int nb, uint8_t *dst) {
   }
 }
 
-// Sub-block j's 4 chunks of 4 rows from its 3 vectors at v (see the layout).
-INLINE void q6r_chunks(const uint8_t *v, v128_t w[4]) {
-  const v128_t mc0 = wasm_i8x16_splat((int8_t)0xc0);
+// Sub-block j's 4 chunks of 4 rows from its 3 vectors at v (see the layout); mc0: q6r_mask().
+INLINE void q6r_chunks(const uint8_t *v, v128_t mc0, v128_t w[4]) {
   const v128_t a = wasm_v128_load(v), b = wasm_v128_load(v + 16), c = wasm_v128_load(v + 32);
   w[0] = wasm_v128_andnot(a, mc0);
   w[1] = wasm_v128_andnot(b, mc0);
@@ -613,11 +612,22 @@ INLINE void q6r_chunks(const uint8_t *v, v128_t w[4]) {
                       wasm_u16x8_shr(wasm_v128_and(c, mc0), 2));
 }
 
-// Sub-block j's scales of the 4 rows, each twice (the pmaddwd operand): the low bytes of the pair
-// p = j/2 at byte j & 1.
+// The top-bits mask of q6r_chunks (0xc0 in every byte), read where clang cannot see its value, once
+// per call. Seen as a constant, clang rewrites the chunks' arithmetic into four masks (0x3f, 0x03,
+// 0x0c, 0x30), V8 keeps each in a register of its 16, and the one-token loop spilled; now two
+// (the mask and its complement). The one-token product of 2048×11008, one group at a time,
+// alternating in one process: 17.0 → 18.1 GB/s at 1 thread, 29.0 → 30.4 at 2.
+static volatile int32_t q6r_top_bits = (int32_t)0xc0c0c0c0;
+INLINE v128_t q6r_mask(void) { return wasm_i32x4_splat(q6r_top_bits); }
+
+// Sub-block j's scales of the 4 rows, each twice (the pmaddwd operand): the pair p = j/2 read from
+// byte j & 1 and sign-extended puts row r's scale in i16 lane 2r, then copied to lane 2r + 1 by a
+// shuffle within each half (V8: pshuflw + pshufhw; a byte shuffle costs V8 a pshufb and three
+// instructions that rebuild its constant on every use). One-token product as at q6r_mask: 16.4 →
+// 17.0 GB/s at 1 thread, 28.1 → 29.0 at 2.
 INLINE v128_t q6r_scale(const uint8_t *g, int j) {
-  const v128_t s = wasm_v128_load64_zero(g + Q6R_SC + 8 * (j >> 1) + (j & 1));
-  return wasm_i16x8_extend_low_i8x16(wasm_i8x16_shuffle(s, s, 0, 0, 2, 2, 4, 4, 6, 6, 0, 0, 2, 2, 4, 4, 6, 6));
+  const v128_t s = wasm_i16x8_load8x8(g + Q6R_SC + 8 * (j >> 1) + (j & 1));
+  return wasm_i16x8_shuffle(s, s, 0, 0, 2, 2, 4, 4, 6, 6);
 }
 
 // Row r (0-3) of nb group super-blocks at g back in the file's layout (the inverse of
@@ -636,7 +646,7 @@ static void unrepack_q6_K(const uint8_t *g, int r, int nb, block_q6_K *dst) {
     }
     for (int j = 0; j < QK_K / 16; j++) {
       v128_t w[4];
-      q6r_chunks(g + Q6R_Q + 48 * j, w);
+      q6r_chunks(g + Q6R_Q + 48 * j, wasm_i8x16_splat((int8_t)0xc0), w);
       for (int c = 0; c < 4; c++) {
         wasm_v128_store(words[c], w[c]);
         __builtin_memcpy(q + 16 * j + 4 * c, words[c] + 4 * r, 4);
@@ -671,6 +681,7 @@ void repacked_get_row(int type, const void *w, int ncols, int row, float *y) {
 }
 
 INLINE void gemm_q6_K_r4(int nb, const uint8_t *g, const uint8_t *yb, int ystride, int nt, float *y, int ystep) {
+  const v128_t mc0 = q6r_mask();
   for (int t = 0; t < nt; t++) wasm_v128_store(y + (size_t)t * ystep, wasm_f32x4_splat(0));
   for (int i = 0; i < nb; i++, g += Q6R_BYTES) {
     const int8_t *xs[TOK6];
@@ -683,7 +694,7 @@ INLINE void gemm_q6_K_r4(int nb, const uint8_t *g, const uint8_t *yb, int ystrid
     for (int j = 0; j < QK_K / 16; j++) {
       const v128_t sc = q6r_scale(g, j);
       v128_t w[4];
-      q6r_chunks(g + Q6R_Q + 48 * j, w);
+      q6r_chunks(g + Q6R_Q + 48 * j, mc0, w);
       for (int t = 0; t < nt; t++) {
         const int8_t *x = xs[t] + 16 * j;
         const v128_t a = wasm_i16x8_add(dot_chunk(wasm_v128_load32_splat(x), w[0]), dot_chunk(wasm_v128_load32_splat(x + 4), w[1]));
@@ -711,11 +722,17 @@ NOINLINE static void gemm_q6_K_r4_tile(int nb, const uint8_t *g, const uint8_t *
 // One token against ng groups at once (as gemv_q4_K_groups; ng a constant: GV_Q6_K, or 1 for the
 // groups left over): gemm_q6_K_r4's integers and float epilogue (bytes identical, tested) in a loop
 // shaped for V8 (see gemv_q4_K_groups): one sub-block per step, its 4 activation splats shared by
-// the groups. Two groups at a time: V8 keeps fewer of this loop's values on its stack than with 4
+// the groups. Two groups at a time had V8 keep fewer of this loop's values on its stack than 4
 // (2048×11008, 1 thread, alternating in one process: 2 groups 23.4 GMAC/s, 3: 22.2, 4: 21.1, the
-// earlier layout with 4: 19.2; 128256×2048: 22.2, 18.3, 22.0, 19.1); later, 1 group read as fast
-// as 2 (2048×11008: 16.2 and 16.5 GB/s at 1 thread, 26.3 and 26.0 at 2).
+// earlier layout with 4: 19.2; 128256×2048: 22.2, 18.3, 22.0, 19.1). With q6r_mask and q6r_scale as
+// now, one group at a time keeps every vector in a register (V8 loads both groups' weights at the
+// top of the step, and two groups spilled 3 vectors and a sum per step): 2048×11008 16.9 against
+// 16.4 GB/s at 1 thread, 26.8 against 25.4 at 2 (before those two changes 16.4 against 16.2, 28.1
+// against 28.0 in another run). All three against the code before, the 3B shape's generation token
+// by token, alternating in one process: 1.10× at 1 thread (1.03-1.14, 4 repeats), 1.06× at 2 (6 of
+// 6 above 1); the 0.5B shape's 1.01×.
 INLINE void gemv_q6_K_groups(int ng, int nb, const uint8_t *g0, int gb, const uint8_t *yb, float *y, int ys) {
+  const v128_t mc0 = q6r_mask();
   float acc[GV_Q6_K][R];
   for (int n = 0; n < ng; n++) wasm_v128_store(acc[n], wasm_f32x4_splat(0));
   for (int i = 0; i < nb; i++) {
@@ -731,7 +748,7 @@ INLINE void gemv_q6_K_groups(int ng, int nb, const uint8_t *g0, int gb, const ui
       for (int n = 0; n < ng; n++) {
         const uint8_t *gn = g + (size_t)n * gb;
         v128_t w[4];
-        q6r_chunks(gn + Q6R_Q + 48 * j, w);
+        q6r_chunks(gn + Q6R_Q + 48 * j, mc0, w);
         const v128_t a = wasm_i16x8_add(dot_chunk(x0, w[0]), dot_chunk(x1, w[1]));
         const v128_t b = wasm_i16x8_add(dot_chunk(x2, w[2]), dot_chunk(x3, w[3]));
         const v128_t sc = q6r_scale(gn, j);
