@@ -512,7 +512,7 @@ NOINLINE static void gemv_q5_0_r4xGV(int nb, const uint8_t *g, int gb, const uin
 //   i8 scale[8 pairs p][4 rows][2]              64 bytes: scales of sub-blocks 2p and 2p + 1 of
 //                                                each row: sign-extended, the pmaddwd operand
 //                                                against (bsum_2p, bsum_2p+1) for the −32 term, and
-//                                                by one byte shuffle each sub-block's (sc, sc) pairs
+//                                                by a 16-bit shuffle each sub-block's (sc, sc) pairs
 //   u8 v[16 sub-blocks j][3 i][4 rows][4]       768 bytes: byte b of row r in vector i holds the
 //                                                6-bit element 4i + b of sub-block j (bits 0-5) and
 //                                                bits 2i..2i+1 of element 12 + b (bits 6-7)
