@@ -42,7 +42,7 @@
 #define GV_Q4_K 2
 #endif
 #ifndef GV_Q5_0
-#define GV_Q5_0 4
+#define GV_Q5_0 2
 #endif
 #ifndef GV_Q6_K
 #define GV_Q6_K 1
@@ -286,9 +286,9 @@ NOINLINE static void gemm_q4_K_r4_tile_dot_add(int nb, const uint8_t *g, const u
 // 896×4864: 10.2 → 11.8). Later (Zen 5, V8 11.3, kernels as now), 2 groups beat 4: 11008×2048
 // 19.0 against 17.4 GB/s at 1 thread, 31-32 against 27.7 at 2 (3 groups: 18.2 and 28.0; 1: 16.8
 // and 28.2), 2048×2048 equal at 1 thread and 31.8 against 29.8 at 2; the 3B shape's generation,
-// token by token alternating in one process, 1.04× at 1 thread and 1.06× at 2. Q5_0 keeps 4 (the
-// 0.5B shape's generation with 2: 0.99×). Q5_0 with 896 columns (2.4 KB groups): one at a time
-// 5.5 GB/s, 4 adjacent groups 5.2, 4 apart 7.7 (896×896: 4 apart 4.9, a quarter 6.5). Loops shaped
+// token by token alternating in one process, 1.04× at 1 thread and 1.06× at 2. (Q5_0 in its
+// earlier nibble layout, 896 columns, 2.4 KB groups: one at a time 5.5 GB/s, 4 adjacent groups 5.2,
+// 4 apart 7.7; 896×896: 4 apart 4.9, a quarter 6.5; see gemv_q5_0_groups for now.) Loops shaped
 // for V8: its scheduler moves every load of a basic block to the block's top without regard to
 // registers (the unrolled loops of gemm_q4_K_r4 for one token spilled 9 v128 and reloaded 12 per
 // step), so the chunk loop stays rolled; acc and accm stay in memory (touched once per super-block).
@@ -341,14 +341,17 @@ NOINLINE static void gemv_q4_K_r4(int nb, const uint8_t *g, const uint8_t *yb, f
 NOINLINE static void gemv_q4_K_r4xGV(int nb, const uint8_t *g, int gb, const uint8_t *yb, float *y, int ys) { gemv_q4_K_groups(GV_Q4_K, nb, g, gb, yb, y, ys); }
 
 // ---------------------------------------------------------------------------------------------
-// Q5_0 × 4 rows. A group block (4 rows × 32 elements, 88 bytes: the same as 4 × 22):
+// Q5_0 × 4 rows, a byte per quant. A group block (4 rows × 32 elements, 136 bytes against 4 × 22):
 //   f16 d[4]                                    8 bytes
-//   u8 hbits[4 rows][4]                         16 bytes: bit c of byte b of row r is the high bit
-//                                                of element 4c + b (chunk c): one shift and mask
-//                                                put chunk c's high bits at bit 4 of its bytes
-//   u8 qs[4 u][4 rows][4]                       64 bytes: byte b of row r is the file's qs[4u + b]:
-//                                                low nibble element 4u + b (chunk u), high nibble
-//                                                element 16 + 4u + b (chunk u + 4)
+//   u8 q[8 chunks c][4 rows][4]                 128 bytes: byte b of row r is the 5-bit quant (0..31)
+//                                                of element 4c + b
+// Why a byte per quant: nibbles and a bit plane (the file's 5.5 bits, 88 bytes a group block) took
+// 9 operations per two chunks to merge each quant's high bit into its nibble, more than the dots,
+// and made the one-token product the 0.5B shape's slowest (4864×896, alternating in one process:
+// 12.1 GB/s of file bytes at 1 thread, 18.5 at 2; with the merge left out, wrong results, 17.6 and
+// 23.4). A byte per quant reads 1.55× the bytes and decodes nothing: 16.3 and 24.5 GB/s of file
+// bytes (two groups at a time; the prompt's tile 1.05×). Costs 55% more memory for the Q5_0
+// matrices (the 0.5B shape's gate, up, q, k and v: ~90 MB).
 // Arithmetic per row and block: isum = Σ q5·q8 − 16·Σq8 exact (quants unsigned 0..31 for the i7
 // operand; the block's 16·Σq8 comes with the activations, act_extras), then acc += (d·d8)·isum.
 // That is llama.cpp's integer and scale per block; its AVX2 kernels keep 8 float lanes per row
@@ -356,9 +359,8 @@ NOINLINE static void gemv_q4_K_r4xGV(int nb, const uint8_t *g, int gb, const uin
 // Integers: chunks u (low nibbles) and u + 4 (high) in two i16 sums of 4 chunks each (2 products
 // of ≤ 31·128 per lane and chunk: ≤ 31744 < 32767), widened pairwise (lanes 2r, 2r+1 = row r).
 // ---------------------------------------------------------------------------------------------
-#define Q5R_BYTES 88
-#define Q5R_H 8
-#define Q5R_QS 24
+#define Q5R_BYTES 136
+#define Q5R_Q 8
 // Tokens per tile (Q5_0 4864×896 and 896×896, 64 and 128 tokens, 1 thread, alternating runs in
 // one process against the earlier design at 10): relaxed 12: 1.04-1.07×, 16: 1.09-1.11×, 24:
 // 1.12-1.15×, 32: 0.95-1.13×, 64: 0.71-0.75× (a 64-token tile's activations, 61 KB at 896
@@ -369,39 +371,37 @@ NOINLINE static void gemv_q4_K_r4xGV(int nb, const uint8_t *g, int gb, const uin
 #define TOK5 24
 #endif
 
+// 16 high bits (bit e: element e) → 16 bytes, 0x10 in byte e where bit e is set.
+INLINE v128_t q5_high16(uint32_t bits) {
+  const v128_t b = wasm_i16x8_splat((int16_t)bits);
+  const v128_t spread = wasm_i8x16_shuffle(b, b, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  const v128_t sel = wasm_i8x16_make(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+  return wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(spread, sel), sel), wasm_i8x16_splat(0x10));
+}
+
+// Each row's 32 quants as bytes (nibble | high bit << 4), elements 0-15 and 16-31, then the 4 rows
+// interleaved in 4-byte chunks.
 static void repack_q5_0(const block_q5_0 *src, int nb, uint8_t *dst) {
+  const v128_t m = wasm_i8x16_splat(0x0f);
   for (int i = 0; i < nb; i++) {
     uint8_t *g = dst + (size_t)i * Q5R_BYTES;
-    uint32_t qh[R];
+    v128_t lo[R], hi[R];
     for (int r = 0; r < R; r++) {
       const block_q5_0 *b = &src[(size_t)r * nb + i];
       __builtin_memcpy(g + 2 * r, &b->d, 2);
-      __builtin_memcpy(&qh[r], b->qh, 4);
+      uint32_t qh;
+      __builtin_memcpy(&qh, b->qh, 4);
+      const v128_t qs = wasm_v128_load(b->qs);
+      lo[r] = wasm_v128_or(wasm_v128_and(qs, m), q5_high16(qh & 0xffff));
+      hi[r] = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(qs, 4), m), q5_high16(qh >> 16));
     }
-    // Byte e of lane r: bits 4c + e of row r's qh → bit c (c = 0..7), by halving the gaps three
-    // times, for the 4 rows at once (one row at a time: 3.3-3.8 GB/s, this 6.8-8.3).
-    const v128_t q = wasm_v128_load(qh);
-    v128_t hb = wasm_i32x4_splat(0);
-    for (int e = 0; e < 4; e++) {
-      v128_t v = wasm_v128_and(wasm_u32x4_shr(q, e), wasm_i32x4_splat(0x11111111));
-      v = wasm_v128_and(wasm_v128_or(v, wasm_u32x4_shr(v, 3)), wasm_i32x4_splat(0x03030303));
-      v = wasm_v128_and(wasm_v128_or(v, wasm_u32x4_shr(v, 6)), wasm_i32x4_splat(0x000f000f));
-      hb = wasm_v128_or(hb, wasm_i32x4_shl(wasm_v128_and(wasm_v128_or(v, wasm_u32x4_shr(v, 12)), wasm_i32x4_splat(0xff)), 8 * e));
-    }
-    wasm_v128_store(g + Q5R_H, hb);
-    interleave4(wasm_v128_load(src[i].qs), wasm_v128_load(src[(size_t)nb + i].qs), wasm_v128_load(src[(size_t)2 * nb + i].qs),
-                wasm_v128_load(src[(size_t)3 * nb + i].qs), g + Q5R_QS);
+    interleave4(lo[0], lo[1], lo[2], lo[3], g + Q5R_Q);
+    interleave4(hi[0], hi[1], hi[2], hi[3], g + Q5R_Q + 64);
   }
 }
 
-// Chunk c's high bits (c a constant after unrolling) at bit 4 of each byte.
-INLINE v128_t q5r_high(v128_t hb, int c) {
-  const v128_t s = c < 4 ? wasm_i16x8_shl(hb, 4 - c) : c > 4 ? wasm_u16x8_shr(hb, c - 4) : hb;
-  return wasm_v128_and(s, wasm_i8x16_splat(0x10));
-}
-
 // 4 rows × nt tokens (Q8_0 rows at yb, ystride apart; act_extras rows at ex, exstride apart) →
-// y + t·ystep. Per block, the 8 chunks' weights (high bits merged) are made once and stay in
+// y + t·ystep. Per block, the 8 chunks' weights are loaded once and stay in
 // registers while every token of the tile meets them and finishes its block: its 8 products
 // summed in i16 4 at a time (4 × 2 products of ≤ 31·127: ≤ 31496), widened, and the float step,
 // acc living in y.
@@ -409,15 +409,12 @@ INLINE v128_t q5r_high(v128_t hb, int c) {
 INLINE void gemm_q5_0_r4(int da, int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, int nt, float *y, int ystep) {
   (void)da;  // unused in the SIMD128 build
   for (int t = 0; t < nt; t++) wasm_v128_store(y + (size_t)t * ystep, wasm_f32x4_splat(0));
-  const v128_t m = wasm_i8x16_splat(0x0f);
   for (int i = 0; i < nb; i++, g += Q5R_BYTES) {
-    const v128_t hb = wasm_v128_load(g + Q5R_H);
-    v128_t lo[4], hi[4];  // chunks u (low nibbles) and u + 4 (high nibbles)
+    v128_t lo[4], hi[4];  // chunks u and u + 4
 #pragma clang loop unroll(full)
     for (int u = 0; u < 4; u++) {
-      const v128_t v = wasm_v128_load(g + Q5R_QS + 16 * u);
-      lo[u] = wasm_v128_or(wasm_v128_and(v, m), q5r_high(hb, u));
-      hi[u] = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(v, 4), m), q5r_high(hb, u + 4));
+      lo[u] = wasm_v128_load(g + Q5R_Q + 16 * u);
+      hi[u] = wasm_v128_load(g + Q5R_Q + 64 + 16 * u);
     }
     const v128_t dw = f16x4_to_f32(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(g)));
     const uint8_t *xt = yb + (size_t)i * sizeof(block_q8_0), *et = ex;
@@ -466,13 +463,13 @@ NOINLINE static void gemm_q5_0_r4_tile_dot_add(int nb, const uint8_t *g, const u
 }
 
 // One token against ng groups at once (as gemv_q4_K_groups): gemm_q5_0_r4's integers and float
-// steps (bytes identical, tested). The 4 chunks are unrolled, so that the high bits move by constant
-// shifts (a rolled loop shifting by u was slower, 0.97× from memory), and each group's hb is
-// reloaded per chunk rather than held in a register.
+// steps (bytes identical, tested). The chunk loop stays rolled: V8 loads a basic block's values at
+// its top, and the unrolled loop's 8 splats and 8 weights per group spilled (4864×896, 4 groups:
+// 14.4 and 20.4 GB/s of file bytes at 1 and 2 threads rolled, 14.5 and 19.6 unrolled; 2 groups
+// rolled 16.3 and 24.5, 1 group 14.7 and 23.1).
 INLINE void gemv_q5_0_groups(int ng, int nb, const uint8_t *g0, int gb, const uint8_t *yb, const uint8_t *ex, float *y, int ys) {
   const float *sc = (const float *)ex;
   const int32_t *bsums = (const int32_t *)((const int16_t *)(sc + nb) + 8 * nb);
-  const v128_t m = wasm_i8x16_splat(0x0f);
   float acc[GV_Q5_0][R];
   for (int n = 0; n < ng; n++) wasm_v128_store(acc[n], wasm_f32x4_splat(0));
   for (int i = 0; i < nb; i++) {
@@ -480,16 +477,13 @@ INLINE void gemv_q5_0_groups(int ng, int nb, const uint8_t *g0, int gb, const ui
     const int8_t *x = ((const block_q8_0 *)yb)[i].qs;
     v128_t p0[GV_Q5_0], p1[GV_Q5_0];  // chunks u (low nibbles) and u + 4 (high nibbles)
     for (int n = 0; n < ng; n++) p0[n] = p1[n] = wasm_i16x8_splat(0);
-#pragma clang loop unroll(full)
+#pragma clang loop unroll(disable)
     for (int u = 0; u < 4; u++) {
       const v128_t xa = wasm_v128_load32_splat(x + 4 * u), xb = wasm_v128_load32_splat(x + 16 + 4 * u);
       for (int n = 0; n < ng; n++) {
-        const uint8_t *gn = g + (size_t)n * gb;
-        const v128_t v = wasm_v128_load(gn + Q5R_QS + 16 * u), hb = wasm_v128_load(gn + Q5R_H);
-        const v128_t lo = wasm_v128_or(wasm_v128_and(v, m), q5r_high(hb, u));
-        const v128_t hi = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(v, 4), m), q5r_high(hb, u + 4));
-        p0[n] = wasm_i16x8_add(p0[n], dot_chunk(xa, lo));
-        p1[n] = wasm_i16x8_add(p1[n], dot_chunk(xb, hi));
+        const uint8_t *q = g + (size_t)n * gb + Q5R_Q + 16 * u;
+        p0[n] = wasm_i16x8_add(p0[n], dot_chunk(xa, wasm_v128_load(q)));
+        p1[n] = wasm_i16x8_add(p1[n], dot_chunk(xb, wasm_v128_load(q + 64)));
       }
     }
     const v128_t bias = wasm_v128_load32_splat(bsums + i), dx = wasm_v128_load32_splat(sc + i);
@@ -826,8 +820,8 @@ EXPORT(repack_scratch_bytes) int repack_scratch_bytes(int type, int ncols) { ret
 // place 0.8 s, same session, alternating). Each
 // group is copied to tmp before it is written, and group g's output never reaches group g + 1's
 // source (its output ends at (g + 1)·gb, its source starts at (rows/R − g − 1)·(gb − R·rb) later).
-// Where a group is as large as its rows (Q5_0, Q6_K) each group writes only its own source, so
-// the groups are split across the pool's threads; a Q4_K group is larger, so its groups go in order.
+// Where a group is as large as its rows (Q6_K) each group writes only its own source, so the
+// groups are split across the pool's threads; Q4_K and Q5_0 groups are larger, so theirs go in order.
 EXPORT(repack_rows) void repack_rows(int type, const void *src, int row0, int rows, int ncols, void *dst, void *tmp) {
   const repack_args a = { type, row0, rows, ncols, src, dst, tmp };
   if (group_bytes(type, ncols) == R * row_bytes(type, ncols)) pool_run(repack_task, &a);

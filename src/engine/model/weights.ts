@@ -21,8 +21,9 @@ export const REPACKED = 0x100;
  * products. Measured (2048×2048 Q4_K, 1 thread, best of alternating runs on the shared machine):
  * prompt batch 32.7 vs 24.1 GMAC/s relaxed, 17.6 vs 12.8 SIMD128; one token 12.7 vs 9.5 GB/s (in
  * cache), 5.0 vs 4.5 GB/s from memory (11008×2048, npm run bench:kernels). Cost: 8% more memory for
- * the Q4_K matrices, and the repack while the file is read (in place, 11008×2048 at 2 threads:
- * Q4_K 3.7 GB/s, its groups in order on one thread; Q6_K 4.1-5.0, Q5_0 5.2-6.1: bench:kernels).
+ * the Q4_K matrices and 55% for the Q5_0 ones (a byte per quant: see kernels/repack.c), and the
+ * repack while the file is read (in place, 11008×2048 at 2 threads: Q4_K 3.7 GB/s, its groups in
+ * order on one thread, as Q5_0's now; Q6_K 4.1-5.0: bench:kernels).
  * The 3B shape's weights load in 1.08-1.31 s against 0.82-0.91 s in the file's layout, both with
  * the 2 cores busy throughout (1.8-1.9 cores: 1.5-1.7 s of it the kernel's page faults and copies,
  * the repack 0.35-0.45 s of user time), the 0.5B shape's in 0.24-0.30 s against 0.19-0.20 s (the
@@ -143,7 +144,7 @@ function repackedSize(t: GgufTensorInfo): number {
   const rows = t.dims[1] ?? 1;
   if (rows % 4 !== 0) return -1;
   if (t.type === GgmlType.Q4_K) return (rows / 4) * (t.dims[0] / 256) * 624;
-  if (t.type === GgmlType.Q5_0) return (rows / 4) * (t.dims[0] / 32) * 88;
+  if (t.type === GgmlType.Q5_0) return (rows / 4) * (t.dims[0] / 32) * 136;
   if (t.type === GgmlType.Q6_K) return (rows / 4) * (t.dims[0] / 256) * 840;
   return -1;
 }
