@@ -132,18 +132,25 @@ INLINE v128_t f16x4_to_f32(v128_t h32) {  // h32: halves zero-extended to u32 la
 
 // f16x4_to_f32 of the 8 halves of h (i16 lanes) as two f32x4, with one test for the 8 (a test per
 // four: 0.96× in the Q4_K one-token product, which converts d and dmin of every group super-block).
+// Normal halves: each half moved to the top of its i32 lane (an interleave with zero), where an
+// arithmetic shift by 3 puts exponent and mantissa in a float's place under the sign (its copies
+// in between masked off), and an integer add rebases the exponent (15 → 127): 4 operations per
+// four halves against f16x4_normal_to_f32's 7 with the widening. Attention converts the KV cache's
+// rows with it (before, a test and a conversion per four): a token decoded at 1024 positions, 1
+// thread, alternating in one process, 963 → 770 µs per call (3B shape), 305 → 265 (0.5B shape);
+// the Q4_K one-token product (d and dmin) 19.6 → 20.1 GB/s; the 3B shape's generation token by
+// token after a 128-token prompt 1.03× (4 of 4 repeats).
 INLINE void f16x8_to_f32(v128_t h, v128_t *lo, v128_t *hi) {
   const v128_t mag = wasm_v128_and(h, wasm_i16x8_splat(0x7fff));
   const v128_t odd = wasm_v128_or(wasm_i16x8_lt(mag, wasm_i16x8_splat(0x400)), wasm_i16x8_gt(mag, wasm_i16x8_splat(0x7bff)));
-  const v128_t mlo = wasm_u32x4_extend_low_u16x8(mag), mhi = wasm_u32x4_extend_high_u16x8(mag);
-  const v128_t hlo = wasm_u32x4_extend_low_u16x8(h), hhi = wasm_u32x4_extend_high_u16x8(h);
   if (__builtin_expect(wasm_v128_any_true(odd), 0)) {
-    *lo = f16x4_any_to_f32(mlo, hlo);
-    *hi = f16x4_any_to_f32(mhi, hhi);
-  } else {
-    *lo = f16x4_normal_to_f32(mlo, hlo);
-    *hi = f16x4_normal_to_f32(mhi, hhi);
+    *lo = f16x4_any_to_f32(wasm_u32x4_extend_low_u16x8(mag), wasm_u32x4_extend_low_u16x8(h));
+    *hi = f16x4_any_to_f32(wasm_u32x4_extend_high_u16x8(mag), wasm_u32x4_extend_high_u16x8(h));
+    return;
   }
+  const v128_t z = wasm_i32x4_splat(0), keep = wasm_i32x4_splat((int32_t)0x8fffe000), rebase = wasm_i32x4_splat(112 << 23);
+  *lo = wasm_i32x4_add(wasm_v128_and(wasm_i32x4_shr(wasm_i16x8_shuffle(z, h, 0, 8, 1, 9, 2, 10, 3, 11), 3), keep), rebase);
+  *hi = wasm_i32x4_add(wasm_v128_and(wasm_i32x4_shr(wasm_i16x8_shuffle(z, h, 4, 12, 5, 13, 6, 14, 7, 15), 3), keep), rebase);
 }
 
 INLINE float hsum_f32x4(v128_t v) {

@@ -64,10 +64,5 @@ INLINE v128_t v_f32_to_f16(v128_t f) {
 // Four f16 values at p (8 bytes, any alignment) → f32x4 (common.h's f16x4_to_f32).
 INLINE v128_t v_load_f16x4(const uint16_t *p) { return f16x4_to_f32(wasm_u32x4_load16x4(p)); }
 
-// The low (hi = 0) or high (hi = 1) four of eight f16 in h → f32x4, exact.
-INLINE v128_t v_f16x8_half_to_f32(v128_t h, int hi) {
-  return f16x4_to_f32(hi ? wasm_u32x4_extend_high_u16x8(h) : wasm_u32x4_extend_low_u16x8(h));
-}
-
 // x rounded to the nearest f16 and back (what a trip through an F16 tensor does to a float).
 INLINE v128_t v_round_f16(v128_t x) { return f16x4_to_f32(v_f32_to_f16(x)); }

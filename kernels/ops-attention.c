@@ -44,9 +44,10 @@ typedef struct {
 static void row_f16_to_f32(float *dst, const uint16_t *src, int n) {
   int d = 0;
   for (; d + 8 <= n; d += 8) {
-    const v128_t h = wasm_v128_load(src + d);
-    wasm_v128_store(dst + d, v_f16x8_half_to_f32(h, 0));
-    wasm_v128_store(dst + d + 4, v_f16x8_half_to_f32(h, 1));
+    v128_t lo, hi;
+    f16x8_to_f32(wasm_v128_load(src + d), &lo, &hi);
+    wasm_v128_store(dst + d, lo);
+    wasm_v128_store(dst + d + 4, hi);
   }
   for (; d + 4 <= n; d += 4) wasm_v128_store(dst + d, v_load_f16x4(src + d));
   for (; d < n; d++) dst[d] = f16_to_f32(src[d]);

@@ -210,9 +210,10 @@ EXPORT(store_kv_f16) void store_kv_f16(const float *src, uint16_t *dst, int n) {
 EXPORT(f16_to_f32_row) void f16_to_f32_row(const uint16_t *src, float *dst, int n) {
   int i = 0;
   for (; i + 8 <= n; i += 8) {
-    const v128_t h = wasm_v128_load(src + i);
-    wasm_v128_store(dst + i, v_f16x8_half_to_f32(h, 0));
-    wasm_v128_store(dst + i + 4, v_f16x8_half_to_f32(h, 1));
+    v128_t lo, hi;
+    f16x8_to_f32(wasm_v128_load(src + i), &lo, &hi);
+    wasm_v128_store(dst + i, lo);
+    wasm_v128_store(dst + i + 4, hi);
   }
   for (; i < n; i++) dst[i] = f16_to_f32(src[i]);
 }

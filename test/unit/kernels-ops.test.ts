@@ -329,22 +329,26 @@ describe("f16 KV store", () => {
 });
 
 describe("f16 → f32", () => {
-  test("f16_to_f32_row is exact for every half, NaN stays NaN", () => {
-    scoped(k, () => {
-      const n = 65536 + 5; // + a tail
-      const src = new Uint16Array(n);
-      for (let i = 0; i < n; i++) src[i] = i & 0xffff;
-      const pd = k.alloc(n * 4);
-      k.exports.f16_to_f32_row(k.put(src), pd, n);
-      const got = new Uint32Array(k.bytes(pd, n * 4).slice().buffer);
-      const want = new Uint32Array(Float32Array.from(src, f16ToF32).buffer);
-      const isNaN32 = (u: number): boolean => (u & 0x7f800000) === 0x7f800000 && (u & 0x7fffff) !== 0;
-      for (let i = 0; i < n; i++) {
-        if (isNaN32(want[i])) assert.ok(isNaN32(got[i]), `f16 ${src[i].toString(16)} → NaN`);
-        else if (got[i] !== want[i]) assert.fail(`f16 ${src[i].toString(16)} → ${got[i].toString(16)}, want ${want[i].toString(16)}`);
-      }
+  // In order, every 8 halves in a vector are of one kind (the kinds change at multiples of 8);
+  // permuted (an odd multiplier), vectors mix normal halves with zeros, subnormals, inf and NaN.
+  for (const [order, at] of [["in order", (i: number) => i], ["permuted", (i: number) => (i * 40503) >>> 0]] as const) {
+    test(`f16_to_f32_row is exact for every half, NaN stays NaN (${order})`, () => {
+      scoped(k, () => {
+        const n = 65536 + 5; // + a tail
+        const src = new Uint16Array(n);
+        for (let i = 0; i < n; i++) src[i] = at(i) & 0xffff;
+        const pd = k.alloc(n * 4);
+        k.exports.f16_to_f32_row(k.put(src), pd, n);
+        const got = new Uint32Array(k.bytes(pd, n * 4).slice().buffer);
+        const want = new Uint32Array(Float32Array.from(src, f16ToF32).buffer);
+        const isNaN32 = (u: number): boolean => (u & 0x7f800000) === 0x7f800000 && (u & 0x7fffff) !== 0;
+        for (let i = 0; i < n; i++) {
+          if (isNaN32(want[i])) assert.ok(isNaN32(got[i]), `f16 ${src[i].toString(16)} → NaN`);
+          else if (got[i] !== want[i]) assert.fail(`f16 ${src[i].toString(16)} → ${got[i].toString(16)}, want ${want[i].toString(16)}`);
+        }
+      });
     });
-  });
+  }
 });
 
 function nextFloat(x: number, dir: 1 | -1): number {
