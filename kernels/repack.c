@@ -356,8 +356,8 @@ NOINLINE static void gemv_q4_K_r4xGV(int nb, const uint8_t *g, int gb, const uin
 // operand; the block's 16·Σq8 comes with the activations, act_extras), then acc += (d·d8)·isum.
 // That is llama.cpp's integer and scale per block; its AVX2 kernels keep 8 float lanes per row
 // (the integer split by position) where we keep one: the sums differ by rounding only.
-// Integers: chunks u (low nibbles) and u + 4 (high) in two i16 sums of 4 chunks each (2 products
-// of ≤ 31·128 per lane and chunk: ≤ 31744 < 32767), widened pairwise (lanes 2r, 2r+1 = row r).
+// Integers: chunks u and u + 4 (u = 0..3) in two i16 sums of 4 chunks each (2 products of
+// ≤ 31·128 per lane and chunk: ≤ 31744 < 32767), widened pairwise (lanes 2r, 2r+1 = row r).
 // ---------------------------------------------------------------------------------------------
 #define Q5R_BYTES 136
 #define Q5R_Q 8
@@ -475,7 +475,7 @@ INLINE void gemv_q5_0_groups(int ng, int nb, const uint8_t *g0, int gb, const ui
   for (int i = 0; i < nb; i++) {
     const uint8_t *g = g0 + (size_t)i * Q5R_BYTES;
     const int8_t *x = ((const block_q8_0 *)yb)[i].qs;
-    v128_t p0[GV_Q5_0], p1[GV_Q5_0];  // chunks u (low nibbles) and u + 4 (high nibbles)
+    v128_t p0[GV_Q5_0], p1[GV_Q5_0];  // chunks u and u + 4
     for (int n = 0; n < ng; n++) p0[n] = p1[n] = wasm_i16x8_splat(0);
 #pragma clang loop unroll(disable)
     for (int u = 0; u < 4; u++) {
@@ -511,10 +511,10 @@ NOINLINE static void gemv_q5_0_r4xGV(int nb, const uint8_t *g, int gb, const uin
 //                                                6-bit element 4i + b of sub-block j (bits 0-5) and
 //                                                bits 2i..2i+1 of element 12 + b (bits 6-7)
 // So the chunks 0-2 of a sub-block are one and-not each and chunk 3 is put together from the three
-// vectors' top bits (3 ands, 3 shifts, 2 ors, one mask for all): 11 operations for 4 chunks of
-// 6-bit quants, where nibbles and separate high bits took 18 and a second mask (the one-token
-// product ran 15.5 GB/s against 20 for Q4_K; a token's Q6_K matrices are a third of the 3B shape's
-// bytes).
+// vectors' top bits (3 ands, 3 shifts, 2 ors, one mask for all: q6r_mask): 11 operations for 4
+// chunks of 6-bit quants, where nibbles and separate high bits took 18 and a second mask (the
+// one-token product ran 15.5 GB/s against 20 for Q4_K; a token's Q6_K matrices are a third of the
+// 3B shape's bytes).
 // Arithmetic per row and super-block: isum = Σ_j sc_j·Σ(q6·q8) − 32·Σ_j sc_j·bsum_j exact (quants
 // unsigned 0..63 as the i7 operand), then acc += (d·d8)·isum: llama.cpp's integers and scale; its
 // AVX2 kernel keeps 8 float lanes per row where we keep one (a difference of rounding only).
