@@ -88,8 +88,9 @@ INLINE v128_t k4_min_products(uint32_t m_lo, uint32_t m_hi, const int16_t *bsums
 
 // The f16 → f32 table of common.h's f16_lut (256 KiB of the module's static data).
 float f16_table[65536];
-// Q5's high bits: byte b spread to 8 bytes, byte k = 0x10 when bit k of b is set (q5_high_bits).
-static uint64_t q5_spread[256];
+// Q5's high bits: byte b spread to 8 bytes, byte k = 0x10 when bit k of b is set (quants.h's
+// q5_high_bits).
+uint64_t q5_spread[256];
 
 EXPORT(init_tables) void init_tables(void) {
   for (int h = 0; h < 65536; h++) f16_table[h] = f16_to_f32((f16_t)h);
@@ -361,14 +362,6 @@ INLINE v128_t dot32_off(v128_t lo, v128_t hi, const int8_t *q8, int bias) {
 }
 #define OFFSET_QUANTS 0
 #endif
-
-// The 32 high bits of Q5_0 / Q5_1 as bytes 0x10 / 0x00, in element order (lo: 0..15, hi: 16..31),
-// by a table of the 256 bytes spread to 8 bytes each (q5_spread, filled by init_tables): four
-// loads and two inserts, measured faster than SIMD shuffles, masks and compares.
-INLINE void q5_high_bits(const uint8_t *qh, v128_t *lo, v128_t *hi) {
-  *lo = wasm_i64x2_make((int64_t)q5_spread[qh[0]], (int64_t)q5_spread[qh[1]]);
-  *hi = wasm_i64x2_make((int64_t)q5_spread[qh[2]], (int64_t)q5_spread[qh[3]]);
-}
 
 // Low / high nibbles of 16 bytes, as bytes.
 INLINE v128_t nib_lo(v128_t v) { return wasm_v128_and(v, wasm_i8x16_splat(0x0f)); }

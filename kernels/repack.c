@@ -36,8 +36,8 @@
 #ifndef TOK
 #define TOK (RELAXED ? 6 : 8)
 #endif
-// Groups of rows per one-token product (gemv_*_groups), measured per type: see gemv_q4_K_groups
-// (Q4_K and Q5_0) and gemv_q6_K_groups.
+// Groups of rows per one-token product (gemv_*_groups), measured per type: see gemv_q4_K_groups,
+// gemv_q5_0_groups and gemv_q6_K_groups.
 #ifndef GV_Q4_K
 #define GV_Q4_K 2
 #endif
@@ -371,16 +371,8 @@ NOINLINE static void gemv_q4_K_r4xGV(int nb, const uint8_t *g, int gb, const uin
 #define TOK5 24
 #endif
 
-// 16 high bits (bit e: element e) → 16 bytes, 0x10 in byte e where bit e is set.
-INLINE v128_t q5_high16(uint32_t bits) {
-  const v128_t b = wasm_i16x8_splat((int16_t)bits);
-  const v128_t spread = wasm_i8x16_shuffle(b, b, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-  const v128_t sel = wasm_i8x16_make(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
-  return wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(spread, sel), sel), wasm_i8x16_splat(0x10));
-}
-
-// Each row's 32 quants as bytes (nibble | high bit << 4), elements 0-15 and 16-31, then the 4 rows
-// interleaved in 4-byte chunks.
+// Each row's 32 quants as bytes (nibble | high bit << 4, the high bits by quants.h's q5_high_bits),
+// elements 0-15 and 16-31, then the 4 rows interleaved in 4-byte chunks.
 static void repack_q5_0(const block_q5_0 *src, int nb, uint8_t *dst) {
   const v128_t m = wasm_i8x16_splat(0x0f);
   for (int i = 0; i < nb; i++) {
@@ -389,11 +381,11 @@ static void repack_q5_0(const block_q5_0 *src, int nb, uint8_t *dst) {
     for (int r = 0; r < R; r++) {
       const block_q5_0 *b = &src[(size_t)r * nb + i];
       __builtin_memcpy(g + 2 * r, &b->d, 2);
-      uint32_t qh;
-      __builtin_memcpy(&qh, b->qh, 4);
+      v128_t hl, hh;
+      q5_high_bits(b->qh, &hl, &hh);
       const v128_t qs = wasm_v128_load(b->qs);
-      lo[r] = wasm_v128_or(wasm_v128_and(qs, m), q5_high16(qh & 0xffff));
-      hi[r] = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(qs, 4), m), q5_high16(qh >> 16));
+      lo[r] = wasm_v128_or(wasm_v128_and(qs, m), hl);
+      hi[r] = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(qs, 4), m), hh);
     }
     interleave4(lo[0], lo[1], lo[2], lo[3], g + Q5R_Q);
     interleave4(hi[0], hi[1], hi[2], hi[3], g + Q5R_Q + 64);
