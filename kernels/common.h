@@ -140,12 +140,18 @@ INLINE v128_t f16x4_to_f32(v128_t h32) {  // h32: halves zero-extended to u32 la
 // thread, alternating in one process, 963 → 770 µs per call (3B shape), 305 → 265 (0.5B shape);
 // the Q4_K one-token product (d and dmin) 19.6 → 20.1 GB/s; the 3B shape's generation token by
 // token after a 128-token prompt 1.03× (4 of 4 repeats).
+// The rare path of f16x8_to_f32, not inlined: inlined, clang turned the branch into selects and
+// computed both paths every time in the Q4_K prompt tile (~50 operations per group super-block).
+__attribute__((noinline)) static void f16x8_any_to_f32(v128_t h, v128_t *lo, v128_t *hi) {
+  const v128_t mag = wasm_v128_and(h, wasm_i16x8_splat(0x7fff));
+  *lo = f16x4_any_to_f32(wasm_u32x4_extend_low_u16x8(mag), wasm_u32x4_extend_low_u16x8(h));
+  *hi = f16x4_any_to_f32(wasm_u32x4_extend_high_u16x8(mag), wasm_u32x4_extend_high_u16x8(h));
+}
 INLINE void f16x8_to_f32(v128_t h, v128_t *lo, v128_t *hi) {
   const v128_t mag = wasm_v128_and(h, wasm_i16x8_splat(0x7fff));
   const v128_t odd = wasm_v128_or(wasm_i16x8_lt(mag, wasm_i16x8_splat(0x400)), wasm_i16x8_gt(mag, wasm_i16x8_splat(0x7bff)));
   if (__builtin_expect(wasm_v128_any_true(odd), 0)) {
-    *lo = f16x4_any_to_f32(wasm_u32x4_extend_low_u16x8(mag), wasm_u32x4_extend_low_u16x8(h));
-    *hi = f16x4_any_to_f32(wasm_u32x4_extend_high_u16x8(mag), wasm_u32x4_extend_high_u16x8(h));
+    f16x8_any_to_f32(h, lo, hi);
     return;
   }
   const v128_t z = wasm_i32x4_splat(0), keep = wasm_i32x4_splat((int32_t)0x8fffe000), rebase = wasm_i32x4_splat(112 << 23);

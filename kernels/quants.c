@@ -142,14 +142,35 @@ int row_bytes(int type, int n) {
 // 16 or 8; |value| ≤ 16·4·127 fits i16), and the whole block's bias·Σy as one i32 (for the repacked
 // products of repack.c, where rows are in lanes). Layout per token: float scale[nb], int16
 // bias[nb][8], int32 bias_sum[nb].
+//
+// Q8_K activations (Q4_K, Q5_K and Q6_K weights, one format for all three) carry per super-block
+// the 8 sub-block sums P_j = bsums[2j] + bsums[2j+1] as 4 i32 words, word L = P_L | P_L+4 << 16
+// (|P_j| ≤ 32·128 fits i16): the operand of the repacked Q4_K product's mins term (q4kr_mins),
+// which every group of rows built from bsums again before (see q4kr_mins).
 static int extras_bias(int wtype) { return wtype == T_Q5_0 ? 16 : wtype == T_Q4_0 ? 8 : 0; }
 
-int act_extra_bytes(int wtype, int n) { return extras_bias(wtype) ? n / QK * 24 : 0; }
+int act_extra_bytes(int wtype, int n) {
+  if (extras_bias(wtype)) return n / QK * 24;
+  return act_type(wtype) == T_Q8_K ? n / QK_K * 16 : 0;
+}
 
 // The activation type and the act_extras' bias: everything quantize_activations' bytes depend on.
 int act_format_of(int wtype) { return act_type(wtype) << 8 | extras_bias(wtype); }
 
+static void act_extras_q8_K(const block_q8_K *y, int nb, int32_t *pairs) {
+  for (int i = 0; i < nb; i++) {
+    const v128_t blo = wasm_v128_load(y[i].bsums), bhi = wasm_v128_load(y[i].bsums + 8);
+    // lanes 2j of slo: P_j (j < 4); lanes 2j + 1 of shi: P_4+j
+    const v128_t slo = wasm_i16x8_add(blo, wasm_u32x4_shr(blo, 16)), shi = wasm_i16x8_add(bhi, wasm_i32x4_shl(bhi, 16));
+    wasm_v128_store(pairs + 4 * i, wasm_i16x8_shuffle(slo, shi, 0, 9, 2, 11, 4, 13, 6, 15));
+  }
+}
+
 void act_extras(int wtype, const void *xq, int n, void *ex) {
+  if (act_type(wtype) == T_Q8_K) {
+    act_extras_q8_K(xq, n / QK_K, ex);
+    return;
+  }
   const int nb = n / QK, bias = extras_bias(wtype);
   const block_q8_0 *y = xq;
   float *scale = ex;

@@ -159,17 +159,23 @@ static void repack_q4_K(const block_q4_K *src, int nb, uint8_t *dst) {
   }
 }
 
-// imin per row: Σ_L m_L·P_L + m_L+4·P_L+4 (P_j = bsums[2j] + bsums[2j+1], |P_j| ≤ 32·128 fits
-// i16): (P_L, P_L+4) as one i32, splat, against each row's min pair by pmaddwd.
-INLINE v128_t q4kr_mins(const uint8_t *g, const int16_t *bsums) {
-  // i32 lane L: P_L in the low half, P_L+4 in the high half (i16 sums, exact: |P| ≤ 4096)
-  const v128_t blo = wasm_v128_load(bsums), bhi = wasm_v128_load(bsums + 8);
-  const v128_t slo = wasm_i16x8_add(blo, wasm_u32x4_shr(blo, 16)), shi = wasm_i16x8_add(bhi, wasm_i32x4_shl(bhi, 16));
-  const v128_t pp = wasm_i16x8_shuffle(slo, shi, 0, 9, 2, 11, 4, 13, 6, 15);
-  v128_t s = wasm_i32x4_dot_i16x8(wasm_u16x8_load8x8(g + Q4KR_MIN), wasm_i32x4_shuffle(pp, pp, 0, 0, 0, 0));
-  s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(wasm_u16x8_load8x8(g + Q4KR_MIN + 8), wasm_i32x4_shuffle(pp, pp, 1, 1, 1, 1)));
-  s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(wasm_u16x8_load8x8(g + Q4KR_MIN + 16), wasm_i32x4_shuffle(pp, pp, 2, 2, 2, 2)));
-  return wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(wasm_u16x8_load8x8(g + Q4KR_MIN + 24), wasm_i32x4_shuffle(pp, pp, 3, 3, 3, 3)));
+// imin per row: Σ_L m_L·P_L + m_L+4·P_L+4 (P_j = bsums[2j] + bsums[2j+1]): the token's
+// (P_L, P_L+4) as one i32 (pp[L], from act_extras), splat, against each row's min pair (m: the
+// group's, widened by q4kr_min_pairs) by pmaddwd.
+// The tile's float epilogue and this term were a fifth of its time (left out, wrongly: 52.1 → 63.3
+// GMAC/s). Taking P from act_extras (built once per token, not once per group and token: 7
+// operations and 4 shuffles) and widening the mins once per tile (not once per token), with
+// f16x8_to_f32 for d and dmin: 11008×2048 × 128 tokens, 1 thread, alternating in one process,
+// 54.1-54.6 → 60.8-61.0 GMAC/s; the 3B shape's 128-token prompt, 6 alternating repeats, 1.02-1.24×
+// (median 1.17). The one-token product 1.01×.
+INLINE v128_t q4kr_mins(const v128_t m[4], const int32_t *pp) {
+  v128_t s = wasm_i32x4_dot_i16x8(m[0], wasm_v128_load32_splat(pp));
+  s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(m[1], wasm_v128_load32_splat(pp + 1)));
+  s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(m[2], wasm_v128_load32_splat(pp + 2)));
+  return wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(m[3], wasm_v128_load32_splat(pp + 3)));
+}
+INLINE void q4kr_min_pairs(const uint8_t *g, v128_t m[4]) {
+  for (int L = 0; L < 4; L++) m[L] = wasm_u16x8_load8x8(g + Q4KR_MIN + 8 * L);
 }
 
 // Sub-block 2k + h of one group super-block for nt tokens: sumi[t] += sc·Σ(q4·q8) per row, exact.
@@ -233,7 +239,7 @@ INLINE void q4kr_sub(int da, const uint8_t *qs, int h, v128_t sv, const int8_t *
 // 4 outputs of each token at y + t·ystep. acc lives in y and accm in a small array in memory: they
 // are touched once per super-block, and keeping them out of registers leaves V8's 16 to the
 // inner loop (sumi, the i16 sums, the weights, the splat).
-INLINE void gemm_q4_K_r4(int da, int nb, const uint8_t *g0, const uint8_t *yb, int ystride, int nt, float *y, int ystep) {
+INLINE void gemm_q4_K_r4(int da, int nb, const uint8_t *g0, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, int nt, float *y, int ystep) {
   float accm[TOK * R];
   for (int t = 0; t < nt; t++) {
     wasm_v128_store(y + (size_t)t * ystep, wasm_f32x4_splat(0));
@@ -251,14 +257,15 @@ INLINE void gemm_q4_K_r4(int da, int nb, const uint8_t *g0, const uint8_t *yb, i
       q4kr_sub(da, qs, 0, wasm_u16x8_load8x8(g + Q4KR_SC + 16 * k), xs, 64 * k, nt, sumi);
       q4kr_sub(da, qs, 1, wasm_u16x8_load8x8(g + Q4KR_SC + 16 * k + 8), xs, 64 * k + 32, nt, sumi);
     }
-    const v128_t h = wasm_v128_load(g);
-    const v128_t dx = f16x4_to_f32(wasm_u32x4_extend_low_u16x8(h)), dminx = f16x4_to_f32(wasm_u32x4_extend_high_u16x8(h));
+    v128_t dx, dminx, mp[4];
+    f16x8_to_f32(wasm_v128_load(g), &dx, &dminx);
+    q4kr_min_pairs(g, mp);  // once for the tile's tokens
     for (int t = 0; t < nt; t++) {
       const block_q8_K *q8 = (const block_q8_K *)(yb + (size_t)t * ystride) + i;
       const v128_t d8 = wasm_f32x4_splat(q8->d);
       float *o = y + (size_t)t * ystep;
       wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sumi[t]), wasm_f32x4_mul(dx, d8))));
-      const v128_t mins = q4kr_mins(g, q8->bsums);
+      const v128_t mins = q4kr_mins(mp, (const int32_t *)(ex + (size_t)t * exstride) + 4 * i);
       wasm_v128_store(accm + R * t, wasm_f32x4_add(wasm_v128_load(accm + R * t), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(mins), wasm_f32x4_mul(dminx, d8))));
     }
     __asm__ volatile("" ::: "memory");  // keep acc and accm in memory (see above)
@@ -269,11 +276,11 @@ INLINE void gemm_q4_K_r4(int da, int nb, const uint8_t *g0, const uint8_t *yb, i
   }
 }
 
-NOINLINE static void gemm_q4_K_r4_tile(int nb, const uint8_t *g, const uint8_t *yb, int ystride, float *y, int ystep) {
-  gemm_q4_K_r4(0, nb, g, yb, ystride, TOK, y, ystep);
+NOINLINE static void gemm_q4_K_r4_tile(int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, float *y, int ystep) {
+  gemm_q4_K_r4(0, nb, g, yb, ystride, ex, exstride, TOK, y, ystep);
 }
-NOINLINE static void gemm_q4_K_r4_tile_dot_add(int nb, const uint8_t *g, const uint8_t *yb, int ystride, float *y, int ystep) {
-  gemm_q4_K_r4(1, nb, g, yb, ystride, TOK, y, ystep);
+NOINLINE static void gemm_q4_K_r4_tile_dot_add(int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, float *y, int ystep) {
+  gemm_q4_K_r4(1, nb, g, yb, ystride, ex, exstride, TOK, y, ystep);
 }
 // One token (generation and the tokens after the last whole tile) against ng groups at once (ng a
 // constant: GV_Q4_K, or 1 for the groups left over): the same integers and the same float epilogue
@@ -292,7 +299,7 @@ NOINLINE static void gemm_q4_K_r4_tile_dot_add(int nb, const uint8_t *g, const u
 // for V8: its scheduler moves every load of a basic block to the block's top without regard to
 // registers (the unrolled loops of gemm_q4_K_r4 for one token spilled 9 v128 and reloaded 12 per
 // step), so the chunk loop stays rolled; acc and accm stay in memory (touched once per super-block).
-INLINE void gemv_q4_K_groups(int ng, int nb, const uint8_t *g0, int gb, const uint8_t *yb, float *y, int ys) {
+INLINE void gemv_q4_K_groups(int ng, int nb, const uint8_t *g0, int gb, const uint8_t *yb, const uint8_t *ex, float *y, int ys) {
   const v128_t m = wasm_i8x16_splat(0x0f);
   float accs[GV_Q4_K][2][R];  // per group: acc, accm
   for (int n = 0; n < ng; n++) {
@@ -327,18 +334,19 @@ INLINE void gemv_q4_K_groups(int ng, int nb, const uint8_t *g0, int gb, const ui
     const v128_t d8 = wasm_f32x4_splat(q8->d);
     for (int n = 0; n < ng; n++) {
       const uint8_t *gn = g + (size_t)n * gb;
-      v128_t dx, dminx;
+      v128_t dx, dminx, mp[4];
       f16x8_to_f32(wasm_v128_load(gn), &dx, &dminx);
+      q4kr_min_pairs(gn, mp);
       wasm_v128_store(accs[n][0], wasm_f32x4_add(wasm_v128_load(accs[n][0]), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sumi[n]), wasm_f32x4_mul(dx, d8))));
-      wasm_v128_store(accs[n][1], wasm_f32x4_add(wasm_v128_load(accs[n][1]), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(q4kr_mins(gn, q8->bsums)), wasm_f32x4_mul(dminx, d8))));
+      wasm_v128_store(accs[n][1], wasm_f32x4_add(wasm_v128_load(accs[n][1]), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(q4kr_mins(mp, (const int32_t *)ex + 4 * i)), wasm_f32x4_mul(dminx, d8))));
     }
     __asm__ volatile("" ::: "memory");  // keep acc and accm in memory (see above)
   }
   for (int n = 0; n < ng; n++) wasm_v128_store(y + (size_t)ys * n, wasm_f32x4_sub(wasm_v128_load(accs[n][0]), wasm_v128_load(accs[n][1])));
 }
 
-NOINLINE static void gemv_q4_K_r4(int nb, const uint8_t *g, const uint8_t *yb, float *y) { gemv_q4_K_groups(1, nb, g, 0, yb, y, 0); }
-NOINLINE static void gemv_q4_K_r4xGV(int nb, const uint8_t *g, int gb, const uint8_t *yb, float *y, int ys) { gemv_q4_K_groups(GV_Q4_K, nb, g, gb, yb, y, ys); }
+NOINLINE static void gemv_q4_K_r4(int nb, const uint8_t *g, const uint8_t *yb, const uint8_t *ex, float *y) { gemv_q4_K_groups(1, nb, g, 0, yb, ex, y, 0); }
+NOINLINE static void gemv_q4_K_r4xGV(int nb, const uint8_t *g, int gb, const uint8_t *yb, const uint8_t *ex, float *y, int ys) { gemv_q4_K_groups(GV_Q4_K, nb, g, gb, yb, ex, y, ys); }
 
 // ---------------------------------------------------------------------------------------------
 // Q5_0 × 4 rows, a byte per quant. A group block (4 rows × 32 elements, 136 bytes against 4 × 22):
@@ -689,11 +697,15 @@ INLINE void gemm_q6_K_r4(int nb, const uint8_t *g, const uint8_t *yb, int ystrid
       }
     }
     const v128_t dw = f16x4_to_f32(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(g)));
+    // The scale pairs widened once for the tile's tokens, not once per token (as q4kr_min_pairs):
+    // 2048×11008 × 128 tokens, 1 thread, alternating: 39.9 → 43.1 and 46.2 → 49.7 GMAC/s.
+    v128_t scp[8];
+    for (int p = 0; p < 8; p++) scp[p] = wasm_i16x8_load8x8(g + Q6R_SC + 8 * p);
     for (int t = 0; t < nt; t++) {
       const block_q8_K *q8 = (const block_q8_K *)(yb + (size_t)t * ystride) + i;
       v128_t corr = wasm_i32x4_splat(0);
       for (int p = 0; p < 8; p++)
-        corr = wasm_i32x4_add(corr, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(g + Q6R_SC + 8 * p), wasm_v128_load32_splat(q8->bsums + 2 * p)));
+        corr = wasm_i32x4_add(corr, wasm_i32x4_dot_i16x8(scp[p], wasm_v128_load32_splat(q8->bsums + 2 * p)));
       const v128_t isum = wasm_i32x4_sub(sumi[t], wasm_i32x4_shl(corr, 5));
       float *o = y + (size_t)t * ystep;
       wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), wasm_f32x4_mul(wasm_f32x4_mul(dw, wasm_f32x4_splat(q8->d)), wasm_f32x4_convert_i32x4(isum))));
@@ -855,7 +867,7 @@ static void packed_task(const void *p, int ith, int nth) {
       for (int g = tile; g < tile_end; g++) {
         const uint8_t *w = a->w + (size_t)g * gb, *x = a->xq + (size_t)t * a->xq_row_bytes, *ex = a->ex + (size_t)t * a->ex_row_bytes;
         float *y = a->y + (size_t)t * a->nrows + g * R;
-        if (a->type == T_Q4_K) (RELAXED && dot_add ? gemm_q4_K_r4_tile_dot_add : gemm_q4_K_r4_tile)(a->ncols / QK_K, w, x, a->xq_row_bytes, y, a->nrows);
+        if (a->type == T_Q4_K) (RELAXED && dot_add ? gemm_q4_K_r4_tile_dot_add : gemm_q4_K_r4_tile)(a->ncols / QK_K, w, x, a->xq_row_bytes, ex, a->ex_row_bytes, y, a->nrows);
         else if (a->type == T_Q6_K) gemm_q6_K_r4_tile(a->ncols / QK_K, w, x, a->xq_row_bytes, y, a->nrows);
         else (RELAXED && dot_add ? gemm_q5_0_r4_tile_dot_add : gemm_q5_0_r4_tile)(a->ncols / QK, w, x, a->xq_row_bytes, ex, a->ex_row_bytes, nt, y, a->nrows);
       }
@@ -870,13 +882,13 @@ static void packed_task(const void *p, int ith, int nth) {
       const int s = (tile_end - tile) / gv;
       for (int g = tile; g < tile + s; g++) {
         const uint8_t *w = a->w + (size_t)g * gb;
-        if (a->type == T_Q4_K) gemv_q4_K_r4xGV(a->ncols / QK_K, w, s * gb, x, y + g * R, s * R);
+        if (a->type == T_Q4_K) gemv_q4_K_r4xGV(a->ncols / QK_K, w, s * gb, x, ex, y + g * R, s * R);
         else if (a->type == T_Q6_K) gemv_q6_K_r4xGV(a->ncols / QK_K, w, s * gb, x, y + g * R, s * R);
         else gemv_q5_0_r4xGV(a->ncols / QK, w, s * gb, x, ex, y + g * R, s * R);
       }
       for (int g = tile + gv * s; g < tile_end; g++) {
         const uint8_t *w = a->w + (size_t)g * gb;
-        if (a->type == T_Q4_K) gemv_q4_K_r4(a->ncols / QK_K, w, x, y + g * R);
+        if (a->type == T_Q4_K) gemv_q4_K_r4(a->ncols / QK_K, w, x, ex, y + g * R);
         else if (a->type == T_Q6_K) gemv_q6_K_r4(a->ncols / QK_K, w, x, y + g * R);
         else gemv_q5_0_r4(a->ncols / QK, w, x, ex, y + g * R);
       }
@@ -891,10 +903,11 @@ static void packed_task(const void *p, int ith, int nth) {
 EXPORT(dot_add_probe_bytes) int dot_add_probe_bytes(void) { return DOT_ADD_PROBE_BYTES; }
 EXPORT(dot_add_probe) void dot_add_probe(uint8_t *scratch, int reps, int mode) {
   const int nb5 = QK_K / QK, xq5 = nb5 * (int)sizeof(block_q8_0), ex5 = act_extra_bytes(T_Q5_0, QK_K);
-  const uint8_t *x4 = scratch + Q4KR_BYTES, *x5 = scratch + nb5 * Q5R_BYTES, *e5 = x5 + TOK5 * xq5;
+  const uint8_t *x4 = scratch + Q4KR_BYTES, *e4 = x4 + TOK * sizeof(block_q8_K), *x5 = scratch + nb5 * Q5R_BYTES, *e5 = x5 + TOK5 * xq5;
+  const int ex4 = act_extra_bytes(T_Q4_K, QK_K);
   float *y = (float *)(scratch + DOT_ADD_PROBE_BYTES) - R * TOK5;
   for (int r = 0; r < reps; r++) {
-    (RELAXED && mode ? gemm_q4_K_r4_tile_dot_add : gemm_q4_K_r4_tile)(1, scratch, x4, sizeof(block_q8_K), y, R);
+    (RELAXED && mode ? gemm_q4_K_r4_tile_dot_add : gemm_q4_K_r4_tile)(1, scratch, x4, sizeof(block_q8_K), e4, ex4, y, R);
     (RELAXED && mode ? gemm_q5_0_r4_tile_dot_add : gemm_q5_0_r4_tile)(nb5, scratch, x5, xq5, e5, ex5, TOK5, y, R);
   }
 }
