@@ -174,6 +174,7 @@ INLINE v128_t q4kr_mins(const v128_t m[4], const int32_t *pp) {
   s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(m[2], wasm_v128_load32_splat(pp + 2)));
   return wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(m[3], wasm_v128_load32_splat(pp + 3)));
 }
+// A group super-block's 4 min pairs per row, widened to i16: q4kr_mins' operand.
 INLINE void q4kr_min_pairs(const uint8_t *g, v128_t m[4]) {
   for (int L = 0; L < 4; L++) m[L] = wasm_u16x8_load8x8(g + Q4KR_MIN + 8 * L);
 }
