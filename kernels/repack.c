@@ -76,8 +76,8 @@ EXPORT(set_dot_add) int set_dot_add(int on) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Q4_K × 4 rows. A group super-block (4 rows × 256 elements, 624 bytes against 4 × 144):
-//   f16 d[4], f16 dmin[4]                       16 bytes: one load, both halves converted at once
+// Q4_K × 4 rows. A group super-block (4 rows × 256 elements, 640 bytes against 4 × 144):
+//   f32 d[4], f32 dmin[4]                       32 bytes: the file's halves converted at repack
 //   u8 scale[8 sub-blocks][4 rows][2]           64 bytes: each row's 6-bit scale twice, so that
 //                                                one load8x8_u is the pmaddwd operand (2 i16 lanes
 //                                                per row) without a shuffle
@@ -87,7 +87,14 @@ EXPORT(set_dot_add) int set_dot_add(int on) {
 //                                                qs[32k + 4c + b]: low nibble element 64k + 4c + b
 //                                                (sub-block 2k), high nibble element 64k + 32 + 4c + b
 //                                                (sub-block 2k + 1)
-// The 8% more bytes buy decoded scales (k4_scales per row per block is ~40 scalar operations).
+// The 11% more bytes buy decoded scales (k4_scales per row per block is ~40 scalar operations)
+// and d, dmin as floats. As halves they were converted in the products, and half subnormals, common
+// among these scales (the bench shapes' down projections have them all; a real matrix of small
+// weights has d near the smallest normal half, 6.1e-5), took the conversion's rare path, a call
+// that spills every live vector: 2048×11008, one token, alternating in one process, 16.0-17.9 GB/s
+// against 23.7 with normal scales (the same code), 16.9 with that path inlined. As floats: see
+// the README's kernels paragraph. 640 bytes are also 10 cache lines: a group super-block never
+// shares one with the next.
 //
 // Arithmetic: llama.cpp's own (its repacked Q4_K GEMM and GEMV, ggml_gemm/gemv_q4_K_8x8_q8_K, which
 // the x86 build runs for every Q4_K matrix whose rows are a multiple of 8): per row and super-block
@@ -105,10 +112,10 @@ EXPORT(set_dot_add) int set_dot_add(int on) {
 // by pmaddwd with the scale: this is what makes the layout pay (previous design, 4 lane classes
 // kept apart in dot_q4_K's float order: 21.9 GMAC/s; see the README's kernels paragraph).
 // ---------------------------------------------------------------------------------------------
-#define Q4KR_BYTES 624
-#define Q4KR_SC 16
-#define Q4KR_MIN 80
-#define Q4KR_QS 112
+#define Q4KR_BYTES 640
+#define Q4KR_SC 32
+#define Q4KR_MIN 96
+#define Q4KR_QS 128
 
 // Lanes (32-bit words) of 4 rows' vectors transposed: on return *a holds word 0 of each row, *b
 // word 1, and so on.
@@ -147,7 +154,10 @@ static void repack_q4_K(const block_q4_K *src, int nb, uint8_t *dst) {
     const v128_t sc_lo = wasm_v128_and(w0, m6), m_lo = wasm_v128_and(w1, m6);  // byte 4r + j: sub-block j < 4
     const v128_t sc_hi = wasm_v128_or(wasm_v128_and(w2, m4), wasm_v128_and(wasm_u32x4_shr(w0, 2), m2));  // j ≥ 4
     const v128_t m_hi = wasm_v128_or(wasm_v128_and(wasm_u32x4_shr(w2, 4), m4), wasm_v128_and(wasm_u32x4_shr(w1, 2), m2));
-    wasm_v128_store(g, wasm_i16x8_shuffle(dd, dd, 0, 2, 4, 6, 1, 3, 5, 7));
+    v128_t d, dmin;  // every half exactly (f16x8_to_f32 takes any)
+    f16x8_to_f32(wasm_i16x8_shuffle(dd, dd, 0, 2, 4, 6, 1, 3, 5, 7), &d, &dmin);
+    wasm_v128_store(g, d);
+    wasm_v128_store(g + 16, dmin);
     wasm_v128_store(g + Q4KR_SC, wasm_i8x16_shuffle(sc_lo, sc_lo, 0, 0, 4, 4, 8, 8, 12, 12, 1, 1, 5, 5, 9, 9, 13, 13));
     wasm_v128_store(g + Q4KR_SC + 16, wasm_i8x16_shuffle(sc_lo, sc_lo, 2, 2, 6, 6, 10, 10, 14, 14, 3, 3, 7, 7, 11, 11, 15, 15));
     wasm_v128_store(g + Q4KR_SC + 32, wasm_i8x16_shuffle(sc_hi, sc_hi, 0, 0, 4, 4, 8, 8, 12, 12, 1, 1, 5, 5, 9, 9, 13, 13));
@@ -165,7 +175,7 @@ static void repack_q4_K(const block_q4_K *src, int nb, uint8_t *dst) {
 // The tile's float epilogue and this term were a fifth of its time (left out, wrongly: 52.1 → 63.3
 // GMAC/s). Taking P from act_extras (built once per token, not once per group and token: 7
 // operations and 4 shuffles) and widening the mins once per tile (not once per token), with
-// f16x8_to_f32 for d and dmin: 11008×2048 × 128 tokens, 1 thread, alternating in one process,
+// f16x8_to_f32 for d and dmin (now floats in the layout): 11008×2048 × 128 tokens, 1 thread, alternating in one process,
 // 54.1-54.6 → 60.8-61.0 GMAC/s; the 3B shape's 128-token prompt, 6 alternating repeats, 1.02-1.24×
 // (median 1.17). The one-token product 1.01×.
 INLINE v128_t q4kr_mins(const v128_t m[4], const int32_t *pp) {
@@ -258,8 +268,8 @@ INLINE void gemm_q4_K_r4(int da, int nb, const uint8_t *g0, const uint8_t *yb, i
       q4kr_sub(da, qs, 0, wasm_u16x8_load8x8(g + Q4KR_SC + 16 * k), xs, 64 * k, nt, sumi);
       q4kr_sub(da, qs, 1, wasm_u16x8_load8x8(g + Q4KR_SC + 16 * k + 8), xs, 64 * k + 32, nt, sumi);
     }
-    v128_t dx, dminx, mp[4];
-    f16x8_to_f32(wasm_v128_load(g), &dx, &dminx);
+    const v128_t dx = wasm_v128_load(g), dminx = wasm_v128_load(g + 16);
+    v128_t mp[4];
     q4kr_min_pairs(g, mp);  // once for the tile's tokens
     for (int t = 0; t < nt; t++) {
       const block_q8_K *q8 = (const block_q8_K *)(yb + (size_t)t * ystride) + i;
@@ -335,8 +345,8 @@ INLINE void gemv_q4_K_groups(int ng, int nb, const uint8_t *g0, int gb, const ui
     const v128_t d8 = wasm_f32x4_splat(q8->d);
     for (int n = 0; n < ng; n++) {
       const uint8_t *gn = g + (size_t)n * gb;
-      v128_t dx, dminx, mp[4];
-      f16x8_to_f32(wasm_v128_load(gn), &dx, &dminx);
+      const v128_t dx = wasm_v128_load(gn), dminx = wasm_v128_load(gn + 16);
+      v128_t mp[4];
       q4kr_min_pairs(gn, mp);
       wasm_v128_store(accs[n][0], wasm_f32x4_add(wasm_v128_load(accs[n][0]), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sumi[n]), wasm_f32x4_mul(dx, d8))));
       wasm_v128_store(accs[n][1], wasm_f32x4_add(wasm_v128_load(accs[n][1]), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(q4kr_mins(mp, (const int32_t *)ex + 4 * i)), wasm_f32x4_mul(dminx, d8))));

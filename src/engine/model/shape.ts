@@ -10,7 +10,7 @@ import { weightBytes } from "./weights.ts";
 
 /**
  * The weights' bytes in engine memory, as the loader will lay them out (repacked matrices take
- * more than the file: Q4_K 624 bytes per 4 rows' super-block against 576); for a file the loader
+ * more than the file: Q4_K 640 bytes per 4 rows' super-block against 576); for a file the loader
  * would refuse, the file's tensor bytes.
  */
 function engineWeightBytes(file: GgufFile): number {

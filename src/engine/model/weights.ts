@@ -143,7 +143,7 @@ function repackedNames(file: GgufFile, hp: HParams): Set<string> {
 function repackedSize(t: GgufTensorInfo): number {
   const rows = t.dims[1] ?? 1;
   if (rows % 4 !== 0) return -1;
-  if (t.type === GgmlType.Q4_K) return (rows / 4) * (t.dims[0] / 256) * 624;
+  if (t.type === GgmlType.Q4_K) return (rows / 4) * (t.dims[0] / 256) * 640;
   if (t.type === GgmlType.Q5_0) return (rows / 4) * (t.dims[0] / 32) * 136;
   if (t.type === GgmlType.Q6_K) return (rows / 4) * (t.dims[0] / 256) * 840;
   return -1;
