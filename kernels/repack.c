@@ -93,8 +93,8 @@ EXPORT(set_dot_add) int set_dot_add(int on) {
 // weights has d near the smallest normal half, 6.1e-5), took the conversion's rare path, a call
 // that spills every live vector: 2048×11008, one token, alternating in one process, 16.0-17.9 GB/s
 // against 23.7 with normal scales (the same code), 16.9 with that path inlined. As floats: see
-// the README's kernels paragraph. 640 bytes are also 10 cache lines: a group super-block never
-// shares one with the next.
+// the README's kernels paragraph. 640 bytes are also 10 cache lines: in a 64-byte aligned matrix
+// (the arena's) a group super-block shares none with the next.
 //
 // Arithmetic: llama.cpp's own (its repacked Q4_K GEMM and GEMV, ggml_gemm/gemv_q4_K_8x8_q8_K, which
 // the x86 build runs for every Q4_K matrix whose rows are a multiple of 8): per row and super-block
@@ -175,9 +175,9 @@ static void repack_q4_K(const block_q4_K *src, int nb, uint8_t *dst) {
 // The tile's float epilogue and this term were a fifth of its time (left out, wrongly: 52.1 → 63.3
 // GMAC/s). Taking P from act_extras (built once per token, not once per group and token: 7
 // operations and 4 shuffles) and widening the mins once per tile (not once per token), with
-// f16x8_to_f32 for d and dmin (now floats in the layout): 11008×2048 × 128 tokens, 1 thread, alternating in one process,
-// 54.1-54.6 → 60.8-61.0 GMAC/s; the 3B shape's 128-token prompt, 6 alternating repeats, 1.02-1.24×
-// (median 1.17). The one-token product 1.01×.
+// f16x8_to_f32 for d and dmin (since then floats in the layout): 11008×2048 × 128 tokens, 1
+// thread, alternating in one process, 54.1-54.6 → 60.8-61.0 GMAC/s; the 3B shape's 128-token
+// prompt, 6 alternating repeats, 1.02-1.24× (median 1.17). The one-token product 1.01×.
 INLINE v128_t q4kr_mins(const v128_t m[4], const int32_t *pp) {
   v128_t s = wasm_i32x4_dot_i16x8(m[0], wasm_v128_load32_splat(pp));
   s = wasm_i32x4_add(s, wasm_i32x4_dot_i16x8(m[1], wasm_v128_load32_splat(pp + 1)));

@@ -131,6 +131,30 @@ for (const type of [GgmlType.Q4_K, GgmlType.Q6_K]) {
   });
 }
 
+// The Q4_K layout holds d and dmin as floats, converted at repack: half subnormals and zeros (common
+// among real scales) must come out as the file layout's product reads them. Only such scales, so
+// that every output is as small as they make it and a wrong conversion shows in the relative error.
+test("Q4_K repacked: subnormal and zero f16 scales give the file layout's values to rounding", async () => {
+  const rows = 16;
+  const cols = 512;
+  const small = [0x0001, 0x03ff, 0x0200, 0x8123, 0x0155, 0x0000, 0x8000, 0x02aa];
+  const patch = (q: Uint8Array): void => {
+    const v = new DataView(q.buffer, q.byteOffset, q.byteLength);
+    for (let b = 0, i = 0; b < q.length; b += 144, i++) {
+      v.setUint16(b, small[i % small.length], true);
+      v.setUint16(b + 2, small[(i * 3 + 1) % small.length], true);
+    }
+  };
+  for (const variant of ["simd128", "relaxed"] as KernelVariant[]) {
+    const k = await instance(variant, 1);
+    for (const ntok of [1, 7]) {
+      const [plain, packed] = products(k, GgmlType.Q4_K, rows, cols, ntok, 11, patch);
+      assert.ok(plain.some((v) => v !== 0), "the scales reach the outputs");
+      assert.ok(relDiff(plain, packed) < 1e-5, `${variant} ${ntok} tokens: ${relDiff(plain, packed)}`);
+    }
+  }
+});
+
 test("Q6_K repacked: every row looked up (a token embedding tied to the output) gives the file layout's floats", async () => {
   for (const variant of ["simd128", "relaxed"] as KernelVariant[]) {
     const k = await instance(variant, 2);

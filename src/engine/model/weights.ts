@@ -20,7 +20,7 @@ export const REPACKED = 0x100;
  * (exact integers per row and super-block, then one float step), faster than the file layout's
  * products. Measured (2048×2048 Q4_K, 1 thread, best of alternating runs on the shared machine):
  * prompt batch 32.7 vs 24.1 GMAC/s relaxed, 17.6 vs 12.8 SIMD128; one token 12.7 vs 9.5 GB/s (in
- * cache), 5.0 vs 4.5 GB/s from memory (11008×2048, npm run bench:kernels). Cost: 8% more memory for
+ * cache), 5.0 vs 4.5 GB/s from memory (11008×2048, npm run bench:kernels). Cost: 11% more memory for
  * the Q4_K matrices and 55% for the Q5_0 ones (a byte per quant: see kernels/repack.c), and the
  * repack while the file is read (in place, 11008×2048 at 2 threads: Q4_K 3.7 GB/s, its groups in
  * order on one thread, as Q5_0's now; Q6_K 4.1-5.0: bench:kernels).
