@@ -113,6 +113,7 @@ EXPORT(set_dot_add) int set_dot_add(int on) {
 // kept apart in dot_q4_K's float order: 21.9 GMAC/s; see the README's kernels paragraph).
 // ---------------------------------------------------------------------------------------------
 #define Q4KR_BYTES 640
+#define Q4KR_DMIN 16
 #define Q4KR_SC 32
 #define Q4KR_MIN 96
 #define Q4KR_QS 128
@@ -157,7 +158,7 @@ static void repack_q4_K(const block_q4_K *src, int nb, uint8_t *dst) {
     v128_t d, dmin;  // every half exactly (f16x8_to_f32 takes any)
     f16x8_to_f32(wasm_i16x8_shuffle(dd, dd, 0, 2, 4, 6, 1, 3, 5, 7), &d, &dmin);
     wasm_v128_store(g, d);
-    wasm_v128_store(g + 16, dmin);
+    wasm_v128_store(g + Q4KR_DMIN, dmin);
     wasm_v128_store(g + Q4KR_SC, wasm_i8x16_shuffle(sc_lo, sc_lo, 0, 0, 4, 4, 8, 8, 12, 12, 1, 1, 5, 5, 9, 9, 13, 13));
     wasm_v128_store(g + Q4KR_SC + 16, wasm_i8x16_shuffle(sc_lo, sc_lo, 2, 2, 6, 6, 10, 10, 14, 14, 3, 3, 7, 7, 11, 11, 15, 15));
     wasm_v128_store(g + Q4KR_SC + 32, wasm_i8x16_shuffle(sc_hi, sc_hi, 0, 0, 4, 4, 8, 8, 12, 12, 1, 1, 5, 5, 9, 9, 13, 13));
@@ -268,7 +269,7 @@ INLINE void gemm_q4_K_r4(int da, int nb, const uint8_t *g0, const uint8_t *yb, i
       q4kr_sub(da, qs, 0, wasm_u16x8_load8x8(g + Q4KR_SC + 16 * k), xs, 64 * k, nt, sumi);
       q4kr_sub(da, qs, 1, wasm_u16x8_load8x8(g + Q4KR_SC + 16 * k + 8), xs, 64 * k + 32, nt, sumi);
     }
-    const v128_t dx = wasm_v128_load(g), dminx = wasm_v128_load(g + 16);
+    const v128_t dx = wasm_v128_load(g), dminx = wasm_v128_load(g + Q4KR_DMIN);
     v128_t mp[4];
     q4kr_min_pairs(g, mp);  // once for the tile's tokens
     for (int t = 0; t < nt; t++) {
@@ -345,7 +346,7 @@ INLINE void gemv_q4_K_groups(int ng, int nb, const uint8_t *g0, int gb, const ui
     const v128_t d8 = wasm_f32x4_splat(q8->d);
     for (int n = 0; n < ng; n++) {
       const uint8_t *gn = g + (size_t)n * gb;
-      const v128_t dx = wasm_v128_load(gn), dminx = wasm_v128_load(gn + 16);
+      const v128_t dx = wasm_v128_load(gn), dminx = wasm_v128_load(gn + Q4KR_DMIN);
       v128_t mp[4];
       q4kr_min_pairs(gn, mp);
       wasm_v128_store(accs[n][0], wasm_f32x4_add(wasm_v128_load(accs[n][0]), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sumi[n]), wasm_f32x4_mul(dx, d8))));
