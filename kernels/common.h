@@ -131,17 +131,19 @@ INLINE v128_t f16x4_to_f32(v128_t h32) {  // h32: halves zero-extended to u32 la
 }
 
 // f16x4_to_f32 of the 8 halves of h (i16 lanes) as two f32x4, with one test for the 8 (a test per
-// four: 0.96× in the Q4_K one-token product, which converts d and dmin of every group super-block).
+// four: 0.96× in the Q4_K one-token product, which then converted d and dmin of every group
+// super-block; the repacked Q4_K layout now holds them as floats, converted at load).
 // Normal halves: each half moved to the top of its i32 lane (an interleave with zero), where an
 // arithmetic shift by 3 puts exponent and mantissa in a float's place under the sign (its copies
 // in between masked off), and an integer add rebases the exponent (15 → 127): 4 operations per
 // four halves against f16x4_normal_to_f32's 7 with the widening. Attention converts the KV cache's
 // rows with it (before, a test and a conversion per four): a token decoded at 1024 positions, 1
 // thread, alternating in one process, 963 → 770 µs per call (3B shape), 305 → 265 (0.5B shape);
-// the Q4_K one-token product (d and dmin) 19.6 → 20.1 GB/s; the 3B shape's generation token by
-// token after a 128-token prompt 1.03× (4 of 4 repeats).
+// the Q4_K one-token product (d and dmin, then) 19.6 → 20.1 GB/s; the 3B shape's generation token
+// by token after a 128-token prompt 1.03× (4 of 4 repeats).
 // The rare path of f16x8_to_f32, not inlined: inlined, clang turned the branch into selects and
-// computed both paths every time in the Q4_K prompt tile (~50 operations per group super-block).
+// computed both paths every time (then in the Q4_K prompt tile: ~50 operations per group
+// super-block). Its callers now: attention's K and V rows, f16_to_f32_row and the Q4_K repack.
 __attribute__((noinline)) static void f16x8_any_to_f32(v128_t h, v128_t *lo, v128_t *hi) {
   const v128_t mag = wasm_v128_and(h, wasm_i16x8_splat(0x7fff));
   *lo = f16x4_any_to_f32(wasm_u32x4_extend_low_u16x8(mag), wasm_u32x4_extend_low_u16x8(h));
