@@ -1,0 +1,69 @@
+// npm run bench:pipes — what bounds the Q4_K prompt tile's inner loop on this CPU under this
+// Node's V8: the loop itself (vector-pipes.c tile6, 6 tokens per 16-byte weight vector, data in
+// L1), then its multiplies, adds and splat loads alone, as operations per nanosecond and, with the
+// clock estimated from a chain of dependent adds, per cycle. The tile's whole product runs its
+// loop at about the first figure (README, "Where the Q4_K prompt tile stands"). Needs clang-19
+// (the kernels' compiler) to build the loops; prints a table, asserts nothing.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+
+const STEPS = 64; // steps per pass: 1.5 KB of activations and 1 KB of weights, in L1
+const REPS = 200_000;
+
+function build(): Uint8Array<ArrayBuffer> {
+  const dir = mkdtempSync(join(tmpdir(), "hearth-pipes-"));
+  try {
+    const out = join(dir, "pipes.wasm");
+    execFileSync(process.env.CC ?? "clang-19", [
+      "--target=wasm32", "-O3", "-nostdlib", "-msimd128", "-mrelaxed-simd", "-matomics", "-mbulk-memory",
+      "-Wl,--no-entry", "-Wl,--import-memory", "-Wl,--shared-memory", "-Wl,--max-memory=4194304",
+      join(__dirname, "vector-pipes.c"), "-o", out,
+    ]);
+    return new Uint8Array(readFileSync(out));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Best of 5 timed runs of `f(steps, reps)`, in ns per step. */
+function nsPerStep(f: (steps: number, reps: number) => void): number {
+  f(STEPS, 1000); // tier-up
+  let best = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const t = process.hrtime.bigint();
+    f(STEPS, REPS);
+    best = Math.min(best, Number(process.hrtime.bigint() - t));
+  }
+  return best / (STEPS * REPS);
+}
+
+function main(): void {
+  // Node 20 validates relaxed SIMD only behind this flag.
+  setFlagsFromString("--experimental-wasm-relaxed-simd");
+  const memory = new WebAssembly.Memory({ initial: 4, maximum: 64, shared: true });
+  const e = new WebAssembly.Instance(new WebAssembly.Module(build()), { env: { memory } }).exports as Record<string, (...a: number[]) => number>;
+  const x = 131072, w = x + 4096, out = x + 8192; // past the loops' stack
+  const bytes = new Uint8Array(memory.buffer);
+  for (let i = x; i < out; i++) bytes[i] = (i * 7) & 127;
+  const ghz = 4 / nsPerStep((n, reps) => e.clock_adds(n * reps, 1));
+  const rows: [string, number, string][] = [
+    ["tile6: a chunk of 6 tokens (6 splats, 6 dots, 6 adds, 1 and, 1 load)", nsPerStep((n, r) => e.tile6(x, w, out, n, r)), "chunk"],
+    ["mul12: relaxed i16 dot (pmaddubsw), 12 independent", nsPerStep((n, r) => e.mul12(x, w, out, n, r)) / 12, "dot"],
+    ["add12: i16 add (paddw), 12 independent", nsPerStep((n, r) => e.add12(x, w, out, n, r)) / 12, "add"],
+    ["splat6: 4-byte splat load (+ xor), 6 per step", nsPerStep((n, r) => e.splat6(x, w, out, n, r)) / 6, "splat"],
+  ];
+  console.log(`Node ${process.version}, clock ~${ghz.toFixed(2)} GHz (dependent i32 adds, one per cycle assumed)\n`);
+  console.log("| loop | ns each | per ns | per cycle |");
+  console.log("|---|---|---|---|");
+  for (const [name, ns, unit] of rows) {
+    console.log(`| ${name} | ${ns.toFixed(3)} ns per ${unit} | ${(1 / ns).toFixed(2)} | ${(1 / ns / ghz).toFixed(2)} |`);
+  }
+  const [chunk, dot, add, splat] = rows.map((r) => r[1]);
+  // The chunk's own demands on each resource alone (6 dots, 6 adds, 6 splats): the largest is its bound.
+  console.log(`\nA chunk of tile6 against its parts: 6 dots alone ${(6 * dot).toFixed(3)} ns, 6 adds ${(6 * add).toFixed(3)}, 6 splats ${(6 * splat).toFixed(3)}; the chunk ${chunk.toFixed(3)} ns (${((chunk * ghz)).toFixed(1)} cycles), ${(96 / chunk).toFixed(1)} GMAC/s.`);
+}
+
+main();
