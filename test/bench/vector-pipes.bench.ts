@@ -1,6 +1,7 @@
 // npm run bench:pipes — what bounds the Q4_K prompt tile's inner loop on this CPU under this
 // Node's V8: the loop itself (vector-pipes.c tile6, 6 tokens per 16-byte weight vector, data in
-// L1), then its multiplies, adds and splat loads alone, as operations per nanosecond and, with the
+// L1) and by the dot-add (kernels.ts chooses between the two at load), then its multiplies, adds
+// and splat loads alone, as operations per nanosecond and, with the
 // clock estimated from a chain of dependent adds, per cycle. The tile's whole product runs its
 // loop at about the first figure (README, "Where the Q4_K prompt tile stands"). Needs clang-19
 // (the kernels' compiler) to build the loops; prints a table, asserts nothing.
@@ -41,8 +42,8 @@ function nsPerStep(f: (steps: number, reps: number) => void): number {
 }
 
 function main(): void {
-  // Node 20 validates relaxed SIMD only behind this flag.
-  setFlagsFromString("--experimental-wasm-relaxed-simd");
+  // Node 20 validates relaxed SIMD only behind this flag (later Nodes have it on and no flag).
+  if (Number(process.versions.node.split(".")[0]) < 22) setFlagsFromString("--experimental-wasm-relaxed-simd");
   const memory = new WebAssembly.Memory({ initial: 4, maximum: 64, shared: true });
   const e = new WebAssembly.Instance(new WebAssembly.Module(build()), { env: { memory } }).exports as Record<string, (...a: number[]) => number>;
   const x = 131072, w = x + 4096, out = x + 8192; // past the loops' stack
@@ -51,6 +52,7 @@ function main(): void {
   const ghz = 4 / nsPerStep((n, reps) => e.clock_adds(n * reps, 1));
   const rows: [string, number, string][] = [
     ["tile6: a chunk of 6 tokens (6 splats, 6 dots, 6 adds, 1 and, 1 load)", nsPerStep((n, r) => e.tile6(x, w, out, n, r)), "chunk"],
+    ["tile6_dot_add: the same chunk by the i32 dot-add", nsPerStep((n, r) => e.tile6_dot_add(x, w, out, n, r)), "chunk"],
     ["mul12: relaxed i16 dot (pmaddubsw), 12 independent", nsPerStep((n, r) => e.mul12(x, w, out, n, r)) / 12, "dot"],
     ["add12: i16 add (paddw), 12 independent", nsPerStep((n, r) => e.add12(x, w, out, n, r)) / 12, "add"],
     ["splat6: 4-byte splat load (+ xor), 6 per step", nsPerStep((n, r) => e.splat6(x, w, out, n, r)) / 6, "splat"],
@@ -61,7 +63,7 @@ function main(): void {
   for (const [name, ns, unit] of rows) {
     console.log(`| ${name} | ${ns.toFixed(3)} ns per ${unit} | ${(1 / ns).toFixed(2)} | ${(1 / ns / ghz).toFixed(2)} |`);
   }
-  const [chunk, dot, add, splat] = rows.map((r) => r[1]);
+  const [chunk, , dot, add, splat] = rows.map((r) => r[1]);
   // The chunk's own demands on each resource alone (6 dots, 6 adds, 6 splats): the largest is its bound.
   console.log(`\nA chunk of tile6 against its parts: 6 dots alone ${(6 * dot).toFixed(3)} ns, 6 adds ${(6 * add).toFixed(3)}, 6 splats ${(6 * splat).toFixed(3)}; the chunk ${chunk.toFixed(3)} ns (${((chunk * ghz)).toFixed(1)} cycles), ${(96 / chunk).toFixed(1)} GMAC/s.`);
 }
