@@ -1,10 +1,10 @@
 // npm run bench:pipes — what bounds the Q4_K prompt tile's inner loop on this CPU under this
 // Node's V8: the loop itself (vector-pipes.c tile6, 6 tokens per 16-byte weight vector, data in
-// L1) and by the dot-add (kernels.ts chooses between the two at load), then its multiplies, adds
-// and splat loads alone, as operations per nanosecond and, with the
-// clock estimated from a chain of dependent adds, per cycle. The tile's whole product runs its
-// loop at about the first figure (README, "Where the Q4_K prompt tile stands"). Needs clang-19
-// (the kernels' compiler) to build the loops; prints a table, asserts nothing.
+// L1), the same loop by the dot-add (kernels.ts chooses one of the two at load), then its
+// multiplies, adds and splat loads alone: operations per nanosecond and, with the clock estimated
+// from a chain of dependent adds, per cycle. The tile's whole product runs its loop at about the
+// first figure (README, "Where the Q4_K prompt tile stands"). Needs clang-19 (the kernels'
+// compiler) to build the loops; prints a table, asserts nothing.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -64,8 +64,9 @@ function main(): void {
     console.log(`| ${name} | ${ns.toFixed(3)} ns per ${unit} | ${(1 / ns).toFixed(2)} | ${(1 / ns / ghz).toFixed(2)} |`);
   }
   const [chunk, , dot, add, splat] = rows.map((r) => r[1]);
-  // The chunk's own demands on each resource alone (6 dots, 6 adds, 6 splats): the largest is its bound.
-  console.log(`\nA chunk of tile6 against its parts: 6 dots alone ${(6 * dot).toFixed(3)} ns, 6 adds ${(6 * add).toFixed(3)}, 6 splats ${(6 * splat).toFixed(3)}; the chunk ${chunk.toFixed(3)} ns (${((chunk * ghz)).toFixed(1)} cycles), ${(96 / chunk).toFixed(1)} GMAC/s.`);
+  // What a chunk's 6 dots, 6 adds and 6 splats take, each kind alone: the chunk takes at least the
+  // largest (dots and adds share the vector pipes, so together they take more).
+  console.log(`\nA chunk of tile6 against its parts: 6 dots alone ${(6 * dot).toFixed(3)} ns, 6 adds ${(6 * add).toFixed(3)}, 6 splats ${(6 * splat).toFixed(3)}; the chunk ${chunk.toFixed(3)} ns (${(chunk * ghz).toFixed(1)} cycles), ${(96 / chunk).toFixed(1)} GMAC/s.`);
 }
 
 main();

@@ -90,7 +90,7 @@ EXPORT(add12) void add12(const signed char *x, const unsigned char *w, v128_t *o
 }
 
 // Splat loads of 4 bytes (vbroadcastss from memory), 6 per step as in tile6, each xor-ed into
-// its own sum (the xors take 1.5 of the 4 vector pipes' slots per step at most).
+// its own sum (the 6 xors need 1.5 cycles of the 4 vector pipes: not what limits this loop).
 EXPORT(splat6) void splat6(const signed char *x, const unsigned char *w, v128_t *out, int n, int reps) {
   (void)w;
   v128_t a0 = wasm_i32x4_splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
