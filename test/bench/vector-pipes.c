@@ -9,58 +9,36 @@
 #define EXPORT(name) __attribute__((export_name(#name)))
 
 // The tile's chunk loop: 6 tokens' 4 activation bytes splat, against one 16-byte weight vector
-// (its low nibbles), one relaxed i16 dot and one i16 add per token. x: 24 bytes per chunk (the
-// tokens' bytes side by side), w: 16 bytes per chunk; n chunks, reps times.
-EXPORT(tile6) void tile6(const signed char *x, const unsigned char *w, v128_t *out, int n, int reps) {
-  v128_t p0 = wasm_i16x8_splat(0), p1 = p0, p2 = p0, p3 = p0, p4 = p0, p5 = p0;
-  const v128_t m = wasm_i8x16_splat(15);
-  for (int r = 0; r < reps; r++) {
-    const signed char *xc = x;
-    const unsigned char *wc = w;
-#pragma clang loop unroll(disable)
-    for (int c = 0; c < n; c++) {
-      const v128_t v = wasm_v128_and(wasm_v128_load(wc), m);
-      p0 = wasm_i16x8_add(p0, wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xc), v));
-      p1 = wasm_i16x8_add(p1, wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xc + 4), v));
-      p2 = wasm_i16x8_add(p2, wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xc + 8), v));
-      p3 = wasm_i16x8_add(p3, wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xc + 12), v));
-      p4 = wasm_i16x8_add(p4, wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xc + 16), v));
-      p5 = wasm_i16x8_add(p5, wasm_i16x8_relaxed_dot_i8x16_i7x16(wasm_v128_load32_splat(xc + 20), v));
-      xc += 24;
-      wc += 16;
-      __asm__("" : "+r"(xc));  // keeps the splats' offsets constant from one pointer
-      __asm__("" : "+r"(wc));
-    }
-  }
+// (its low nibbles), each token's sum updated by STEP(sum, splat, weights). x: 24 bytes per chunk
+// (the tokens' bytes side by side), w: 16 bytes per chunk; n chunks, reps times.
+#define TILE6(STEP)                                                                                   \
+  v128_t p0 = wasm_i32x4_splat(0), p1 = p0, p2 = p0, p3 = p0, p4 = p0, p5 = p0;                      \
+  const v128_t m = wasm_i8x16_splat(15);                                                            \
+  for (int r = 0; r < reps; r++) {                                                                  \
+    const signed char *xc = x;                                                                      \
+    const unsigned char *wc = w;                                                                    \
+    _Pragma("clang loop unroll(disable)") for (int c = 0; c < n; c++) {                            \
+      const v128_t v = wasm_v128_and(wasm_v128_load(wc), m);                                        \
+      p0 = STEP(p0, wasm_v128_load32_splat(xc), v), p1 = STEP(p1, wasm_v128_load32_splat(xc + 4), v); \
+      p2 = STEP(p2, wasm_v128_load32_splat(xc + 8), v), p3 = STEP(p3, wasm_v128_load32_splat(xc + 12), v); \
+      p4 = STEP(p4, wasm_v128_load32_splat(xc + 16), v), p5 = STEP(p5, wasm_v128_load32_splat(xc + 20), v); \
+      xc += 24;                                                                                     \
+      wc += 16;                                                                                     \
+      __asm__("" : "+r"(xc)); /* keeps the splats' offsets constant from one pointer */              \
+      __asm__("" : "+r"(wc));                                                                       \
+    }                                                                                               \
+  }                                                                                                 \
   out[0] = p0, out[1] = p1, out[2] = p2, out[3] = p3, out[4] = p4, out[5] = p5;
-}
 
-// tile6 with the dot-add (i32x4.relaxed_dot_i8x16_i7x16_add_s), the relaxed build's other way
+// One relaxed i16 dot and one i16 add per token: the tile's i16 way.
+#define DOT_I16(p, x, v) wasm_i16x8_add(p, wasm_i16x8_relaxed_dot_i8x16_i7x16(x, v))
+EXPORT(tile6) void tile6(const signed char *x, const unsigned char *w, v128_t *out, int n, int reps) { TILE6(DOT_I16) }
+
+// The dot-add (i32x4.relaxed_dot_i8x16_i7x16_add_s), the relaxed build's other way
 // (kernels/repack.c, dot_add): one vpdpbusd where V8 uses AVX-VNNI (V8 13.6 and later), three
 // instructions elsewhere.
-EXPORT(tile6_dot_add) void tile6_dot_add(const signed char *x, const unsigned char *w, v128_t *out, int n, int reps) {
-  v128_t p0 = wasm_i32x4_splat(0), p1 = p0, p2 = p0, p3 = p0, p4 = p0, p5 = p0;
-  const v128_t m = wasm_i8x16_splat(15);
-  for (int r = 0; r < reps; r++) {
-    const signed char *xc = x;
-    const unsigned char *wc = w;
-#pragma clang loop unroll(disable)
-    for (int c = 0; c < n; c++) {
-      const v128_t v = wasm_v128_and(wasm_v128_load(wc), m);
-      p0 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load32_splat(xc), v, p0);
-      p1 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load32_splat(xc + 4), v, p1);
-      p2 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load32_splat(xc + 8), v, p2);
-      p3 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load32_splat(xc + 12), v, p3);
-      p4 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load32_splat(xc + 16), v, p4);
-      p5 = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(wasm_v128_load32_splat(xc + 20), v, p5);
-      xc += 24;
-      wc += 16;
-      __asm__("" : "+r"(xc));
-      __asm__("" : "+r"(wc));
-    }
-  }
-  out[0] = p0, out[1] = p1, out[2] = p2, out[3] = p3, out[4] = p4, out[5] = p5;
-}
+#define DOT_ADD(p, x, v) wasm_i32x4_relaxed_dot_i8x16_i7x16_add(x, v, p)
+EXPORT(tile6_dot_add) void tile6_dot_add(const signed char *x, const unsigned char *w, v128_t *out, int n, int reps) { TILE6(DOT_ADD) }
 
 // 12 independent chains of one operation on values in registers, reps × n steps.
 #define CHAINS12(OP)                                                                                  \
