@@ -294,7 +294,34 @@ NOINLINE static void gemm_q4_K_r4_tile(int nb, const uint8_t *g, const uint8_t *
 NOINLINE static void gemm_q4_K_r4_tile_dot_add(int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, float *y, int ystep) {
   gemm_q4_K_r4(1, nb, g, yb, ystride, ex, exstride, TOK, y, ystep);
 }
-// One token (generation and the tokens after the last whole tile) against ng groups at once (ng a
+// A product's last 2 to TOK − 1 tokens: one tile function per count (its loops over tokens
+// unrolled for it; see packed_task). They sum by the i16 dot whatever dot_add says: the same
+// integers, and the one place where the dot-add pays is a whole tile's loop. (With the dot-add,
+// Node 20's baseline compiler, Liftoff, gave wrong sums in some of these functions, e.g. 2 tokens,
+// which the tests force on; its optimised code and Node 24's Liftoff were right.)
+typedef void q4k_tile_fn(int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, float *y, int ystep);
+#define Q4K_TAIL(n)                                                                                                                   \
+  NOINLINE static void gemm_q4_K_r4_t##n(int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, \
+                                         float *y, int ystep) {                                                                    \
+    gemm_q4_K_r4(0, nb, g, yb, ystride, ex, exstride, n, y, ystep);                                                                \
+  }
+Q4K_TAIL(2)
+Q4K_TAIL(3)
+Q4K_TAIL(4)
+Q4K_TAIL(5)
+#if TOK > 6
+Q4K_TAIL(6)
+Q4K_TAIL(7)
+#endif
+#undef Q4K_TAIL
+_Static_assert(TOK == 6 || TOK == 8, "q4k_tails holds a function for every count below TOK");
+static q4k_tile_fn *const q4k_tails[TOK] = {
+  [2] = gemm_q4_K_r4_t2, [3] = gemm_q4_K_r4_t3, [4] = gemm_q4_K_r4_t4, [5] = gemm_q4_K_r4_t5,
+#if TOK > 6
+  [6] = gemm_q4_K_r4_t6, [7] = gemm_q4_K_r4_t7,
+#endif
+};
+// One token (generation, and a product's last token after its tiles) against ng groups at once (ng a
 // constant: GV_Q4_K, or 1 for the groups left over): the same integers and the same float epilogue
 // as gemm_q4_K_r4 (bytes identical, tested). A token's product streams its weights from memory, and
 // on this machine a core reads faster with fewer operations per byte and with several streams far
@@ -726,8 +753,12 @@ INLINE void gemm_q6_K_r4(int nb, const uint8_t *g, const uint8_t *yb, int ystrid
   }
 }
 
-NOINLINE static void gemm_q6_K_r4_tile(int nb, const uint8_t *g, const uint8_t *yb, int ystride, float *y, int ystep) {
-  gemm_q6_K_r4(nb, g, yb, ystride, TOK6, y, ystep);
+// Any nt up to TOK6: clang keeps the loop over tokens rolled (xs and sumi on V8's stack) whether
+// nt is a constant or not, so a product's last 2 or more tokens make one more tile at the same
+// speed per token (2048×11008 × 128 tokens, alternating in one process: 41.8 against 37.3 GMAC/s
+// best with TOK6 a constant; 5 tokens 30.8 against 24.1 one at a time).
+NOINLINE static void gemm_q6_K_r4_tile(int nb, const uint8_t *g, const uint8_t *yb, int ystride, int nt, float *y, int ystep) {
+  gemm_q6_K_r4(nb, g, yb, ystride, nt, y, ystep);
 }
 // One token against ng groups at once (as gemv_q4_K_groups; ng a constant: GV_Q6_K, or 1 for the
 // groups left over): gemm_q6_K_r4's integers and float epilogue (bytes identical, tested) in a loop
@@ -871,16 +902,18 @@ static void packed_task(const void *p, int ith, int nth) {
   for (int tile = g0; tile < g1; tile += tile_groups) {
     const int tile_end = tile + tile_groups < g1 ? tile + tile_groups : g1;
     int t = 0;
-    // Whole tiles of tokens; Q5_0's tile product takes any count, so its last 2 or more tokens make
-    // one more tile (the others' tiles are unrolled for a constant count).
+    // Whole tiles of tokens, then the last 2 or more tokens one smaller tile: the one-token product
+    // below, on groups in cache, costs a token ~2.4 tile tokens (Q4_K 11008×2048, 1 thread: 128
+    // tokens took 1.038× the time of 126; a 4-token product alternating in one process, 44.2 GMAC/s
+    // best in a tile against 34.8 one token at a time). What a keystroke's few new tokens meet.
     while (t < a->ntok) {
       const int nt = a->ntok - t < tok ? a->ntok - t : tok;
-      if (nt < tok && (a->type != T_Q5_0 || nt < 2)) break;  // left to the one-token product below
+      if (nt < 2) break;  // left to the one-token product below
       for (int g = tile; g < tile_end; g++) {
         const uint8_t *w = a->w + (size_t)g * gb, *x = a->xq + (size_t)t * a->xq_row_bytes, *ex = a->ex + (size_t)t * a->ex_row_bytes;
         float *y = a->y + (size_t)t * a->nrows + g * R;
-        if (a->type == T_Q4_K) (RELAXED && dot_add ? gemm_q4_K_r4_tile_dot_add : gemm_q4_K_r4_tile)(a->ncols / QK_K, w, x, a->xq_row_bytes, ex, a->ex_row_bytes, y, a->nrows);
-        else if (a->type == T_Q6_K) gemm_q6_K_r4_tile(a->ncols / QK_K, w, x, a->xq_row_bytes, y, a->nrows);
+        if (a->type == T_Q4_K) (nt < tok ? q4k_tails[nt] : RELAXED && dot_add ? gemm_q4_K_r4_tile_dot_add : gemm_q4_K_r4_tile)(a->ncols / QK_K, w, x, a->xq_row_bytes, ex, a->ex_row_bytes, y, a->nrows);
+        else if (a->type == T_Q6_K) gemm_q6_K_r4_tile(a->ncols / QK_K, w, x, a->xq_row_bytes, nt, y, a->nrows);
         else (RELAXED && dot_add ? gemm_q5_0_r4_tile_dot_add : gemm_q5_0_r4_tile)(a->ncols / QK, w, x, a->xq_row_bytes, ex, a->ex_row_bytes, nt, y, a->nrows);
       }
       t += nt;

@@ -61,7 +61,8 @@ function products(k: Kernels, type: GgmlType, rows: number, cols: number, ntok: 
   }
 }
 
-const TOKENS = [1, 2, 3, 5, 6, 7, 9, 13, 17, 24, 33];
+// Every tail of a tile (2 to 7 tokens after whole tiles of 6, 8 or 16 tokens) and one token alone.
+const TOKENS = [1, 2, 3, 4, 5, 6, 7, 9, 10, 13, 15, 17, 20, 24, 33];
 
 /** Largest |a − b| relative to the largest |a|. */
 function relDiff(a: Float32Array, b: Float32Array): number {
