@@ -755,8 +755,9 @@ INLINE void gemm_q6_K_r4(int nb, const uint8_t *g, const uint8_t *yb, int ystrid
 
 // Any nt up to TOK6: clang keeps the loop over tokens rolled (xs and sumi on V8's stack) whether
 // nt is a constant or not, so a product's last 2 or more tokens make one more tile at the same
-// speed per token (2048×11008 × 128 tokens, alternating in one process: 41.8 against 37.3 GMAC/s
-// best with TOK6 a constant; 5 tokens 30.8 against 24.1 one at a time).
+// speed per token (2048×11008, 1 thread, alternating in one process, two runs: 128 tokens 41.8 and
+// 30.9 GMAC/s best against 37.3 and 29.9 with TOK6 a constant; 5 tokens 30.8 and 30.5 against 24.1
+// and 23.8 one at a time).
 NOINLINE static void gemm_q6_K_r4_tile(int nb, const uint8_t *g, const uint8_t *yb, int ystride, int nt, float *y, int ystep) {
   gemm_q6_K_r4(nb, g, yb, ystride, nt, y, ystep);
 }
@@ -904,8 +905,9 @@ static void packed_task(const void *p, int ith, int nth) {
     int t = 0;
     // Whole tiles of tokens, then the last 2 or more tokens one smaller tile: the one-token product
     // below, on groups in cache, costs a token ~2.4 tile tokens (Q4_K 11008×2048, 1 thread: 128
-    // tokens took 1.038× the time of 126; a 4-token product alternating in one process, 44.2 GMAC/s
-    // best in a tile against 34.8 one token at a time). What a keystroke's few new tokens meet.
+    // tokens took 1.038× the time of 126). A 4-token product, alternating in one process, two runs:
+    // 44.2 and 31.6 GMAC/s best in a tile against 34.8 and 29.4 one token at a time; 2 tokens 28.1
+    // against 26.0. This is what a keystroke's few new tokens meet.
     while (t < a->ntok) {
       const int nt = a->ntok - t < tok ? a->ntok - t : tok;
       if (nt < 2) break;  // left to the one-token product below
