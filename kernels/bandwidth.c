@@ -26,7 +26,7 @@ static void stream_task(const void *a_, int ith, int nth) {
 // reads cannot be optimised away. `partial` holds one float per thread.
 EXPORT(stream_read) float stream_read(const void *p, int bytes, float *partial) {
   stream_args a = { p, bytes / 64, partial };
-  pool_run(stream_task, &a);
+  pool_run(stream_task, &a, sizeof a);
   float s = 0;
   for (int i = 0; i < pool_threads(); i++) s += partial[i];
   return s;

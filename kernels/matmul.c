@@ -50,7 +50,7 @@ EXPORT(quantize_activations) void quantize_activations(int wtype, const float *x
   // Shares of a few rows each, not one per thread: on a busy machine a thread that loses its core
   // leaves its rows to the others (the rows' bytes do not depend on the share).
   if (ntok == 1) quantize_task(&a, 0, 1);
-  else pool_run_balanced(quantize_task, &a);
+  else pool_run_balanced(quantize_task, &a, sizeof a);
 }
 
 typedef struct {
@@ -143,7 +143,7 @@ EXPORT(matmul_quantized) void matmul_quantized(int wtype, const void *w, int nro
   const int rb = row_bytes(act_type(wtype), ncols);
   matmul_args a = { wtype, nrows, ncols, ntok, w, row_bytes(wtype, ncols), xq, rb,
                     (const uint8_t *)xq + (size_t)ntok * rb, act_extra_bytes(wtype, ncols), y };
-  pool_run_product(matmul_task, &a, ntok);
+  pool_run_product(matmul_task, &a, sizeof a, ntok);
 }
 
 // y[t][r] = W[r] · x[t] for float activations x (ntok rows of ncols); `scratch` holds

@@ -274,5 +274,5 @@ EXPORT(attention) void attention(float *out, const float *q, const uint16_t *k, 
       .parts = parts,
   };
   const int items = pairs * parts, shares = nth * POOL_SHARES_PER_THREAD;
-  pool_run_slots(attn_task, &a, items < shares ? items : shares);
+  pool_run_slots(attn_task, &a, sizeof a, items < shares ? items : shares);
 }

@@ -52,6 +52,8 @@ static struct {
   const void *args;
   // Counters for tests and benchmarks (only the caller writes them).
   int32_t stat_tasks, stat_solo_tasks, stat_helper_shares;
+  // The announced task's arguments (see POOL_ARGS_BYTES): whole lines, written only between tasks.
+  _Alignas(64) uint8_t args_copy[POOL_ARGS_BYTES];
 } pool = { .n_threads = 1, .spin = 20000, .solo_next = SOLO_MIN, .solo_max = 64 };
 
 #define LOAD(p) __atomic_load_n(p, __ATOMIC_SEQ_CST)
@@ -159,16 +161,18 @@ static void learn(int helper_shares) {
   pool.late_streak = LATE_LIMIT - 1;  // one late probe after the solo period starts the next one
 }
 
-void pool_run(task_fn fn, const void *args) { pool_run_shares(fn, args, pool.n_threads); }
+void pool_run(task_fn fn, const void *args, int args_bytes) { pool_run_shares(fn, args, args_bytes, pool.n_threads); }
 
-void pool_run_balanced(task_fn fn, const void *args) { pool_run_shares(fn, args, pool.n_threads * POOL_SHARES_PER_THREAD); }
+void pool_run_balanced(task_fn fn, const void *args, int args_bytes) {
+  pool_run_shares(fn, args, args_bytes, pool.n_threads * POOL_SHARES_PER_THREAD);
+}
 
-void pool_run_product(task_fn fn, const void *args, int ntok) {
-  pool_run_shares(fn, args, pool.n_threads * (ntok == 1 ? POOL_ONE_TOKEN_SHARES_PER_THREAD : POOL_SHARES_PER_THREAD));
+void pool_run_product(task_fn fn, const void *args, int args_bytes, int ntok) {
+  pool_run_shares(fn, args, args_bytes, pool.n_threads * (ntok == 1 ? POOL_ONE_TOKEN_SHARES_PER_THREAD : POOL_SHARES_PER_THREAD));
 }
 
 // Runs a task of n shares (see run_share).
-static void run_task(task_fn fn, slot_task_fn slot_fn, const void *args, int n) {
+static void run_task(task_fn fn, slot_task_fn slot_fn, const void *args, int args_bytes, int n) {
   if (n > MAX_SHARES) n = MAX_SHARES;
   if (pool.n_threads == 1 || pool.n_helpers == 0 || n <= 1) {
     run_share(fn, slot_fn, args, 0, 1, 0);
@@ -181,10 +185,12 @@ static void run_task(task_fn fn, slot_task_fn slot_fn, const void *args, int n) 
     pool.stat_solo_tasks++;
     return;
   }
+  if (args_bytes > POOL_ARGS_BYTES) __builtin_trap();
+  __builtin_memcpy(pool.args_copy, args, args_bytes);
   const int32_t g = pool.generation + 1;
   pool.fn = fn;
   pool.slot_fn = slot_fn;
-  pool.args = args;
+  pool.args = pool.args_copy;
   STORE(&pool.done, 0);
   STORE(&pool.ticket, n << SHARE_BITS);
   STORE(&pool.generation, g);
@@ -195,9 +201,9 @@ static void run_task(task_fn fn, slot_task_fn slot_fn, const void *args, int n) 
   learn(helper_shares);
 }
 
-void pool_run_shares(task_fn fn, const void *args, int n) { run_task(fn, 0, args, n); }
+void pool_run_shares(task_fn fn, const void *args, int args_bytes, int n) { run_task(fn, 0, args, args_bytes, n); }
 
-void pool_run_slots(slot_task_fn fn, const void *args, int n) { run_task(0, fn, args, n); }
+void pool_run_slots(slot_task_fn fn, const void *args, int args_bytes, int n) { run_task(0, fn, args, args_bytes, n); }
 
 // Has every helper worker return from pool_worker_loop (Kernels.close waits for their exit).
 EXPORT(pool_shutdown) void pool_shutdown(void) {

@@ -872,7 +872,7 @@ EXPORT(repack_scratch_bytes) int repack_scratch_bytes(int type, int ncols) { ret
 // groups are split across the pool's threads; Q4_K and Q5_0 groups are larger, so theirs go in order.
 EXPORT(repack_rows) void repack_rows(int type, const void *src, int row0, int rows, int ncols, void *dst, void *tmp) {
   const repack_args a = { type, row0, rows, ncols, src, dst, tmp };
-  if (group_bytes(type, ncols) == R * row_bytes(type, ncols)) pool_run(repack_task, &a);
+  if (group_bytes(type, ncols) == R * row_bytes(type, ncols)) pool_run(repack_task, &a, sizeof a);
   else repack_task(&a, 0, 1);
 }
 
@@ -965,5 +965,5 @@ void matmul_repacked(int type, const void *w, int nrows, int ncols, const void *
   // Balanced shares (several per thread), as matmul.c's products: on a busy machine a thread that
   // shares its core takes fewer of them. Each group is computed by one share with the same
   // arithmetic, so results do not depend on the split.
-  pool_run_product(packed_task, &a, ntok);
+  pool_run_product(packed_task, &a, sizeof a, ntok);
 }
