@@ -293,6 +293,20 @@ describe("softmax and silu_mul", () => {
     t.diagnostic(`silu_mul: worst relative error ${worst.toExponential(2)}`);
     assert.ok(worst <= 1e-6, `silu_mul ${worst}`);
   });
+
+  test("silu_mul of a prompt batch (split across threads): threads 1 and 2 give identical bytes", () => {
+    const n = 4 * 40_000 + 3; // above the size split across threads, with a tail of 3
+    const gate = gaussianArray(77, n, 6);
+    const up = gaussianArray(78, n, 2);
+    const out = [k, k2].map((kk) => scoped(kk, () => {
+      const py = kk.alloc(n * 4);
+      kk.exports.silu_mul(kk.put(gate), kk.put(up), py, n);
+      return Float32Array.from(kk.f32(py, n));
+    }));
+    assert.deepEqual(new Uint8Array(out[1].buffer), new Uint8Array(out[0].buffer));
+    const ref = siluMulRef(gate, up);
+    for (const i of [0, n - 4, n - 1]) assert.ok(Math.abs(out[1][i] - ref[i]) <= 1e-6 * Math.abs(ref[i]), `element ${i}`);
+  });
 });
 
 describe("f16 KV store", () => {
