@@ -49,7 +49,6 @@ static struct {
   int32_t solo_max;     // longest solo period; 0: helpers are never left out
   task_fn fn;
   slot_task_fn slot_fn;  // instead of fn for pool_run_slots
-  const void *args;
   // Counters for tests and benchmarks (only the caller writes them).
   int32_t stat_tasks, stat_solo_tasks, stat_helper_shares;
   // The announced task's arguments (see POOL_ARGS_BYTES): whole lines, written only between tasks.
@@ -94,12 +93,13 @@ INLINE void run_share(task_fn fn, slot_task_fn slot_fn, const void *args, int s,
 }
 
 // Runs shares of the current task until none is left; returns how many this thread ran. fn and
-// args are read under a claim: the caller does not change them before every claimed share is done.
+// args_copy are read under a claim: the caller does not change them before every claimed share is
+// done.
 // slot: this thread's (0 for the caller, ith for helper ith).
 static int run_shares(int notify_caller, int slot) {
   int ran = 0;
   for (int s, n; (s = claim(&n)) >= 0; ran++) {
-    run_share(pool.fn, pool.slot_fn, pool.args, s, n, slot);
+    run_share(pool.fn, pool.slot_fn, pool.args_copy, s, n, slot);
     if (__atomic_add_fetch(&pool.done, 1, __ATOMIC_SEQ_CST) == n && notify_caller && LOAD(&pool.caller_sleeping)) {
       __builtin_wasm_memory_atomic_notify(&pool.done, 1);
     }
@@ -173,6 +173,7 @@ void pool_run_product(task_fn fn, const void *args, int args_bytes, int ntok) {
 
 // Runs a task of n shares (see run_share).
 static void run_task(task_fn fn, slot_task_fn slot_fn, const void *args, int args_bytes, int n) {
+  if (args_bytes > POOL_ARGS_BYTES) __builtin_trap();  // at any thread count, not only with helpers
   if (n > MAX_SHARES) n = MAX_SHARES;
   if (pool.n_threads == 1 || pool.n_helpers == 0 || n <= 1) {
     run_share(fn, slot_fn, args, 0, 1, 0);
@@ -185,12 +186,10 @@ static void run_task(task_fn fn, slot_task_fn slot_fn, const void *args, int arg
     pool.stat_solo_tasks++;
     return;
   }
-  if (args_bytes > POOL_ARGS_BYTES) __builtin_trap();
   __builtin_memcpy(pool.args_copy, args, args_bytes);
   const int32_t g = pool.generation + 1;
   pool.fn = fn;
   pool.slot_fn = slot_fn;
-  pool.args = pool.args_copy;
   STORE(&pool.done, 0);
   STORE(&pool.ticket, n << SHARE_BITS);
   STORE(&pool.generation, g);
