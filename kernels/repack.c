@@ -943,19 +943,59 @@ static void packed_task(const void *p, int ith, int nth) {
   }
 }
 
-// What the loader times to choose (kernels.ts): the Q4_K and Q5_0 tiles of one group over 256
-// columns, `reps` times, by the dot-add (mode 1) or not (mode 0), on DOT_ADD_PROBE_BYTES of zeros
-// at scratch (weights, then the tokens' activations and act_extras, then the outputs).
-#define DOT_ADD_PROBE_BYTES 32768
+// What the loader times and checks to choose (kernels.ts): the Q4_K and Q5_0 tiles of one group
+// over 256 columns, `reps` times, by the dot-add (mode 1) or not (mode 0), on the data that
+// dot_add_probe_fill puts in DOT_ADD_PROBE_BYTES of scratch. Their outputs are the first
+// DOT_ADD_PROBE_OUT bytes: the same bytes both ways, or the dot-add is not to be used (with it,
+// Node 20's baseline compiler gave wrong sums in some tile functions; see q4k_tails).
+#define DOT_ADD_PROBE_BYTES 49152
+#define DOT_ADD_PROBE_OUT (R * (TOK + TOK5) * 4)
+#define PROBE_Q4 512    // one Q4_K group super-block, then TOK Q8_K rows and their act_extras
+#define PROBE_Q5 4096   // 8 Q5_0 group blocks, then TOK5 Q8_0 rows and their act_extras
+#define PROBE_TMP 20480 // the fill's file blocks, then its floats
+_Static_assert(PROBE_Q4 + Q4KR_BYTES + TOK * (sizeof(block_q8_K) + 16) <= PROBE_Q5, "probe: Q4_K overlaps Q5_0");
+_Static_assert(PROBE_Q5 + (QK_K / QK) * Q5R_BYTES + TOK5 * (QK_K / QK) * (sizeof(block_q8_0) + 24) <= PROBE_TMP, "probe: Q5_0 overlaps tmp");
+_Static_assert(PROBE_TMP + TOK5 * QK_K * 4 <= DOT_ADD_PROBE_BYTES && DOT_ADD_PROBE_OUT <= PROBE_Q4, "probe: too small");
 EXPORT(dot_add_probe_bytes) int dot_add_probe_bytes(void) { return DOT_ADD_PROBE_BYTES; }
+EXPORT(dot_add_probe_out_bytes) int dot_add_probe_out_bytes(void) { return DOT_ADD_PROBE_OUT; }
+
+void quantize_activations(int wtype, const float *x, int ncols, int ntok, void *xq);  // matmul.c
+
+// Pseudo-random weights (file blocks of 4 rows, every bit pattern a valid quant, scales set to
+// normal halves) repacked as the loader repacks them, and activations quantised from pseudo-random
+// floats as a product quantises them.
+EXPORT(dot_add_probe_fill) void dot_add_probe_fill(uint8_t *scratch) {
+  uint32_t s = 0x9e3779b9u;
+  uint8_t *tmp = scratch + PROBE_TMP;
+  const int nb5 = QK_K / QK;
+  for (int i = 0; i < DOT_ADD_PROBE_BYTES - PROBE_TMP; i++) {
+    s ^= s << 13, s ^= s >> 17, s ^= s << 5;
+    tmp[i] = (uint8_t)(s >> 24);
+  }
+  block_q4_K *b4 = (block_q4_K *)tmp;
+  for (int r = 0; r < R; r++) b4[r].d = b4[r].dmin = 0x2000 + 0x100 * r;  // 2^-7 and up
+  repack_q4_K(b4, 1, scratch + PROBE_Q4);
+  block_q5_0 *b5 = (block_q5_0 *)tmp;
+  for (int i = 0; i < R * nb5; i++) b5[i].d = 0x2400 + (uint16_t)i;
+  repack_q5_0(b5, nb5, scratch + PROBE_Q5);
+  float *x = (float *)tmp;
+  for (int i = 0; i < TOK5 * QK_K; i++) {
+    s ^= s << 13, s ^= s >> 17, s ^= s << 5;
+    x[i] = (float)(int32_t)s * 0x1p-31f;
+  }
+  quantize_activations(T_Q4_K, x, QK_K, TOK, scratch + PROBE_Q4 + Q4KR_BYTES);
+  quantize_activations(T_Q5_0, x, QK_K, TOK5, scratch + PROBE_Q5 + nb5 * Q5R_BYTES);
+}
+
 EXPORT(dot_add_probe) void dot_add_probe(uint8_t *scratch, int reps, int mode) {
   const int nb5 = QK_K / QK, xq5 = nb5 * (int)sizeof(block_q8_0), ex5 = act_extra_bytes(T_Q5_0, QK_K);
-  const uint8_t *x4 = scratch + Q4KR_BYTES, *e4 = x4 + TOK * sizeof(block_q8_K), *x5 = scratch + nb5 * Q5R_BYTES, *e5 = x5 + TOK5 * xq5;
   const int ex4 = act_extra_bytes(T_Q4_K, QK_K);
-  float *y = (float *)(scratch + DOT_ADD_PROBE_BYTES) - R * TOK5;
+  const uint8_t *w4 = scratch + PROBE_Q4, *x4 = w4 + Q4KR_BYTES, *e4 = x4 + TOK * sizeof(block_q8_K);
+  const uint8_t *w5 = scratch + PROBE_Q5, *x5 = w5 + nb5 * Q5R_BYTES, *e5 = x5 + TOK5 * xq5;
+  float *y4 = (float *)scratch, *y5 = y4 + R * TOK;
   for (int r = 0; r < reps; r++) {
-    (RELAXED && mode ? gemm_q4_K_r4_tile_dot_add : gemm_q4_K_r4_tile)(1, scratch, x4, sizeof(block_q8_K), e4, ex4, y, R);
-    (RELAXED && mode ? gemm_q5_0_r4_tile_dot_add : gemm_q5_0_r4_tile)(nb5, scratch, x5, xq5, e5, ex5, TOK5, y, R);
+    (RELAXED && mode ? gemm_q4_K_r4_tile_dot_add : gemm_q4_K_r4_tile)(1, w4, x4, sizeof(block_q8_K), e4, ex4, y4, R);
+    (RELAXED && mode ? gemm_q5_0_r4_tile_dot_add : gemm_q5_0_r4_tile)(nb5, w5, x5, xq5, e5, ex5, TOK5, y5, R);
   }
 }
 

@@ -75,6 +75,31 @@ function relDiff(a: Float32Array, b: Float32Array): number {
   return d / m;
 }
 
+// The loader uses the dot-add only where its probe's products give the i16 dot's bytes in every
+// round (kernels.ts, dotAddPays): that check must see real products, from the first call (the
+// engine's baseline code) on. First in this file, so that the tiles have not been optimised yet.
+test("dot-add probe: real products, the same bytes by the dot-add as by the i16 dot from the first call on", async () => {
+  const k = await instance("relaxed", 1);
+  const e = k.exports;
+  const mark = k.mark();
+  try {
+    const scratch = k.alloc(e.dot_add_probe_bytes());
+    e.dot_add_probe_fill(scratch);
+    const n = e.dot_add_probe_out_bytes();
+    for (const reps of [1, 1, 50, 500]) {
+      const got = [0, 1].map((mode) => {
+        k.bytes(scratch, n).fill(0xff);
+        e.dot_add_probe(scratch, reps, mode);
+        return Float32Array.from(k.f32(scratch, n / 4));
+      });
+      assert.ok(got[0].every((v) => Number.isFinite(v)) && got[0].filter((v) => v !== 0).length > n / 8, `outputs ${got[0].slice(0, 8).join(", ")}`);
+      assert.deepEqual(new Uint8Array(got[1].buffer), new Uint8Array(got[0].buffer), `${reps} reps`);
+    }
+  } finally {
+    k.reset(mark);
+  }
+});
+
 for (const type of [GgmlType.Q4_K, GgmlType.Q5_0, GgmlType.Q6_K]) {
   test(`${GgmlType[type]} repacked: the same bytes per token for any token count, build and thread count; the file layout's values to rounding`, async () => {
     const rows = 72;

@@ -44,9 +44,13 @@ export interface KernelExports {
   repack_rows(type: TypeId, src: Ptr, row0: number, rows: number, ncols: number, dst: Ptr, tmp: Ptr): void;
   /** Sum the repacked products by the dot-add (1) or the i16 dot and an add (0), the same results; returns the setting in force (0 in the SIMD128 build). */
   set_dot_add(on: number): number;
-  /** Bytes of zeroed scratch dot_add_probe reads and writes. */
+  /** Bytes of scratch dot_add_probe_fill fills and dot_add_probe reads and writes. */
   dot_add_probe_bytes(): number;
-  /** The Q4_K and Q5_0 product tiles `reps` times, by the dot-add (mode 1) or not (0): for timing. */
+  /** Bytes of dot_add_probe's outputs, at the start of its scratch. */
+  dot_add_probe_out_bytes(): number;
+  /** Pseudo-random weights and activations for dot_add_probe (the same every time). */
+  dot_add_probe_fill(scratch: Ptr): void;
+  /** The Q4_K and Q5_0 product tiles `reps` times, by the dot-add (mode 1) or not (0): timed, and their outputs compared. */
   dot_add_probe(scratch: Ptr, reps: number, mode: number): void;
 
   // ops-attention.c (call through attention() below)
@@ -93,7 +97,7 @@ export const EXPORT_NAMES = Object.keys({
   __stack_pointer: 0, __heap_base: 0,
   init_tables: 0, k_act_type: 0, k_row_bytes: 0, k_quantize_row: 0, k_dequantize_row: 0, k_vec_dot: 0, k_vec_dot_rows: 0,
   matmul_scratch_bytes: 0, act_format: 0, quantize_activations: 0, matmul_quantized: 0, matmul: 0, get_row: 0,
-  repacked_bytes: 0, repacked_rows_readable: 0, repack_scratch_bytes: 0, repack_rows: 0, set_dot_add: 0, dot_add_probe_bytes: 0, dot_add_probe: 0,
+  repacked_bytes: 0, repacked_rows_readable: 0, repack_scratch_bytes: 0, repack_rows: 0, set_dot_add: 0, dot_add_probe_bytes: 0, dot_add_probe_out_bytes: 0, dot_add_probe_fill: 0, dot_add_probe: 0,
   attention_scratch_floats: 0, attention: 0,
   add: 0, mul: 0, scale: 0, add_bias_rows: 0, exp_f32: 0, rms_norm: 0, rms_norm_rows: 0, rope_rows: 0, rope: 0,
   softmax: 0, silu_mul: 0, store_kv_f16: 0, f16_to_f32_row: 0,
