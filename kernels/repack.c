@@ -190,10 +190,15 @@ INLINE void q4kr_min_pairs(const uint8_t *g, v128_t m[4]) {
   for (int L = 0; L < 4; L++) m[L] = wasm_u16x8_load8x8(g + Q4KR_MIN + 8 * L);
 }
 
+// The low-nibble mask (0x0f in every byte), read where clang cannot see its value, once per call
+// (as q6r_mask): seen as a constant, V8 13.6 (Node 24, current VS Code) rebuilt it inside the chunk
+// loop on every use (a load, a move to a vector register and a shuffle).
+static volatile int32_t q4kr_nibble_bits = 0x0f0f0f0f;
+INLINE v128_t q4kr_nibble_mask(void) { return wasm_i32x4_splat(q4kr_nibble_bits); }
+
 // Sub-block 2k + h of one group super-block for nt tokens: sumi[t] += sc·Σ(q4·q8) per row, exact.
 // qs: the step's 8 chunks; the token's 32 activation bytes of the sub-block at xs[t] + off.
-INLINE void q4kr_sub(int da, const uint8_t *qs, int h, v128_t sv, const int8_t *const *xs, int off, int nt, v128_t *sumi) {
-  const v128_t m = wasm_i8x16_splat(0x0f);
+INLINE void q4kr_sub(int da, const uint8_t *qs, int h, v128_t m, v128_t sv, const int8_t *const *xs, int off, int nt, v128_t *sumi) {
 #if RELAXED
   if (da) {
     // Each row's sum in its i32 lane, then times the row's scale (sv holds it twice per lane).
@@ -253,6 +258,7 @@ INLINE void q4kr_sub(int da, const uint8_t *qs, int h, v128_t sv, const int8_t *
 // inner loop (sumi, the i16 sums, the weights, the splat).
 INLINE void gemm_q4_K_r4(int da, int nb, const uint8_t *g0, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, int nt, float *y, int ystep) {
   float accm[TOK * R];
+  const v128_t m = q4kr_nibble_mask();
   for (int t = 0; t < nt; t++) {
     wasm_v128_store(y + (size_t)t * ystep, wasm_f32x4_splat(0));
     wasm_v128_store(accm + R * t, wasm_f32x4_splat(0));
@@ -266,8 +272,8 @@ INLINE void gemm_q4_K_r4(int da, int nb, const uint8_t *g0, const uint8_t *yb, i
 #pragma clang loop unroll(disable)
     for (int k = 0; k < 4; k++) {
       const uint8_t *qs = g + Q4KR_QS + 128 * k;
-      q4kr_sub(da, qs, 0, wasm_u16x8_load8x8(g + Q4KR_SC + 16 * k), xs, 64 * k, nt, sumi);
-      q4kr_sub(da, qs, 1, wasm_u16x8_load8x8(g + Q4KR_SC + 16 * k + 8), xs, 64 * k + 32, nt, sumi);
+      q4kr_sub(da, qs, 0, m, wasm_u16x8_load8x8(g + Q4KR_SC + 16 * k), xs, 64 * k, nt, sumi);
+      q4kr_sub(da, qs, 1, m, wasm_u16x8_load8x8(g + Q4KR_SC + 16 * k + 8), xs, 64 * k + 32, nt, sumi);
     }
     const v128_t dx = wasm_v128_load(g), dminx = wasm_v128_load(g + Q4KR_DMIN);
     v128_t mp[4];
@@ -339,7 +345,7 @@ static q4k_tile_fn *const q4k_tails[TOK] = {
 // registers (the unrolled loops of gemm_q4_K_r4 for one token spilled 9 v128 and reloaded 12 per
 // step), so the chunk loop stays rolled; acc and accm stay in memory (touched once per super-block).
 INLINE void gemv_q4_K_groups(int ng, int nb, const uint8_t *g0, int gb, const uint8_t *yb, const uint8_t *ex, float *y, int ys) {
-  const v128_t m = wasm_i8x16_splat(0x0f);
+  const v128_t m = q4kr_nibble_mask();
   float accs[GV_Q4_K][2][R];  // per group: acc, accm
   for (int n = 0; n < ng; n++) {
     wasm_v128_store(accs[n][0], wasm_f32x4_splat(0));
