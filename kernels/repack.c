@@ -304,7 +304,8 @@ NOINLINE static void gemm_q4_K_r4_tile_dot_add(int nb, const uint8_t *g, const u
 // unrolled for it; see packed_task). They sum by the i16 dot whatever dot_add says: the same
 // integers, and the one place where the dot-add pays is a whole tile's loop. (With the dot-add,
 // Node 20's baseline compiler, Liftoff, gave wrong sums in some of these functions, e.g. 2 tokens,
-// which the tests force on; its optimised code and Node 24's Liftoff were right.)
+// which the tests force on, and in the whole tiles' first calls too (see dot_add_probe); its
+// optimised code and Node 24's Liftoff were right.)
 typedef void q4k_tile_fn(int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, float *y, int ystep);
 #define Q4K_TAIL(n)                                                                                                                   \
   NOINLINE static void gemm_q4_K_r4_t##n(int nb, const uint8_t *g, const uint8_t *yb, int ystride, const uint8_t *ex, int exstride, \
@@ -952,8 +953,8 @@ static void packed_task(const void *p, int ith, int nth) {
 // What the loader times and checks to choose (kernels.ts): the Q4_K and Q5_0 tiles of one group
 // over 256 columns, `reps` times, by the dot-add (mode 1) or not (mode 0), on the data that
 // dot_add_probe_fill puts in DOT_ADD_PROBE_BYTES of scratch. Their outputs are the first
-// DOT_ADD_PROBE_OUT bytes: the same bytes both ways, or the dot-add is not to be used (with it,
-// Node 20's baseline compiler gave wrong sums in some tile functions; see q4k_tails).
+// DOT_ADD_PROBE_OUT bytes: the same bytes both ways, or the dot-add is not to be used (Node 20's
+// baseline code gives other sums by the dot-add, in both tiles, until V8 optimises them; see q4k_tails).
 #define DOT_ADD_PROBE_BYTES 49152
 #define DOT_ADD_PROBE_OUT (R * (TOK + TOK5) * 4)
 #define PROBE_Q4 512    // one Q4_K group super-block, then TOK Q8_K rows and their act_extras

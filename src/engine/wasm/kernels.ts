@@ -73,8 +73,9 @@ export function kernelsVariant(): "relaxed" | "simd128" {
  * current VS Code), three where it does not (Node 20, or a CPU without AVX-VNNI). No API tells,
  * so the probe's two ways are timed against each other, alternating, best of each (30 ms, once per
  * process and build); the dot-add must win clearly, and give the i16 dot's bytes in every round,
- * from the engine's first, baseline code to its optimised code (Node 20's baseline compiler gave
- * wrong sums by the dot-add in some tile functions). HEARTH_DOT_ADD=0 or 1 decides instead.
+ * from the engine's first, baseline code to its optimised code (Node 20's baseline code sums
+ * wrong by the dot-add, in both tiles). HEARTH_DOT_ADD=0 or 1 decides instead (1 under Node 20:
+ * wrong sums in the first ~100 tile calls).
  */
 const dotAddChoice = new Map<string, boolean>();
 function dotAddPays(path: string, e: KernelExports, arena: Arena, memory: WebAssembly.Memory): boolean {
