@@ -968,6 +968,16 @@ EXPORT(dot_add_probe_out_bytes) int dot_add_probe_out_bytes(void) { return DOT_A
 
 void quantize_activations(int wtype, const float *x, int ncols, int ntok, void *xq);  // matmul.c
 
+// Where the probe's Q4_K and Q5_0 activations start (dot_add_probe_fill writes, dot_add_probe reads).
+INLINE uint8_t *probe_x4(uint8_t *scratch) { return scratch + PROBE_Q4 + Q4KR_BYTES; }
+INLINE uint8_t *probe_x5(uint8_t *scratch) { return scratch + PROBE_Q5 + (QK_K / QK) * Q5R_BYTES; }
+
+// The next of the fill's pseudo-random words (xorshift32).
+INLINE uint32_t probe_random(uint32_t *s) {
+  *s ^= *s << 13, *s ^= *s >> 17, *s ^= *s << 5;
+  return *s;
+}
+
 // Pseudo-random weights (file blocks of 4 rows, every bit pattern a valid quant, scales set to
 // normal halves) repacked as the loader repacks them, and activations quantised from pseudo-random
 // floats as a product quantises them.
@@ -975,10 +985,7 @@ EXPORT(dot_add_probe_fill) void dot_add_probe_fill(uint8_t *scratch) {
   uint32_t s = 0x9e3779b9u;
   uint8_t *tmp = scratch + PROBE_TMP;
   const int nb5 = QK_K / QK;
-  for (int i = 0; i < DOT_ADD_PROBE_BYTES - PROBE_TMP; i++) {
-    s ^= s << 13, s ^= s >> 17, s ^= s << 5;
-    tmp[i] = (uint8_t)(s >> 24);
-  }
+  for (int i = 0; i < DOT_ADD_PROBE_BYTES - PROBE_TMP; i++) tmp[i] = (uint8_t)(probe_random(&s) >> 24);
   block_q4_K *b4 = (block_q4_K *)tmp;
   for (int r = 0; r < R; r++) b4[r].d = b4[r].dmin = 0x2000 + 0x100 * r;  // 2^-7 and up
   repack_q4_K(b4, 1, scratch + PROBE_Q4);
@@ -986,23 +993,20 @@ EXPORT(dot_add_probe_fill) void dot_add_probe_fill(uint8_t *scratch) {
   for (int i = 0; i < R * nb5; i++) b5[i].d = 0x2400 + (uint16_t)i;
   repack_q5_0(b5, nb5, scratch + PROBE_Q5);
   float *x = (float *)tmp;
-  for (int i = 0; i < TOK5 * QK_K; i++) {
-    s ^= s << 13, s ^= s >> 17, s ^= s << 5;
-    x[i] = (float)(int32_t)s * 0x1p-31f;
-  }
-  quantize_activations(T_Q4_K, x, QK_K, TOK, scratch + PROBE_Q4 + Q4KR_BYTES);
-  quantize_activations(T_Q5_0, x, QK_K, TOK5, scratch + PROBE_Q5 + nb5 * Q5R_BYTES);
+  for (int i = 0; i < TOK5 * QK_K; i++) x[i] = (float)(int32_t)probe_random(&s) * 0x1p-31f;
+  quantize_activations(T_Q4_K, x, QK_K, TOK, probe_x4(scratch));
+  quantize_activations(T_Q5_0, x, QK_K, TOK5, probe_x5(scratch));
 }
 
 EXPORT(dot_add_probe) void dot_add_probe(uint8_t *scratch, int reps, int mode) {
   const int nb5 = QK_K / QK, xq5 = nb5 * (int)sizeof(block_q8_0), ex5 = act_extra_bytes(T_Q5_0, QK_K);
   const int ex4 = act_extra_bytes(T_Q4_K, QK_K);
-  const uint8_t *w4 = scratch + PROBE_Q4, *x4 = w4 + Q4KR_BYTES, *e4 = x4 + TOK * sizeof(block_q8_K);
-  const uint8_t *w5 = scratch + PROBE_Q5, *x5 = w5 + nb5 * Q5R_BYTES, *e5 = x5 + TOK5 * xq5;
+  const uint8_t *x4 = probe_x4(scratch), *e4 = x4 + TOK * sizeof(block_q8_K);
+  const uint8_t *x5 = probe_x5(scratch), *e5 = x5 + TOK5 * xq5;
   float *y4 = (float *)scratch, *y5 = y4 + R * TOK;
   for (int r = 0; r < reps; r++) {
-    (RELAXED && mode ? gemm_q4_K_r4_tile_dot_add : gemm_q4_K_r4_tile)(1, w4, x4, sizeof(block_q8_K), e4, ex4, y4, R);
-    (RELAXED && mode ? gemm_q5_0_r4_tile_dot_add : gemm_q5_0_r4_tile)(nb5, w5, x5, xq5, e5, ex5, TOK5, y5, R);
+    (RELAXED && mode ? gemm_q4_K_r4_tile_dot_add : gemm_q4_K_r4_tile)(1, scratch + PROBE_Q4, x4, sizeof(block_q8_K), e4, ex4, y4, R);
+    (RELAXED && mode ? gemm_q5_0_r4_tile_dot_add : gemm_q5_0_r4_tile)(nb5, scratch + PROBE_Q5, x5, xq5, e5, ex5, TOK5, y5, R);
   }
 }
 

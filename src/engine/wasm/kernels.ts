@@ -86,7 +86,8 @@ function dotAddPays(path: string, e: KernelExports, arena: Arena, memory: WebAss
     const mark = arena.mark();
     const scratch = arena.alloc(e.dot_add_probe_bytes(), 64);
     e.dot_add_probe_fill(scratch);
-    const outputs = () => new Uint8Array(memory.buffer, scratch, e.dot_add_probe_out_bytes()).slice();
+    const outBytes = e.dot_add_probe_out_bytes();
+    const outputs = () => new Uint8Array(memory.buffer, scratch, outBytes).slice();
     // Rounds for 30 ms at least: the tiles' optimised code arrives after ~9 ms of the first,
     // baseline code (V8's dynamic tiering), and the best time of each way is its optimised one.
     const best = [Infinity, Infinity];
