@@ -414,4 +414,62 @@ describe("attention", () => {
       assert.deepEqual(new Uint8Array(out2.buffer), new Uint8Array(out1.buffer), `${label}: threads 1 vs 2`);
     }
   });
+
+  // A decoded token (one per call) streams its K and V rows through a few rows of scratch, a batch
+  // converts them into place for all its tokens: the same sums either way. Zero and subnormal halves
+  // take the conversion's common path, inf and NaN a second pass over their row.
+  const sh: AttentionShape = { nTokens: 43, nHead: 4, nHeadKv: 2, headDim: 64, kvStride: 128, firstPos: 0, scale: 1 / 8 };
+  const at = (pos: number, head: number, d: number): number => pos * sh.kvStride + head * sh.headDim + d;
+  function caches(seed: number): { q: Float32Array; kc: Uint16Array; vc: Uint16Array } {
+    const q = gaussianArray(seed, sh.nTokens * sh.nHead * sh.headDim, 2.5);
+    const kc = Uint16Array.from(gaussianArray(seed + 1, sh.nTokens * sh.kvStride, 1), f32ToF16);
+    const vc = Uint16Array.from(gaussianArray(seed + 2, sh.nTokens * sh.kvStride, 1), f32ToF16);
+    // zeros of both signs and subnormals (the smallest, the largest, negative) in both caches
+    const special = [0x0000, 0x8000, 0x0001, 0x03ff, 0x83ff, 0x8001];
+    for (let i = 0; i < 60; i++) {
+      kc[(i * 997) % kc.length] = special[i % special.length];
+      vc[(i * 1009) % vc.length] = special[(i + 1) % special.length];
+    }
+    return { q, kc, vc };
+  }
+  /** The last token's output: decoded alone (at first_pos 42), and in the batch of all 43. */
+  function lastToken(kern: Kernels, q: Float32Array, kc: Uint16Array, vc: Uint16Array): { alone: Float32Array; inBatch: Float32Array } {
+    const n = sh.nHead * sh.headDim;
+    const batch = runAttention(kern, sh, q, kc, vc);
+    const alone = runAttention(kern, { ...sh, nTokens: 1, firstPos: sh.nTokens - 1 }, q.subarray((sh.nTokens - 1) * n), kc, vc);
+    return { alone, inBatch: batch.subarray((sh.nTokens - 1) * n) };
+  }
+
+  test("a decoded token gives the bytes it gets in a batch, zero and subnormal halves exactly", () => {
+    const { q, kc, vc } = caches(71);
+    const ref = attentionRef(q, kc, vc, sh);
+    for (const kern of [k, k2]) {
+      const { alone, inBatch } = lastToken(kern, q, kc, vc);
+      assert.deepEqual(new Uint8Array(alone.slice().buffer), new Uint8Array(inBatch.slice().buffer), `${kern.threads} threads`);
+      const off = (sh.nTokens - 1) * sh.nHead * sh.headDim;
+      for (let i = 0; i < alone.length; i++) {
+        const e = Math.abs(alone[i] - ref.out[off + i]) / ref.mag[off + i];
+        assert.ok(e <= 1e-3, `output ${i}: relative error ${e}`);
+      }
+    }
+  });
+
+  test("an inf or NaN half in the cache reaches the outputs of the heads that read it", () => {
+    const { q, kc, vc } = caches(83);
+    vc[at(5, 0, 3)] = 0x7c00; // +inf in KV head 0's values, dimension 3
+    kc[at(7, 1, 0)] = 0x7e00; // NaN in KV head 1's keys
+    for (const kern of [k, k2]) {
+      for (const [how, out] of Object.entries(lastToken(kern, q, kc, vc))) {
+        for (let h = 0; h < sh.nHead; h++) {
+          for (let d = 0; d < sh.headDim; d++) {
+            const x = out[h * sh.headDim + d];
+            const where = `${how}, ${kern.threads} threads, head ${h} dim ${d}: ${x}`;
+            if (h >= 2) assert.ok(Number.isNaN(x), where); // heads 2, 3 read KV head 1: NaN scores
+            else if (d === 3) assert.ok(!Number.isFinite(x), where);
+            else assert.ok(Number.isFinite(x), where);
+          }
+        }
+      }
+    }
+  });
 });
