@@ -155,8 +155,10 @@ __attribute__((noinline)) static void f16x8_any_to_f32(v128_t h, v128_t *lo, v12
 // by 2^112 is exact. (f16x8_to_f32 below rebases the exponent by an add instead, which is wrong for
 // zero and subnormals, hence its check of every 8 halves; see row_f16_to_f32 for what this saves.)
 // Inf and NaN come out finite: a caller checks for them (exponent 31) and converts those again.
-INLINE void f16x8_finite_to_f32(v128_t h, v128_t *lo, v128_t *hi) {
-  const v128_t z = wasm_i32x4_splat(0), keep = wasm_i32x4_splat((int32_t)0x8fffe000), scale = wasm_f32x4_splat(0x1.0p112f);
+// keep: 0x8fffe000 in every lane, scale: 2^112 (operands, so that a loop can hold them: see
+// row_f16_to_f32).
+INLINE void f16x8_finite_to_f32(v128_t h, v128_t keep, v128_t scale, v128_t *lo, v128_t *hi) {
+  const v128_t z = wasm_i32x4_splat(0);
   *lo = wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(wasm_i16x8_shuffle(z, h, 0, 8, 1, 9, 2, 10, 3, 11), 3), keep), scale);
   *hi = wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(wasm_i16x8_shuffle(z, h, 4, 12, 5, 13, 6, 14, 7, 15), 3), keep), scale);
 }
