@@ -234,6 +234,14 @@ EXPORT(store_kv_f16) void store_kv_f16(const float *src, uint16_t *dst, int n) {
   for (; i < n; i++) dst[i] = f32_to_f16(src[i]);
 }
 
+// The keys (or values) of n_tokens tokens, rows of n_heads × head_dim floats at src, into a cache
+// that keeps each head's positions together: head g of token t at dst + g·plane + t·head_dim
+// (dst: the first token's position in head 0's plane). Why by head: see attend (ops-attention.c).
+EXPORT(store_kv_f16_heads) void store_kv_f16_heads(const float *src, uint16_t *dst, int n_tokens, int n_heads, int head_dim, int plane) {
+  for (int t = 0; t < n_tokens; t++)
+    for (int g = 0; g < n_heads; g++) store_kv_f16(src + ((size_t)t * n_heads + g) * head_dim, dst + (size_t)g * plane + (size_t)t * head_dim, head_dim);
+}
+
 // dst = f32 of the f16 values src (exact; NaN stays NaN, its payload bits are not guaranteed).
 // Uses the conversion attention uses, so the tests check it over every half.
 EXPORT(f16_to_f32_row) void f16_to_f32_row(const uint16_t *src, float *dst, int n) {

@@ -7,6 +7,8 @@ import type { Kernels } from "./wasm/kernels.ts";
 export interface KvLayout {
   readonly nLayer: number;
   readonly nCtx: number;
+  /** KV heads: a layer's keys are nHeadKV planes of nCtx positions × kDim / nHeadKV, as are its values. */
+  readonly nHeadKV: number;
   /** f16 elements of one position's keys (n_head_kv × head_dim_k) and values. */
   readonly kDim: number;
   readonly vDim: number;
@@ -37,7 +39,12 @@ export class KvSlot {
   constructor(
     readonly name: string,
     readonly layout: KvLayout,
-    /** Per layer: address of the keys [nCtx][kDim] and the values [nCtx][vDim], f16. */
+    /**
+     * Per layer: address of the keys [nHeadKV][nCtx][kDim / nHeadKV] and the values
+     * [nHeadKV][nCtx][vDim / nHeadKV], f16: each head's positions together, which is how attention
+     * reads them (a decoded token's attention reads each head's rows one after the other; see
+     * kernels/ops-attention.c).
+     */
     readonly keys: readonly number[],
     readonly values: readonly number[],
   ) {}

@@ -8,7 +8,8 @@
 //   16      32    sha256 of everything after this field (JSON, tokens, payload)
 //   48      J     JSON: { model, layout, tokens: n, payloadBytes, tag? } padded with spaces
 //   48+J    4n    the n tokens (i32 LE)
-//   …             payload, per layer: keys of positions 0..n-1 (f16), then their values
+//   …             payload, per layer: each KV head's keys of positions 0..n-1 (f16), then each
+//                 head's values (the layout string says so: "f16 by head …")
 //
 // Every way a file can be bad (truncated, a flipped byte, another model's, an older format) is a
 // KvFileError with the reason: the cache deletes such files and evaluates the prompt instead.

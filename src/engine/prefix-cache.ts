@@ -81,7 +81,7 @@ export class PrefixCache {
       fp = createHash("sha256").update(readFileSync(kernels.wasmPath)).digest("hex").slice(0, 16);
       wasmFingerprints.set(kernels.wasmPath, fp);
     }
-    return `f16 layers=${layout.nLayer} k=${layout.kDim} v=${layout.vDim} kernels=${fp}`;
+    return `f16 by head layers=${layout.nLayer} heads=${layout.nHeadKV} k=${layout.kDim} v=${layout.vDim} kernels=${fp}`;
   }
 
   /** Longest prefix of `tokens` the cache holds, and the entry holding it. */
@@ -172,8 +172,8 @@ export class PrefixCache {
     const { head, hash } = beginKvFile({ model: this.expect.model, layout: this.expect.layout, tokens: n, payloadBytes, tag }, tokens);
     const payload = Buffer.allocUnsafe(payloadBytes);
     for (let l = 0, at = 0; l < this.layout.nLayer; l++) {
-      for (const [base, dim] of [[slot.keys[l], this.layout.kDim], [slot.values[l], this.layout.vDim]]) {
-        const part = this.kernels.bytes(base, n * dim * 2);
+      for (const plane of this.planes(slot, l)) {
+        const part = this.kernels.bytes(plane.base, n * plane.dim * 2);
         payload.set(part, at);
         hash.update(payload.subarray(at, at + part.length));
         at += part.length;
@@ -255,14 +255,26 @@ export class PrefixCache {
   }
 
   private copyIn(slot: KvSlot, payload: Buffer, stored: number, from: number, to: number): void {
-    const { nLayer, kDim, vDim } = this.layout;
     let at = 0;
-    for (let l = 0; l < nLayer; l++) {
-      for (const [base, dim] of [[slot.keys[l], kDim], [slot.values[l], vDim]]) {
+    for (let l = 0; l < this.layout.nLayer; l++) {
+      for (const { base, dim } of this.planes(slot, l)) {
         this.kernels.bytes(base + from * dim * 2, (to - from) * dim * 2).set(payload.subarray(at + from * dim * 2, at + to * dim * 2));
         at += stored * dim * 2;
       }
     }
+  }
+
+  /**
+   * Layer l's head planes in the order a file stores them: every KV head's keys, then its values
+   * (base address and elements per position). A file holds each plane's first positions together.
+   */
+  private planes(slot: KvSlot, l: number): { base: number; dim: number }[] {
+    const { nCtx, nHeadKV, kDim, vDim } = this.layout;
+    const out: { base: number; dim: number }[] = [];
+    for (const [base, dim] of [[slot.keys[l], kDim / nHeadKV], [slot.values[l], vDim / nHeadKV]]) {
+      for (let g = 0; g < nHeadKV; g++) out.push({ base: base + g * nCtx * dim * 2, dim });
+    }
+    return out;
   }
 
   private async discard(name: string, err: unknown): Promise<void> {

@@ -80,7 +80,7 @@ async function runAttention(variant: KernelVariant, threadCounts: number[], rows
         q: k.put(Float32Array.from({ length: nTokens * nHead * headDim }, (_, i) => 2 * Math.cos(i * 0.37))),
         keys: k.put(cache(0.11)),
         values: k.put(cache(0.013)),
-        nTokens, nHead, nHeadKV, headDim, kvStride: nHeadKV * headDim, firstPos, scale: 1 / Math.sqrt(headDim),
+        nTokens, nHead, nHeadKV, headDim, kvStride: headDim, kvHeadStride: ctx * headDim, firstPos, scale: 1 / Math.sqrt(headDim),
         scratch: k.alloc(k.exports.attention_scratch_floats(ctx, headDim, nHead, nHeadKV) * 4, 16),
       };
       for (const t of threadCounts) {

@@ -340,6 +340,27 @@ describe("f16 KV store", () => {
       for (const h of k.u16(pd, 9)) assert.ok((h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0, `NaN → ${h.toString(16)}`);
     });
   });
+
+  test("store_kv_f16_heads puts each head of each token at its position in the head's plane, untouched elsewhere", () => {
+    // 3 tokens of 2 heads × 12 (a tail past the 8-wide loop) at positions 4..6 of a 9-position cache.
+    const [nTok, nHeads, hd, nCtx, pos0] = [3, 2, 12, 9, 4];
+    scoped(k, () => {
+      const src = gaussianArray(5, nTok * nHeads * hd, 3);
+      const dst = k.alloc(nHeads * nCtx * hd * 2);
+      k.u16(dst, nHeads * nCtx * hd).fill(0xabcd);
+      k.exports.store_kv_f16_heads(k.put(src), dst + pos0 * hd * 2, nTok, nHeads, hd, nCtx * hd);
+      const got = k.u16(dst, nHeads * nCtx * hd);
+      for (let g = 0; g < nHeads; g++) {
+        for (let j = 0; j < nCtx; j++) {
+          for (let d = 0; d < hd; d++) {
+            const t = j - pos0;
+            const want = t >= 0 && t < nTok ? f32ToF16(src[(t * nHeads + g) * hd + d]) : 0xabcd;
+            assert.equal(got[(g * nCtx + j) * hd + d], want, `head ${g} position ${j} element ${d}`);
+          }
+        }
+      }
+    });
+  });
 });
 
 describe("f16 → f32", () => {
@@ -399,6 +420,8 @@ describe("attention", () => {
       const vc = Uint16Array.from(gaussianArray(seed++, nCtx * s.kvStride, 1), f32ToF16);
       const out1 = runAttention(k, s, q, kc, vc);
       const out2 = runAttention(k2, s, q, kc, vc);
+      const byHead1 = runAttention(k, s, q, kc, vc, true);
+      const byHead2 = runAttention(k2, s, q, kc, vc, true);
       const { out: ref, mag } = attentionRef(q, kc, vc, s);
       let worst = 0;
       let mean = 0;
@@ -412,6 +435,8 @@ describe("attention", () => {
       assert.ok(worst <= 1e-3, `${label}: worst ${worst}`);
       assert.ok(mean <= 1e-5, `${label}: mean ${mean}`);
       assert.deepEqual(new Uint8Array(out2.buffer), new Uint8Array(out1.buffer), `${label}: threads 1 vs 2`);
+      assert.deepEqual(new Uint8Array(byHead1.buffer), new Uint8Array(out1.buffer), `${label}: the cache by head, 1 thread`);
+      assert.deepEqual(new Uint8Array(byHead2.buffer), new Uint8Array(out1.buffer), `${label}: the cache by head, 2 threads`);
     }
   });
 
@@ -435,8 +460,8 @@ describe("attention", () => {
   /** The last token's output: decoded alone (at first_pos 42), and in the batch of all 43. */
   function lastToken(kern: Kernels, q: Float32Array, kc: Uint16Array, vc: Uint16Array): { alone: Float32Array; inBatch: Float32Array } {
     const n = sh.nHead * sh.headDim;
-    const batch = runAttention(kern, sh, q, kc, vc);
-    const alone = runAttention(kern, { ...sh, nTokens: 1, firstPos: sh.nTokens - 1 }, q.subarray((sh.nTokens - 1) * n), kc, vc);
+    const batch = runAttention(kern, sh, q, kc, vc, true);
+    const alone = runAttention(kern, { ...sh, nTokens: 1, firstPos: sh.nTokens - 1 }, q.subarray((sh.nTokens - 1) * n), kc, vc, true);
     return { alone, inBatch: batch.subarray((sh.nTokens - 1) * n) };
   }
 

@@ -20,7 +20,7 @@ async function load(completionSlots: number): Promise<Engine> {
 }
 
 test("a pool hands each key its own slot and gives a new key the least recently used one", () => {
-  const layout = { nLayer: 1, nCtx: 8, kDim: 1, vDim: 1 };
+  const layout = { nLayer: 1, nCtx: 8, nHeadKV: 1, kDim: 1, vDim: 1 };
   const [s0, s1] = [new KvSlot("a", layout, [0], [0]), new KvSlot("b", layout, [0], [0])];
   const pool = new SlotPool("completion", [s0, s1]);
   const a = pool.acquire("A");

@@ -47,7 +47,7 @@ test("the estimate matches the engine's own accounting for stories260K", async (
   const hp = readHParams(file);
   const ctx = 512;
   const e = estimateModelMemory(modelShape(file), ctx);
-  const layout = { nLayer: hp.nLayer, nCtx: ctx, kDim: hp.nHeadKV * hp.headDimK, vDim: hp.nHeadKV * hp.headDimV };
+  const layout = { nLayer: hp.nLayer, nCtx: ctx, nHeadKV: hp.nHeadKV, kDim: hp.nHeadKV * hp.headDimK, vDim: hp.nHeadKV * hp.headDimV };
   assert.equal(e.kvCache, kvCacheBytes(layout, 3));
   assert.ok(e.weights >= file.tensorBytes && e.weights < file.tensorBytes + 64 * file.tensors.length);
   assert.ok(checkModelFits(e, { freeMemory: 1 << 30 }).ok);

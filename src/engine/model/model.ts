@@ -48,7 +48,7 @@ export class Model {
     const nCtx = Math.max(1, Math.min(options.contextSize ?? Math.min(hp.nCtxTrain, 4096), 1 << 20));
     const batch = Math.max(1, Math.min(options.batchSize ?? 64, nCtx));
     const poolSizes = slotCounts(options.slots);
-    const layout: KvLayout = { nLayer: hp.nLayer, nCtx, kDim: hp.nHeadKV * hp.headDimK, vDim: hp.nHeadKV * hp.headDimV };
+    const layout: KvLayout = { nLayer: hp.nLayer, nCtx, nHeadKV: hp.nHeadKV, kDim: hp.nHeadKV * hp.headDimK, vDim: hp.nHeadKV * hp.headDimV };
     const weights = weightBytes(file, hp, options.repack);
     const kv = kvCacheBytes(layout, [...poolSizes.values()].reduce((a, b) => a + b, 0));
     // Scratch is estimated generously before the kernels exist (activations of every buffer at

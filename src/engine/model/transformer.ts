@@ -120,11 +120,13 @@ export class Transformer {
       ropeRows(e, { ...rope, x: buf.q, rowStride: this.qDim, nHeads: hp.nHead });
       ropeRows(e, { ...rope, x: buf.k, rowStride: this.kDim, nHeads: hp.nHeadKV });
     }
-    e.store_kv_f16(buf.k, slot.keys[l] + pos0 * this.kDim * 2, n * this.kDim);
-    e.store_kv_f16(buf.v, slot.values[l] + pos0 * this.vDim * 2, n * this.vDim);
+    // The cache keeps each KV head's positions together (kv-cache.ts).
+    const hd = hp.headDimK;
+    e.store_kv_f16_heads(buf.k, slot.keys[l] + pos0 * hd * 2, n, hp.nHeadKV, hd, this.nCtx * hd);
+    e.store_kv_f16_heads(buf.v, slot.values[l] + pos0 * hd * 2, n, hp.nHeadKV, hd, this.nCtx * hd);
     attention(e, {
       out: buf.attn, q: buf.q, keys: slot.keys[l], values: slot.values[l], nTokens: n, nHead: hp.nHead, nHeadKV: hp.nHeadKV,
-      headDim: hp.headDimK, kvStride: this.kDim, firstPos: pos0, scale: this.kqScale, scratch: buf.attnScratch,
+      headDim: hd, kvStride: hd, kvHeadStride: this.nCtx * hd, firstPos: pos0, scale: this.kqScale, scratch: buf.attnScratch,
     });
     this.matmul(L.wo, buf.attn, n, buf.h);
     e.add(buf.x, buf.h, buf.x, n * hp.nEmbd);

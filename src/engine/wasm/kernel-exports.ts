@@ -57,7 +57,7 @@ export interface KernelExports {
   attention_scratch_floats(nCtx: number, headDim: number, nHead: number, nHeadKV: number): number;
   attention(
     out: Ptr, q: Ptr, k: Ptr, v: Ptr, nTokens: number, nHead: number, nHeadKV: number, headDim: number,
-    kvStride: number, firstPos: number, scale: number, scratch: Ptr,
+    kvStride: number, kvHeadStride: number, firstPos: number, scale: number, scratch: Ptr,
   ): void;
 
   // ops.c: element-wise operations, norms, rope (call rope_rows through ropeRows() below)
@@ -73,6 +73,8 @@ export interface KernelExports {
   softmax(x: Ptr, n: number): void;
   silu_mul(gate: Ptr, up: Ptr, y: Ptr, n: number): void;
   store_kv_f16(src: Ptr, dst: Ptr, n: number): void;
+  /** Rows of nHeads × headDim floats into a cache by head: head g of token t at dst + 2 (g·plane + t·headDim). */
+  store_kv_f16_heads(src: Ptr, dst: Ptr, nTokens: number, nHeads: number, headDim: number, plane: number): void;
   f16_to_f32_row(src: Ptr, dst: Ptr, n: number): void;
 
   // bandwidth.c
@@ -100,7 +102,7 @@ export const EXPORT_NAMES = Object.keys({
   repacked_bytes: 0, repacked_rows_readable: 0, repack_scratch_bytes: 0, repack_rows: 0, set_dot_add: 0, dot_add_probe_bytes: 0, dot_add_probe_out_bytes: 0, dot_add_probe_fill: 0, dot_add_probe: 0,
   attention_scratch_floats: 0, attention: 0,
   add: 0, mul: 0, scale: 0, add_bias_rows: 0, exp_f32: 0, rms_norm: 0, rms_norm_rows: 0, rope_rows: 0, rope: 0,
-  softmax: 0, silu_mul: 0, store_kv_f16: 0, f16_to_f32_row: 0,
+  softmax: 0, silu_mul: 0, store_kv_f16: 0, store_kv_f16_heads: 0, f16_to_f32_row: 0,
   stream_read: 0,
   pool_set_threads: 0, pool_set_helpers: 0, pool_threads: 0, pool_set_spin: 0, pool_set_solo_max: 0, pool_generation: 0,
   pool_worker_loop: 0, pool_shutdown: 0, pool_stat_tasks: 0, pool_stat_solo_tasks: 0, pool_stat_helper_shares: 0,
@@ -119,15 +121,17 @@ export interface AttentionArgs {
   out: Ptr;
   /** [nTokens][nHead * headDim] f32. */
   q: Ptr;
-  /** f16 caches, [position][kvStride]; KV head g at offset g * headDim. */
+  /** f16 caches: KV head g's row of position j at element g * kvHeadStride + j * kvStride. */
   keys: Ptr;
   values: Ptr;
   nTokens: number;
   nHead: number;
   nHeadKV: number;
   headDim: number;
-  /** Elements from one cache position to the next (≥ nHeadKV * headDim). */
+  /** Elements from one cache position to the next (headDim in the engine's cache, by head). */
   kvStride: number;
+  /** Elements from one KV head to the next (nCtx * headDim in the engine's cache). */
+  kvHeadStride: number;
   /** Cache position of the first token; positions up to firstPos + nTokens - 1 are filled. */
   firstPos: number;
   /** Usually 1/sqrt(headDim). */
@@ -137,7 +141,7 @@ export interface AttentionArgs {
 }
 
 export function attention(e: KernelExports, a: AttentionArgs): void {
-  e.attention(a.out, a.q, a.keys, a.values, a.nTokens, a.nHead, a.nHeadKV, a.headDim, a.kvStride, a.firstPos, a.scale, a.scratch);
+  e.attention(a.out, a.q, a.keys, a.values, a.nTokens, a.nHead, a.nHeadKV, a.headDim, a.kvStride, a.kvHeadStride, a.firstPos, a.scale, a.scratch);
 }
 
 /** Rotary position embedding in place over nTokens rows of nHeads heads (ops.c rope_rows). */
