@@ -17,6 +17,11 @@
 //
 // --llama-without-amx runs llama.cpp without its AMX library (llama-without-amx.ts): on a CPU with
 // AMX, its SIMD speed, the baseline of a WebAssembly SIMD engine.
+//
+// --long N adds generation after an N-token prompt (a chat with history, a completion in a long
+// file: every generated token attends to all N), with a context of N + 128 positions for every
+// process of the run (the RSS target counts that KV cache).
+//   npm run bench -- --long 1500 --repeats 1
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { cpus } from "node:os";
@@ -38,6 +43,10 @@ interface Args {
   busy: boolean;
   /** llama.cpp from a copy of node-llama-cpp without its AMX library. */
   withoutAmx: boolean;
+  /** Prompt tokens before the long generation (--long), or 0 for none. */
+  long: number;
+  /** Positions of every process's context. */
+  context: number;
 }
 
 function parseArgs(): Args {
@@ -55,6 +64,8 @@ function parseArgs(): Args {
     sides: (get("sides")?.split(",") as Args["sides"]) ?? ["hearth", "llama"],
     busy: a.includes("--busy"),
     withoutAmx: a.includes("--llama-without-amx"),
+    long: Number(get("long") ?? 0),
+    context: get("long") ? Math.ceil((Number(get("long")) + 128) / 256) * 256 : 1024,
   };
 }
 
@@ -108,8 +119,8 @@ class SideProcess {
   private stderr = "";
   private exited = false;
 
-  private constructor(readonly side: "hearth" | "llama", script: string, path: string, threads: number) {
-    this.child = spawn(process.execPath, ["--import", "tsx", script, side, path, String(threads)], {
+  private constructor(readonly side: "hearth" | "llama", script: string, path: string, threads: number, context: number) {
+    this.child = spawn(process.execPath, ["--import", "tsx", script, side, path, String(threads), String(context)], {
       stdio: ["pipe", "pipe", "pipe"],
       env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: "true" },
     });
@@ -127,8 +138,8 @@ class SideProcess {
   }
 
   /** Starts a side and waits until its model is loaded. */
-  static async start(side: "hearth" | "llama", script: string, path: string, threads: number): Promise<{ proc: SideProcess; ready: Ready }> {
-    const proc = new SideProcess(side, script, path, threads);
+  static async start(side: "hearth" | "llama", script: string, path: string, threads: number, context: number): Promise<{ proc: SideProcess; ready: Ready }> {
+    const proc = new SideProcess(side, script, path, threads, context);
     return { proc, ready: JSON.parse(await proc.reply("READY")) as Ready };
   }
 
@@ -196,6 +207,12 @@ const STEPS: { request: string; prefix: string; take: (r: RunResult, reply: stri
   { request: "gen", prefix: "GEN", take: (r, reply) => Object.assign(r, JSON.parse(reply) as Generation) },
 ];
 
+/** The measurements of a run: STEPS, then with --long the generation after a long prompt. */
+function stepsOf(args: Args): typeof STEPS {
+  if (!args.long) return STEPS;
+  return [...STEPS, { request: `gen ${args.long}`, prefix: "GEN", take: (r, reply) => (r.genLong = (JSON.parse(reply) as Generation).gen) }];
+}
+
 /**
  * Every repeat of one shape at every thread count. Each repeat loads every side at every thread
  * count (one process each, one after the other, each load alone on the machine), then takes each
@@ -217,11 +234,11 @@ async function runShape(args: Args, path: string, key: string, log: (s: string) 
     const runs = new Map<string, RunResult>();
     try {
       for (const { side, threads, id } of order) {
-        const { proc, ready } = await SideProcess.start(side, runScripts[side], path, threads);
+        const { proc, ready } = await SideProcess.start(side, runScripts[side], path, threads, args.context);
         procs.set(id, proc);
         for (const load of loads) runs.set(`${load} ${id}`, { side, threads, ...ready, pp128: NaN, pp512: NaN, ttftMs: NaN, gen: NaN, generated: 0, peakRssMiB: NaN });
       }
-      for (const step of STEPS) {
+      for (const step of stepsOf(args)) {
         for (const load of repLoads) {
           for (const { id } of order) {
             const competitor = load === "busy" ? await startCompetitor() : undefined;
@@ -244,7 +261,7 @@ async function runShape(args: Args, path: string, key: string, log: (s: string) 
     for (const load of repLoads) {
       for (const { side, threads, id } of order) {
         const r = runs.get(`${load} ${id}`)!;
-        log(`${key} t=${threads} ${load} ${side}${r.kernels ? ` (${r.kernels})` : ""}: load ${r.loadMs.toFixed(0)} ms, pp128 ${r.pp128.toFixed(1)}, pp512 ${r.pp512.toFixed(1)}, ttft ${r.ttftMs.toFixed(0)} ms, gen ${r.gen.toFixed(2)} tok/s (${r.generated} tokens), rss ${r.peakRssMiB.toFixed(0)} MiB`);
+        log(`${key} t=${threads} ${load} ${side}${r.kernels ? ` (${r.kernels})` : ""}: load ${r.loadMs.toFixed(0)} ms, pp128 ${r.pp128.toFixed(1)}, pp512 ${r.pp512.toFixed(1)}, ttft ${r.ttftMs.toFixed(0)} ms, gen ${r.gen.toFixed(2)} tok/s (${r.generated} tokens)${r.genLong ? `, gen after ${args.long} ${r.genLong.toFixed(2)} tok/s` : ""}, rss ${r.peakRssMiB.toFixed(0)} MiB`);
         byThreads.get(threads)![load][side].push(r);
       }
     }
@@ -316,10 +333,10 @@ async function main(): Promise<void> {
     const fileBytes = statSync(path).size;
     const readMs = fileReadMs(path);
     const wBytes = weightBytesPerToken(shape);
-    const kvBytes = shape.nLayer * 1024 * 2 * shape.nHeadKV * shape.headDim * 2;
+    const kvBytes = shape.nLayer * args.context * 2 * shape.nHeadKV * shape.headDim * 2;
     notes.push(
       `- ${shape.name}: file ${(fileBytes / 2 ** 20).toFixed(0)} MiB, read (warm cache) ${readMs.toFixed(0)} ms; ` +
-        `weights read per token ${(wBytes / 2 ** 20).toFixed(0)} MiB; KV cache (1024 positions, f16) ${(kvBytes / 2 ** 20).toFixed(0)} MiB; ` +
+        `weights read per token ${(wBytes / 2 ** 20).toFixed(0)} MiB; KV cache (${args.context} positions, f16) ${(kvBytes / 2 ** 20).toFixed(0)} MiB; ` +
         `RSS target ≤ ${((fileBytes + kvBytes) / 2 ** 20 + 300).toFixed(0)} MiB; load target ≤ ${(1.5 * readMs).toFixed(0)} ms`,
     );
     const byThreads = await runShape(args, path, key, log);
@@ -335,6 +352,7 @@ async function main(): Promise<void> {
       metric("prompt 128, tok/s", (r) => r.pp128, 1);
       metric("prompt 512, tok/s", (r) => r.pp512, 1);
       metric("generation (64), tok/s", (r) => r.gen, 2, `ceiling ${ceiling.toFixed(1)} tok/s; Hearth ${hGen.length ? ((median(hGen) / ceiling) * 100).toFixed(0) : "–"} % of it`);
+      if (args.long) metric(`generation (64) after ${args.long}, tok/s`, (r) => r.genLong ?? NaN, 2);
       metric("time to first token (128), ms", (r) => r.ttftMs, 0);
       metric("load, ms", (r) => r.loadMs, 0, `file read ${readMs.toFixed(0)} ms`);
       metric("peak RSS, MiB", (r) => r.peakRssMiB, 0, `file + KV + 300 = ${((fileBytes + kvBytes) / 2 ** 20 + 300).toFixed(0)}`);

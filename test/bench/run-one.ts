@@ -4,10 +4,10 @@
 // of seconds at a time; whole runs of each side, minutes apart, compared different machine states:
 // the 3B shape's pp128 at 1 thread measured 16.6 and 10.9 tok/s in two runs a minute apart.)
 //
-//   node --import tsx test/bench/run-one.ts hearth|llama FILE THREADS
+//   node --import tsx test/bench/run-one.ts hearth|llama FILE THREADS [CONTEXT]
 //   → READY {"loadMs":…,"kernels"|"backend":…}   once loaded and warmed up (a 16-token prompt)
 //   pp N SEED → PP tok/s                           a fresh N-token prompt
-//   gen       → GEN {"ttftMs":…,"gen":…,"generated":…}   128-token prompt, then 64 greedy tokens
+//   gen [N]   → GEN {"ttftMs":…,"gen":…,"generated":…}   N-token prompt (128), then 64 greedy tokens
 //   end       → END {"peakRssMiB":…}               and the process exits
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
@@ -22,6 +22,8 @@ export interface RunResult {
   pp512: number;
   ttftMs: number; // 128-token prompt → first token
   gen: number; // tok/s over 64 generated tokens
+  /** tok/s over 64 generated tokens after a long prompt (bench --long). */
+  genLong?: number;
   peakRssMiB: number;
   kernels?: string;
   /** llama.cpp: the CPU backend it loaded and where its weights went (e.g. AMX tiles). */
@@ -46,10 +48,12 @@ interface Side {
   ready: Ready;
   /** tok/s of a fresh n-token prompt. */
   pp(n: number, seed: number): Promise<number>;
-  gen(): Promise<Generation>;
+  /** An n-token prompt, then GEN_TOKENS greedy tokens. */
+  gen(n: number): Promise<Generation>;
 }
 
-const CONTEXT = 1024;
+/** Positions of the context (the bench's --long asks for more). */
+const DEFAULT_CONTEXT = 1024;
 const BATCH = 512;
 const GEN_TOKENS = 64;
 
@@ -88,14 +92,14 @@ async function timeGeneration(start: number, tokens: AsyncIterable<unknown>): Pr
   return { ttftMs: times[0] - start, gen: (times.length - 1) / ((times[times.length - 1] - times[0]) / 1000), generated: times.length };
 }
 
-async function hearth(path: string, threads: number): Promise<Side> {
+async function hearth(path: string, threads: number, context: number): Promise<Side> {
   // Relaxed SIMD is on by default in current Electron; Node 20 needs the flag (set before the
   // kernels are compiled, so WebAssembly.validate picks the relaxed build).
   if (process.env.HEARTH_BENCH_RELAXED !== "0") setFlagsFromString("--experimental-wasm-relaxed-simd");
   const { Engine } = await import("../../src/engine/engine.ts");
   const { kernelsVariant } = await import("../../src/engine/wasm/kernels.ts");
   const t0 = performance.now();
-  const engine = await Engine.load(path, { threads, contextSize: CONTEXT, batchSize: BATCH, slots: ["bench"] });
+  const engine = await Engine.load(path, { threads, contextSize: context, batchSize: BATCH, slots: ["bench"] });
   const loadMs = performance.now() - t0;
   const vocab = nVocabOf(path);
   const slot = engine.model.slot("bench");
@@ -107,16 +111,16 @@ async function hearth(path: string, threads: number): Promise<Side> {
   return {
     ready: { loadMs, kernels: `${kernelsVariant()}${engine.model.kernels.dotAdd ? ", dot-add" : ""}` },
     pp,
-    gen: () => {
+    gen: (n) => {
       slot.clear();
       const s = performance.now();
-      const tokens = engine.generate({ slot: "bench", prompt: promptTokens(128, 3, vocab), maxTokens: GEN_TOKENS, sampling: { temperature: 0 } });
+      const tokens = engine.generate({ slot: "bench", prompt: promptTokens(n, 3, vocab), maxTokens: GEN_TOKENS, sampling: { temperature: 0 } });
       return timeGeneration(s, tokens);
     },
   };
 }
 
-async function llama(path: string, threads: number): Promise<Side> {
+async function llama(path: string, threads: number, context: number): Promise<Side> {
   const { getLlama } = await import("node-llama-cpp");
   // Info-level lines name the weights' buffer types: on a CPU with AMX, llama.cpp repacks Q4_K,
   // Q6_K and Q8_0 weights for AMX tiles (a matrix unit WebAssembly cannot reach).
@@ -132,9 +136,9 @@ async function llama(path: string, threads: number): Promise<Side> {
   } as never);
   const t0 = performance.now();
   const model = await ll.loadModel({ modelPath: path, gpuLayers: 0 });
-  const context = await model.createContext({ threads, contextSize: CONTEXT, batchSize: BATCH, sequences: 1 });
+  const ctx = await model.createContext({ threads, contextSize: context, batchSize: BATCH, sequences: 1 });
   const loadMs = performance.now() - t0;
-  const seq = context.getSequence();
+  const seq = ctx.getSequence();
   const vocab = nVocabOf(path);
   const pp = async (n: number, seed: number): Promise<number> => {
     await seq.clearHistory();
@@ -144,10 +148,10 @@ async function llama(path: string, threads: number): Promise<Side> {
   return {
     ready: { loadMs, backend: `${cpuBackend()}; weights: ${buffers.join(", ")}` },
     pp,
-    gen: async () => {
+    gen: async (n) => {
       await seq.clearHistory();
       const s = performance.now();
-      return timeGeneration(s, seq.evaluate(promptTokens(128, 3, vocab) as never, { temperature: 0 }));
+      return timeGeneration(s, seq.evaluate(promptTokens(n, 3, vocab) as never, { temperature: 0 }));
     },
   };
 }
@@ -163,15 +167,16 @@ function cpuBackend(): string {
 }
 
 async function main(): Promise<void> {
-  const [sideName, path, threadsArg] = process.argv.slice(2);
+  const [sideName, path, threadsArg, contextArg] = process.argv.slice(2);
   const threads = Number(threadsArg);
-  const side = sideName === "hearth" ? await hearth(path, threads) : await llama(path, threads);
+  const context = Number(contextArg ?? DEFAULT_CONTEXT);
+  const side = sideName === "hearth" ? await hearth(path, threads, context) : await llama(path, threads, context);
   const say = (line: string): boolean => process.stdout.write(`${line}\n`);
   say(`READY ${JSON.stringify(side.ready)}`);
   for await (const line of createInterface({ input: process.stdin })) {
     const [op, a, b] = line.trim().split(/\s+/);
     if (op === "pp") say(`PP ${await side.pp(Number(a), Number(b))}`);
-    else if (op === "gen") say(`GEN ${JSON.stringify(await side.gen())}`);
+    else if (op === "gen") say(`GEN ${JSON.stringify(await side.gen(Number(a ?? 128)))}`);
     else if (op === "end") break;
     else throw new Error(`unknown request: ${line}`);
   }
