@@ -40,39 +40,6 @@ typedef struct {
   int parts;  // each group of query heads is split in this many work items
 } attn_args;
 
-// dst[d] = f16 → f32 of src[d], d < n (exact). By f16x8_finite_to_f32, the row's largest magnitude
-// kept on the side: only a row that held an inf or NaN is converted again by f16x8_to_f32. (A
-// decoded token's attention, 3B shape, 1000 positions, 1 thread, alternating in one process: 555
-// → 345 us, the same bytes; with 1% of the halves zero 759 → 342, as f16x8_to_f32 sends every 8
-// with a zero or subnormal down its rare path; f16x8_to_f32 with the multiply and a check of every
-// 8 halves for inf and NaN, 470.) The loop's constants are read from memory where clang cannot see
-// their values, once per row: as constants, V8 13.6 (Node 24, current VS Code) rebuilt all three
-// inside the loop at every use (a load, a move and a shuffle each).
-static volatile int32_t f16_keep_bits = (int32_t)0x8fffe000, f16_scale_bits = 0x77800000 /* 2^112 */, f16_mag_bits = 0x7fff7fff;
-static void row_f16_to_f32(float *dst, const uint16_t *src, int n) {
-  const v128_t keep = wasm_i32x4_splat(f16_keep_bits), scale = wasm_i32x4_splat(f16_scale_bits), mag = wasm_i32x4_splat(f16_mag_bits);
-  v128_t top = wasm_i16x8_splat(0);
-  int d = 0;
-  for (; d + 8 <= n; d += 8) {
-    const v128_t h = wasm_v128_load(src + d);
-    v128_t lo, hi;
-    f16x8_finite_to_f32(h, keep, scale, &lo, &hi);
-    top = wasm_u16x8_max(top, wasm_v128_and(h, mag));
-    wasm_v128_store(dst + d, lo);
-    wasm_v128_store(dst + d + 4, hi);
-  }
-  if (__builtin_expect(wasm_v128_any_true(wasm_u16x8_gt(top, wasm_i16x8_splat(0x7bff))), 0)) {
-    for (int e = 0; e < d; e += 8) {
-      v128_t lo, hi;
-      f16x8_to_f32(wasm_v128_load(src + e), &lo, &hi);
-      wasm_v128_store(dst + e, lo);
-      wasm_v128_store(dst + e + 4, hi);
-    }
-  }
-  for (; d + 4 <= n; d += 4) wasm_v128_store(dst + d, v_load_f16x4(src + d));
-  for (; d < n; d++) dst[d] = f16_to_f32(src[d]);
-}
-
 // a·b + c for a and b f16 values held as floats: their product is exact in f32 (11 × 11 significant
 // bits, exponents well inside f32's range), so a fused multiply-add (the relaxed build's, one
 // instruction) gives the same float as a multiply then an add (the SIMD128 build's).
@@ -165,16 +132,20 @@ INLINE void pv_heads(int nq, const float *const p[2], const float *vf, int hd, i
     }
 }
 
+// One K or V row to floats (f16_row_to_f32 in a function of its own: inlined into the loops
+// below, the decoded token's attention took 1.02×).
+static void row_to_f32(const uint16_t *src, float *dst, int n) { f16_row_to_f32(src, dst, n); }
+
 // Rows *done .. upto - 1 of an f16 cache (KV head at src, rows stride elements apart) → f32 rows of
 // align4(hd) at dst; *done becomes upto (nothing when it is there already).
 static void convert_rows(float *dst, const uint16_t *src, int stride, int hd, int *done, int upto) {
-  for (int j = *done; j < upto; j++) row_f16_to_f32(dst + (size_t)j * align4(hd), src + (size_t)j * stride, hd);
+  for (int j = *done; j < upto; j++) row_to_f32(src + (size_t)j * stride, dst + (size_t)j * align4(hd), hd);
   if (upto > *done) *done = upto;
 }
 
 // `rows` rows of an f16 cache (from src, stride elements apart) → f32 rows of align4(hd) at dst.
 static void convert_block(float *dst, const uint16_t *src, int stride, int hd, int rows) {
-  for (int j = 0; j < rows; j++) row_f16_to_f32(dst + (size_t)j * align4(hd), src + (size_t)j * stride, hd);
+  for (int j = 0; j < rows; j++) row_to_f32(src + (size_t)j * stride, dst + (size_t)j * align4(hd), hd);
 }
 
 // pv_heads for nh query heads (rows of p pstride apart, outputs hd apart from out), two at a time.

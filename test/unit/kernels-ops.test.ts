@@ -366,14 +366,17 @@ describe("f16 KV store", () => {
 describe("f16 → f32", () => {
   // In order, every 8 halves in a vector are of one kind (the kinds change at multiples of 8);
   // permuted (an odd multiplier), vectors mix normal halves with zeros, subnormals, inf and NaN.
+  // Rows of 64 (a KV head's row): in order, every finite half is in a row without inf or NaN (the
+  // multiply alone), and the rest in rows converted again; whole, one row of every half.
   for (const [order, at] of [["in order", (i: number) => i], ["permuted", (i: number) => (i * 40503) >>> 0]] as const) {
-    test(`f16_to_f32_row is exact for every half, NaN stays NaN (${order})`, () => {
+    for (const row of [64, 65536 + 5]) test(`f16_to_f32_row is exact for every half, NaN stays NaN (${order}, rows of ${row})`, () => {
       scoped(k, () => {
         const n = 65536 + 5; // + a tail
         const src = new Uint16Array(n);
         for (let i = 0; i < n; i++) src[i] = at(i) & 0xffff;
         const pd = k.alloc(n * 4);
-        k.exports.f16_to_f32_row(k.put(src), pd, n);
+        const ps = k.put(src);
+        for (let i = 0; i < n; i += row) k.exports.f16_to_f32_row(ps + 2 * i, pd + 4 * i, Math.min(row, n - i));
         const got = new Uint32Array(k.bytes(pd, n * 4).slice().buffer);
         const want = new Uint32Array(Float32Array.from(src, f16ToF32).buffer);
         const isNaN32 = (u: number): boolean => (u & 0x7f800000) === 0x7f800000 && (u & 0x7fffff) !== 0;
