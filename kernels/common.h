@@ -175,15 +175,16 @@ INLINE void f16x8_to_f32(v128_t h, v128_t *lo, v128_t *hi) {
   *hi = wasm_i32x4_add(wasm_v128_and(wasm_i32x4_shr(wasm_i16x8_shuffle(z, h, 4, 12, 5, 13, 6, 14, 7, 15), 3), keep), rebase);
 }
 
-// dst = f32 of the f16 values src (exact; NaN stays NaN), attention's K and V rows (inlined there:
-// a call per row cost its decoded token 1.10×). By f16x8_finite_to_f32, the row's largest
-// magnitude kept on the side: only a row that held an inf or NaN is converted again by
-// f16x8_to_f32. (A decoded token's attention, 3B shape, 1000 positions, 1 thread, alternating in
-// one process: 555 → 345 us, the same bytes; with 1% of the halves zero 759 → 342, as f16x8_to_f32
-// sends every 8 with a zero or subnormal down its rare path; f16x8_to_f32 with the multiply and a
-// check of every 8 halves for inf and NaN, 470.) The loop's constants are read from memory where
-// clang cannot see their values, once per row: as constants, V8 13.6 (Node 24, current VS Code)
-// rebuilt all three inside the loop at every use (a load, a move and a shuffle each; 360 → 320 us).
+// dst = f32 of the f16 values src (exact; NaN stays NaN), attention's K and V rows (compiled into
+// ops-attention.c: a call per row into ops.c cost its decoded token 1.10×). By
+// f16x8_finite_to_f32, the row's largest magnitude kept on the side: only a row that held an inf
+// or NaN is converted again by f16x8_to_f32. (A decoded token's attention, 3B shape, 1000
+// positions, 1 thread, alternating in one process: 555 → 345 us, the same bytes; with 1% of the
+// halves zero 759 → 342, as f16x8_to_f32 sends every 8 with a zero or subnormal down its rare path;
+// f16x8_to_f32 with the multiply and a check of every 8 halves for inf and NaN, 470.) The loop's
+// constants are read from memory where clang cannot see their values, once per row: as constants,
+// V8 13.6 (Node 24, current VS Code) rebuilt all three inside the loop at every use (a load, a
+// move and a shuffle each; 360 → 320 us).
 INLINE void f16_row_to_f32(const uint16_t *src, float *dst, int n) {
   static volatile int32_t keep_bits = (int32_t)0x8fffe000, scale_bits = 0x77800000 /* 2^112 */, mag_bits = 0x7fff7fff;
   const v128_t keep = wasm_i32x4_splat(keep_bits), scale = wasm_i32x4_splat(scale_bits), mag = wasm_i32x4_splat(mag_bits);

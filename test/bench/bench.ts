@@ -57,6 +57,7 @@ function parseArgs(): Args {
   };
   const n = cpus().length;
   const defaultThreads = [...new Set([1, Math.min(2, n), n])];
+  const long = Number(get("long") ?? 0);
   return {
     shapes: get("shapes")?.split(",") ?? ["smollm3-3b", "qwen2.5-coder-0.5b"],
     threads: get("threads")?.split(",").map(Number) ?? defaultThreads,
@@ -64,8 +65,8 @@ function parseArgs(): Args {
     sides: (get("sides")?.split(",") as Args["sides"]) ?? ["hearth", "llama"],
     busy: a.includes("--busy"),
     withoutAmx: a.includes("--llama-without-amx"),
-    long: Number(get("long") ?? 0),
-    context: get("long") ? Math.ceil((Number(get("long")) + 128) / 256) * 256 : 1024,
+    long,
+    context: long ? Math.ceil((long + 128) / 256) * 256 : 1024,
   };
 }
 
