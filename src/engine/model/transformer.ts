@@ -12,7 +12,7 @@ import { AbortError, type Cancellation } from "../cancel.ts";
 interface Buffers {
   x: number; // residual stream [batch][nEmbd]
   h: number; // normed input / projection output [batch][max(nEmbd, qDim)]
-  q: number; // [batch][qDim]
+  q: number; // [batch][qDim]           q, k, v and attn share memory with gate and up (allocate)
   k: number; // [batch][kDim]
   v: number; // [batch][vDim]
   attn: number; // [batch][qDim]
@@ -56,15 +56,24 @@ export class Transformer {
   private allocate(): Buffers {
     const { k, hp, maxBatch } = this;
     const f = (n: number): number => k.alloc(n * 4, 64);
+    // q, k, v and attn live from a layer's q/k/v products to its output projection, gate and up
+    // from its feed-forward products to their down projection: the two sets share one region
+    // (3B shape, 512-token batches: 10.5 MB less memory touched).
+    const attnSet = [this.qDim, this.kDim, this.vDim, this.qDim];
+    const ffnSet = [hp.nFF, hp.nFF];
+    const floats = (dims: number[]): number => dims.reduce((sum, d) => sum + align16(maxBatch * d), 0);
+    const shared = f(Math.max(floats(attnSet), floats(ffnSet)));
+    const [q, kk, v, attn] = carve(shared, maxBatch, attnSet);
+    const [gate, up] = carve(shared, maxBatch, ffnSet);
     return {
       x: f(maxBatch * hp.nEmbd),
       h: f(maxBatch * Math.max(hp.nEmbd, this.qDim)),
-      q: f(maxBatch * this.qDim),
-      k: f(maxBatch * this.kDim),
-      v: f(maxBatch * this.vDim),
-      attn: f(maxBatch * this.qDim),
-      gate: f(maxBatch * hp.nFF),
-      up: f(maxBatch * hp.nFF),
+      q,
+      k: kk,
+      v,
+      attn,
+      gate,
+      up,
       rope: f(maxBatch * hp.ropeDims),
       quant: k.alloc(maxQuantBytes(k, this.w, maxBatch), 64),
       attnScratch: f(this.e.attention_scratch_floats(this.nCtx, hp.headDimK, hp.nHead, hp.nHeadKV)),
@@ -167,6 +176,21 @@ export class Transformer {
 /** The weight type as the kernels take it (REPACKED flag for the interleaved layout). */
 function kernelType(W: Tensor): number {
   return W.repacked ? W.type | REPACKED : W.type;
+}
+
+/** Floats rounded up to a whole 64 bytes. */
+function align16(floats: number): number {
+  return Math.ceil(floats / 16) * 16;
+}
+
+/** Addresses of [batch][dim] float buffers one after another from `base`, each 64-byte aligned. */
+function carve(base: number, batch: number, dims: number[]): number[] {
+  let at = base;
+  return dims.map((d) => {
+    const ptr = at;
+    at += align16(batch * d) * 4;
+    return ptr;
+  });
 }
 
 function maxQuantBytes(k: Kernels, w: ModelWeights, maxBatch: number): number {
