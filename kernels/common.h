@@ -149,6 +149,16 @@ __attribute__((noinline)) static void f16x8_any_to_f32(v128_t h, v128_t *lo, v12
   *lo = f16x4_any_to_f32(wasm_u32x4_extend_low_u16x8(mag), wasm_u32x4_extend_low_u16x8(h));
   *hi = f16x4_any_to_f32(wasm_u32x4_extend_high_u16x8(mag), wasm_u32x4_extend_high_u16x8(h));
 }
+// The 8 halves of h with their sign, exponent and mantissa bits where a float has them (the
+// exponent not rebased): each half moved to the top of its i32 lane (an interleave with zero), an
+// arithmetic shift by 3 under the sign, the sign's copies masked off by keep (0x8fffe000 in every
+// lane). Halves 0-3 in *lo, 4-7 in *hi. The two conversions below differ in how they rebase.
+INLINE void f16x8_bits_in_f32_place(v128_t h, v128_t keep, v128_t *lo, v128_t *hi) {
+  const v128_t z = wasm_i32x4_splat(0);
+  *lo = wasm_v128_and(wasm_i32x4_shr(wasm_i16x8_shuffle(z, h, 0, 8, 1, 9, 2, 10, 3, 11), 3), keep);
+  *hi = wasm_v128_and(wasm_i32x4_shr(wasm_i16x8_shuffle(z, h, 4, 12, 5, 13, 6, 14, 7, 15), 3), keep);
+}
+
 // Finite halves (exponent below 31: zero and subnormals too) → floats, without a branch: each
 // half's bits moved into a float's place (shifted left by 13, the sign kept by the arithmetic
 // shift and the mask) are a float 2^-112 times the half, subnormal or zero alike, and the multiply
@@ -158,9 +168,9 @@ __attribute__((noinline)) static void f16x8_any_to_f32(v128_t h, v128_t *lo, v12
 // keep: 0x8fffe000 in every lane, scale: 2^112 (operands, so that a loop can hold them: see
 // f16_row_to_f32).
 INLINE void f16x8_finite_to_f32(v128_t h, v128_t keep, v128_t scale, v128_t *lo, v128_t *hi) {
-  const v128_t z = wasm_i32x4_splat(0);
-  *lo = wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(wasm_i16x8_shuffle(z, h, 0, 8, 1, 9, 2, 10, 3, 11), 3), keep), scale);
-  *hi = wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(wasm_i16x8_shuffle(z, h, 4, 12, 5, 13, 6, 14, 7, 15), 3), keep), scale);
+  f16x8_bits_in_f32_place(h, keep, lo, hi);
+  *lo = wasm_f32x4_mul(*lo, scale);
+  *hi = wasm_f32x4_mul(*hi, scale);
 }
 
 INLINE void f16x8_to_f32(v128_t h, v128_t *lo, v128_t *hi) {
@@ -170,9 +180,10 @@ INLINE void f16x8_to_f32(v128_t h, v128_t *lo, v128_t *hi) {
     f16x8_any_to_f32(h, lo, hi);
     return;
   }
-  const v128_t z = wasm_i32x4_splat(0), keep = wasm_i32x4_splat((int32_t)0x8fffe000), rebase = wasm_i32x4_splat(112 << 23);
-  *lo = wasm_i32x4_add(wasm_v128_and(wasm_i32x4_shr(wasm_i16x8_shuffle(z, h, 0, 8, 1, 9, 2, 10, 3, 11), 3), keep), rebase);
-  *hi = wasm_i32x4_add(wasm_v128_and(wasm_i32x4_shr(wasm_i16x8_shuffle(z, h, 4, 12, 5, 13, 6, 14, 7, 15), 3), keep), rebase);
+  const v128_t rebase = wasm_i32x4_splat(112 << 23);
+  f16x8_bits_in_f32_place(h, wasm_i32x4_splat((int32_t)0x8fffe000), lo, hi);
+  *lo = wasm_i32x4_add(*lo, rebase);
+  *hi = wasm_i32x4_add(*hi, rebase);
 }
 
 // dst = f32 of the f16 values src (exact; NaN stays NaN), attention's K and V rows (compiled into

@@ -136,16 +136,28 @@ INLINE void pv_heads(int nq, const float *const p[2], const float *vf, int hd, i
 // below, the decoded token's attention took 1.02×).
 static void row_to_f32(const uint16_t *src, float *dst, int n) { f16_row_to_f32(src, dst, n); }
 
-// Rows *done .. upto - 1 of an f16 cache (KV head at src, rows stride elements apart) → f32 rows of
-// align4(hd) at dst; *done becomes upto (nothing when it is there already).
-static void convert_rows(float *dst, const uint16_t *src, int stride, int hd, int *done, int upto) {
-  for (int j = *done; j < upto; j++) row_to_f32(src + (size_t)j * stride, dst + (size_t)j * align4(hd), hd);
-  if (upto > *done) *done = upto;
-}
-
 // `rows` rows of an f16 cache (from src, stride elements apart) → f32 rows of align4(hd) at dst.
 static void convert_block(float *dst, const uint16_t *src, int stride, int hd, int rows) {
   for (int j = 0; j < rows; j++) row_to_f32(src + (size_t)j * stride, dst + (size_t)j * align4(hd), hd);
+}
+
+// Rows *done .. upto - 1 of an f16 cache (KV head at src, rows stride elements apart) → f32 rows of
+// align4(hd) at dst, each in its place; *done becomes upto (nothing when it is there already).
+static void convert_rows(float *dst, const uint16_t *src, int stride, int hd, int *done, int upto) {
+  if (upto <= *done) return;
+  convert_block(dst + (size_t)*done * align4(hd), src + (size_t)*done * stride, stride, hd, upto - *done);
+  *done = upto;
+}
+
+// K rows j .. j + n - 1 of KV head k as f32 rows of align4(head_dim): a decoded token's streamed
+// into the start of kf, a batch's converted into their place (up to *ck converted so far).
+static const float *k_rows(const attn_args *a, const uint16_t *k, float *kf, int *ck, int j, int n, int stream) {
+  if (stream) {
+    convert_block(kf, k + (size_t)j * a->kv_stride, a->kv_stride, a->head_dim, n);
+    return kf;
+  }
+  convert_rows(kf, k, a->kv_stride, a->head_dim, ck, j + n);
+  return kf + (size_t)j * align4(a->head_dim);
 }
 
 // pv_heads for nh query heads (rows of p pstride apart, outputs hd apart from out), two at a time.
@@ -206,9 +218,7 @@ static void attend(const attn_args *a, int g, int t, int h0, int h1, float *qh, 
   if (hd % 4 == 0) {
     const v128_t scale = wasm_f32x4_splat(a->scale);
     for (; j0 + 4 <= n_kv; j0 += 4) {
-      const float *r = kf;
-      if (stream) convert_block(kf, k + (size_t)j0 * a->kv_stride, a->kv_stride, hd, 4);
-      else convert_rows(kf, k, a->kv_stride, hd, &ck, j0 + 4), r += (size_t)j0 * hd4;
+      const float *r = k_rows(a, k, kf, &ck, j0, 4, stream);
       int i = 0;
       for (; i + 2 <= nh; i += 2) {
         const float *const q2[2] = { qh + (size_t)i * hd4, qh + (size_t)(i + 1) * hd4 };
@@ -226,9 +236,7 @@ static void attend(const attn_args *a, int g, int t, int h0, int h1, float *qh, 
     }
   }
   for (int j = j0; j < n_kv; j++) {
-    const float *r = kf;
-    if (stream) convert_block(kf, k + (size_t)j * a->kv_stride, a->kv_stride, hd, 1);
-    else convert_rows(kf, k, a->kv_stride, hd, &ck, j + 1), r += (size_t)j * hd4;
+    const float *r = k_rows(a, k, kf, &ck, j, 1, stream);
     for (int i = 0; i < nh; i++) p[i * pstride + j] = dot_f32(qh + (size_t)i * hd4, r, hd) * a->scale;
   }
   for (int i = 0; i < nh; i++) {
