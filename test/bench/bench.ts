@@ -26,12 +26,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { setFlagsFromString } from "node:v8";
 import { benchModelFile, SHAPES, weightBytesPerToken } from "./model-files.ts";
 import { llamaWithoutAmx } from "./llama-without-amx.ts";
+import { SideProcess } from "./side-process.ts";
 import { median } from "./stats.ts";
-import type { Generation, Ready, RunResult } from "./run-one.ts";
+import type { Generation, RunResult } from "./run-one.ts";
 import { Kernels } from "../../src/engine/wasm/kernels.ts";
 
 interface Args {
@@ -112,80 +112,12 @@ function fileReadMs(path: string): number {
 /** The script each side's runs execute (llama's is a copy's with --llama-without-amx). */
 const runScripts = { hearth: join(__dirname, "run-one.ts"), llama: join(__dirname, "run-one.ts") };
 
-/** One side's process (run-one.ts): loaded once per repeat, then asked for one measurement at a time. */
-class SideProcess {
-  private readonly child: ChildProcess;
-  private readonly lines: string[] = [];
-  private waiting?: () => void;
-  private stderr = "";
-  private exited = false;
-
-  private constructor(readonly side: "hearth" | "llama", script: string, path: string, threads: number, context: number) {
-    this.child = spawn(process.execPath, ["--import", "tsx", script, side, path, String(threads), String(context)], {
-      stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: "true" },
-    });
-    sideProcesses.add(this.child);
-    createInterface({ input: this.child.stdout! }).on("line", (line) => {
-      this.lines.push(line);
-      this.waiting?.();
-    });
-    this.child.stderr!.on("data", (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
-    this.child.on("exit", () => {
-      this.exited = true;
-      sideProcesses.delete(this.child);
-      this.waiting?.();
-    });
-  }
-
-  /** Starts a side and waits until its model is loaded. */
-  static async start(side: "hearth" | "llama", script: string, path: string, threads: number, context: number): Promise<{ proc: SideProcess; ready: Ready }> {
-    const proc = new SideProcess(side, script, path, threads, context);
-    return { proc, ready: JSON.parse(await proc.reply("READY")) as Ready };
-  }
-
-  /** Sends one request and returns the payload of its reply line (`PREFIX payload`). */
-  async request(line: string, prefix: string): Promise<string> {
-    this.child.stdin!.write(`${line}\n`);
-    return this.reply(prefix);
-  }
-
-  private async reply(prefix: string): Promise<string> {
-    const deadline = Date.now() + REQUEST_TIMEOUT_MS;
-    for (;;) {
-      const i = this.lines.findIndex((l) => l.startsWith(`${prefix} `));
-      if (i >= 0) return this.lines.splice(0, i + 1)[i].slice(prefix.length + 1);
-      if (this.exited || Date.now() > deadline) {
-        this.child.kill("SIGKILL");
-        throw new Error(`${this.side} side: no ${prefix} (${this.exited ? `exited ${this.child.exitCode}` : "timed out"}):\n${this.stderr}`);
-      }
-      await new Promise<void>((resolve) => {
-        this.waiting = resolve;
-        setTimeout(resolve, 1000);
-      });
-    }
-  }
-
-  /** Ends the process; returns its peak RSS. */
-  async end(): Promise<number> {
-    const { peakRssMiB } = JSON.parse(await this.request("end", "END")) as { peakRssMiB: number };
-    return peakRssMiB;
-  }
-
-  kill(): void {
-    this.child.kill("SIGKILL");
-  }
-}
-
-const REQUEST_TIMEOUT_MS = 15 * 60 * 1000;
-
 type Load = "idle" | "busy";
 type Results = Record<"hearth" | "llama", RunResult[]>;
 
-/** Competitors and sides still running: killed if the bench exits early (one listener for all). */
+/** Competitors still running: killed if the bench exits early (side-process.ts does the same for the sides). */
 const competitors = new Set<ChildProcess>();
-const sideProcesses = new Set<ChildProcess>();
-process.once("exit", () => [...competitors, ...sideProcesses].forEach((c) => c.kill("SIGKILL")));
+process.once("exit", () => [...competitors].forEach((c) => c.kill("SIGKILL")));
 
 /** A process that keeps one core busy until it is killed: the busy machine's competitor. Returns
  * once it spins (it says so on stdout), so that the measurement after it starts under load. */

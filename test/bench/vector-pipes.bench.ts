@@ -29,19 +29,20 @@ function build(): Uint8Array<ArrayBuffer> {
   }
 }
 
-/** Best of 5 timed runs of `f(steps, reps)`, in ns per step. */
-function nsPerStep(f: (steps: number, reps: number) => void): number {
+/** Best of `runs` timed runs of `f(steps, reps)`, in ns per step. */
+function nsPerStep(f: (steps: number, reps: number) => void, reps = REPS, runs = 5): number {
   f(STEPS, 1000); // tier-up
   let best = Infinity;
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < runs; i++) {
     const t = process.hrtime.bigint();
-    f(STEPS, REPS);
+    f(STEPS, reps);
     best = Math.min(best, Number(process.hrtime.bigint() - t));
   }
-  return best / (STEPS * REPS);
+  return best / (STEPS * reps);
 }
 
-function main(): void {
+/** The loops, built and instantiated, with their data: `e` the exports, x, w, out their arguments. */
+export function loadPipes(): { e: Record<string, (...a: number[]) => number>; x: number; w: number; out: number } {
   // Node 20 validates relaxed SIMD only behind this flag (later Nodes have it on and no flag).
   if (Number(process.versions.node.split(".")[0]) < 22) setFlagsFromString("--experimental-wasm-relaxed-simd");
   const memory = new WebAssembly.Memory({ initial: 4, maximum: 64, shared: true });
@@ -49,6 +50,22 @@ function main(): void {
   const x = 131072, w = x + 4096, out = x + 8192; // past the loops' stack
   const bytes = new Uint8Array(memory.buffer);
   for (let i = x; i < out; i++) bytes[i] = (i * 7) & 127;
+  return { e, x, w, out };
+}
+
+/**
+ * A quick look (~50 ms) at this vCPU's state: the clock from the dependent adds, and tile6's chunk
+ * in cycles of it. On these VMs the chunk's cycles go up by a third or more for seconds at a time
+ * while the clock holds (another tenant on the core's vector pipes, presumably), and a
+ * vector-bound engine then slows more than one with more products per instruction.
+ */
+export function phaseProbe({ e, x, w, out }: ReturnType<typeof loadPipes>): { ghz: number; chunkCycles: number } {
+  const ghz = 4 / nsPerStep((n, reps) => e.clock_adds(n * reps, 1), 20_000, 3);
+  return { ghz, chunkCycles: nsPerStep((n, r) => e.tile6(x, w, out, n, r), 20_000, 3) * ghz };
+}
+
+function main(): void {
+  const { e, x, w, out } = loadPipes();
   const ghz = 4 / nsPerStep((n, reps) => e.clock_adds(n * reps, 1));
   const rows: [string, number, string][] = [
     ["tile6: a chunk of 6 tokens (6 splats, 6 dots, 6 adds, 1 and, 1 load)", nsPerStep((n, r) => e.tile6(x, w, out, n, r)), "chunk"],
@@ -69,4 +86,4 @@ function main(): void {
   console.log(`\nA chunk of tile6 against its parts: 6 dots alone ${(6 * dot).toFixed(3)} ns, 6 adds ${(6 * add).toFixed(3)}, 6 splats ${(6 * splat).toFixed(3)}; the chunk ${chunk.toFixed(3)} ns (${(chunk * ghz).toFixed(1)} cycles), ${(96 / chunk).toFixed(1)} GMAC/s.`);
 }
 
-main();
+if (process.argv[1]?.endsWith("vector-pipes.bench.ts")) main();
