@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   const samples: Sample[] = [];
   const t0 = Date.now();
   for (let round = 0; round < rounds; round++) {
-    // Each round starts with the other side: neither always measures right after the probe's idle gap.
+    // Each round starts with the side that ended the last: each side goes first as often as second.
     const order: ("hearth" | "llama")[] = round % 2 ? ["llama", "hearth"] : ["hearth", "llama"];
     for (const side of order) {
       const before = phaseProbe(pipes);

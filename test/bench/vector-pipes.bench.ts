@@ -54,7 +54,7 @@ export function loadPipes(): { e: Record<string, (...a: number[]) => number>; x:
 }
 
 /**
- * A quick look (~50 ms) at this vCPU's state: the clock from the dependent adds, and tile6's chunk
+ * A quick look (~10 ms) at this vCPU's state: the clock from the dependent adds, and tile6's chunk
  * in cycles of it. On these VMs the chunk's cycles go up by a third or more for seconds at a time
  * while the clock holds (another tenant on the core's vector pipes, presumably), and a
  * vector-bound engine then slows more than one with more products per instruction.
