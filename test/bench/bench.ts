@@ -29,6 +29,7 @@ import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { benchModelFile, SHAPES, weightBytesPerToken } from "./model-files.ts";
 import { llamaWithoutAmx } from "./llama-without-amx.ts";
+import { option as get } from "./args.ts";
 import { SideProcess } from "./side-process.ts";
 import { median } from "./stats.ts";
 import type { Generation, RunResult } from "./run-one.ts";
@@ -51,10 +52,6 @@ interface Args {
 
 function parseArgs(): Args {
   const a = process.argv.slice(2);
-  const get = (name: string): string | undefined => {
-    const i = a.indexOf(`--${name}`);
-    return i >= 0 ? a[i + 1] : undefined;
-  };
   const n = cpus().length;
   const defaultThreads = [...new Set([1, Math.min(2, n), n])];
   const long = Number(get("long") ?? 0);

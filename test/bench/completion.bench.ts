@@ -29,6 +29,7 @@ import { CompletionController, type CompletionRecord } from "../../src/completio
 import { positionOf } from "../../src/completion/split-point.ts";
 import { linesOf } from "../../src/completion/window.ts";
 import type { GenerateParams, ModelInfo } from "../../src/worker/protocol.ts";
+import { option as get } from "./args.ts";
 import { benchModelFile, SHAPES } from "./model-files.ts";
 import { benchController, promptCacheScenarios, SCENARIO_HEADER } from "./prompt-cache.scenarios.ts";
 import { median, pct } from "./stats.ts";
@@ -49,11 +50,6 @@ interface Args {
 }
 
 function parseArgs(): Args {
-  const a = process.argv.slice(2);
-  const get = (name: string): string | undefined => {
-    const i = a.indexOf(`--${name}`);
-    return i >= 0 ? a[i + 1] : undefined;
-  };
   const shapes = get("shapes")?.split(",") ?? ["qwen2.5-coder-0.5b", "smollm3-3b"];
   const per = (name: string, defaults: Record<string, number>) => {
     const v = get(name);

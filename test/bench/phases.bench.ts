@@ -13,6 +13,7 @@
 //
 //   npm run bench:phases -- [--shape smollm3-3b] [--tokens 512] [--rounds 8] [--threads 1]
 import { join } from "node:path";
+import { option } from "./args.ts";
 import { benchModelFile } from "./model-files.ts";
 import { SideProcess } from "./side-process.ts";
 import { median } from "./stats.ts";
@@ -29,17 +30,11 @@ interface Sample {
   cycles: [number, number];
 }
 
-function arg(name: string, fallback: string): string {
-  const a = process.argv.slice(2);
-  const i = a.indexOf(`--${name}`);
-  return i >= 0 ? a[i + 1] : fallback;
-}
-
 async function main(): Promise<void> {
-  const shape = arg("shape", "smollm3-3b");
-  const threads = Number(arg("threads", "1"));
-  const tokens = Number(arg("tokens", "512"));
-  const rounds = Number(arg("rounds", "8"));
+  const shape = option("shape") ?? "smollm3-3b";
+  const threads = Number(option("threads") ?? 1);
+  const tokens = Number(option("tokens") ?? 512);
+  const rounds = Number(option("rounds") ?? 8);
   const path = benchModelFile(shape, (s) => console.error(s));
   const context = Math.ceil((tokens + 128) / 256) * 256;
   const pipes = loadPipes();
